@@ -1,0 +1,79 @@
+"""The backend-neutral interface the e2e tests are written against.
+
+A backend is one cluster (a kind cluster, or one local containerd node) that can install and
+uninstall the plugin, run pods and look at them from the runtime's side and from inside.
+Tests only use what is declared here; each backend maps it onto its own tools.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A running pod. `node` names where it runs; `handle` is backend-private (sandbox id, ...)."""
+
+    namespace: str
+    name: str
+    node: str
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What connectivity tests reach from a pod: an external IP, an external name, an HTTP URL."""
+
+    ip: str
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class PodView:
+    """Everything a failing test should show about a pod."""
+
+    pod: Pod
+    reported: list[str] = field(default_factory=list)
+    real: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+class Backend(Protocol):
+    name: str
+    targets: Targets
+    nodes: Sequence[str]
+
+    def install(self, entry: dict[str, Any]) -> None:
+        """Install the plugin with this chain entry on every node; return once every runtime loaded it."""
+
+    def uninstall(self) -> None:
+        """Remove only what install added, on every node; return once every runtime loaded the old chain."""
+
+    def run_pod(self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")) -> Pod:
+        """Start a pod running command in the test image and wait until it runs."""
+
+    def delete_pod(self, pod: Pod) -> None: ...
+
+    def reported_ips(self, pod: Pod) -> list[str]:
+        """The pod IPs the runtime reports, primary first (what kubelet copies into status.podIPs)."""
+
+    def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult: ...
+
+    def pod_cidrs(self, node: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The node's pod CIDRs: real pod addresses come from these."""
+
+    def plugin_log(self, node: str) -> list[dict[str, Any]]:
+        """The plugin's JSON-lines log records on a node (empty if none)."""
+
+    def diagnostics(self) -> str:
+        """Runtime and plugin log tails, for a failing test's report."""

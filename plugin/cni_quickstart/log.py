@@ -1,0 +1,38 @@
+"""Optional JSON-lines log: one record per invocation, appended safely by concurrent calls."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+import sys
+from typing import Any
+
+MODE = 0o640
+
+
+def append(path: str, record: dict[str, Any]) -> None:
+    """Append one record; any failure goes to stderr and never changes the CNI answer."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, MODE)
+    except OSError as exc:
+        print(f"cni-quickstart: cannot open log {path}: {exc.strerror or exc}", file=sys.stderr)
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            print(f"cni-quickstart: log {path} is not a regular file; not written", file=sys.stderr)
+            return
+        if st.st_mode & 0o022:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o022)
+        # One write under an exclusive lock: concurrent records never interleave.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        written = os.write(fd, line)
+        if written != len(line):
+            print(f"cni-quickstart: short write to log {path}", file=sys.stderr)
+    except OSError as exc:
+        print(f"cni-quickstart: cannot write log {path}: {exc.strerror or exc}", file=sys.stderr)
+    finally:
+        os.close(fd)

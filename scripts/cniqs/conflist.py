@@ -1,0 +1,174 @@
+"""Install and uninstall the plugin into a node's CNI conf dir: one implementation for every backend.
+
+The installer never edits the runtime's active conflist (kindnetd rewrites 10-kindnet.conflist
+whenever it restarts). It writes a separate file that sorts first, so containerd, which loads only
+the lexicographically first config, picks it: the active chain with cni-quickstart appended after
+its last plugin (after portmap, which DNATs to the prevResult IPs), and the network name kept,
+because host-local keys its IP allocations by network name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from cniqs import CONFLIST_DIR
+
+CNI_TYPE = "cni-quickstart"
+INSTALLED_NAME = "00-cni-quickstart.conflist"
+# libcni's ConfFiles: files with these extensions, sorted by name.
+CONF_EXTENSIONS = (".conf", ".conflist", ".json")
+
+
+class InstallError(Exception):
+    """The conf dir is not in a state the installer understands; nothing was changed."""
+
+
+class NodeFiles(Protocol):
+    """The few file operations the installer needs on a node (local path or `docker exec`)."""
+
+    def list_dir(self, path: str) -> list[str]: ...
+
+    def read_text(self, path: str) -> str: ...
+
+    def write_atomic(self, path: str, text: str) -> None:
+        """Write a temp file in the same directory and rename it over path (containerd reloads on Rename)."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+
+def chain_entry(**overrides: Any) -> dict[str, Any]:
+    """The plugin's chain entry from conflist/cni-quickstart.json, with overrides (None removes a key)."""
+    entry = json.loads((CONFLIST_DIR / "cni-quickstart.json").read_text())
+    for key, value in overrides.items():
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    return entry
+
+
+def conf_files(names: list[str]) -> list[str]:
+    return sorted(n for n in names if n.endswith(CONF_EXTENSIONS) and not n.startswith("."))
+
+
+def has_plugin(chain: dict[str, Any]) -> bool:
+    return any(isinstance(p, dict) and p.get("type") == CNI_TYPE for p in chain.get("plugins", []))
+
+
+def parse_chain(text: str, source: str) -> dict[str, Any]:
+    try:
+        chain = json.loads(text)
+    except ValueError as exc:
+        raise InstallError(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(chain, dict) or not isinstance(chain.get("plugins"), list) or not chain["plugins"]:
+        raise InstallError(f"{source} is not a conflist with a 'plugins' list; cni-quickstart can only be chained")
+    if not isinstance(chain.get("name"), str) or not isinstance(chain.get("cniVersion"), str):
+        raise InstallError(f"{source} has no 'name' or 'cniVersion'")
+    for n, plugin in enumerate(chain["plugins"]):
+        if not isinstance(plugin, dict) or not isinstance(plugin.get("type"), str):
+            raise InstallError(f"{source}: plugins[{n}] has no 'type'")
+    return chain
+
+
+def derive(chain: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """The active chain with entry appended; name, cniVersion and every other plugin unchanged."""
+    if has_plugin(chain):
+        raise InstallError("the active chain already contains cni-quickstart")
+    if entry.get("type") != CNI_TYPE:
+        raise InstallError(f"the chain entry must have type {CNI_TYPE!r}")
+    derived = dict(chain)
+    derived["plugins"] = [*chain["plugins"], dict(entry)]
+    return derived
+
+
+def render(chain: dict[str, Any]) -> str:
+    return json.dumps(chain, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What install will write: the derived conflist and the file it is derived from."""
+
+    path: str
+    source: str
+    text: str
+    chain: dict[str, Any]
+
+
+def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
+    """None when the plugin is already installed with this entry; raises InstallError when it cannot be."""
+    names = conf_files(files.list_dir(conf_dir))
+    others = [n for n in names if n != INSTALLED_NAME]
+    if not others:
+        raise InstallError(f"no CNI config in {conf_dir}: install the cluster's network first")
+    source = others[0]
+    if source < INSTALLED_NAME:
+        raise InstallError(
+            f"{conf_dir}/{source} sorts before {INSTALLED_NAME}; containerd would keep loading it. "
+            "Rename it or remove it first."
+        )
+    chain = parse_chain(files.read_text(f"{conf_dir}/{source}"), f"{conf_dir}/{source}")
+    derived = derive(chain, entry)
+    text = render(derived)
+    target = f"{conf_dir}/{INSTALLED_NAME}"
+    if INSTALLED_NAME in names:
+        current = files.read_text(target)
+        try:
+            ours = has_plugin(json.loads(current))
+        except ValueError:
+            ours = False
+        if not ours:
+            raise InstallError(f"{target} exists and was not written by cni-quickstart; not touching it")
+        if current == text:
+            return None
+    return Plan(target, f"{conf_dir}/{source}", text, derived)
+
+
+def install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
+    plan = plan_install(files, conf_dir, entry)
+    if plan is not None:
+        files.write_atomic(plan.path, plan.text)
+    return plan
+
+
+def uninstall(files: NodeFiles, conf_dir: str) -> bool:
+    """Remove the file install wrote, and nothing else. False when it was not there."""
+    target = f"{conf_dir}/{INSTALLED_NAME}"
+    if INSTALLED_NAME not in files.list_dir(conf_dir):
+        return False
+    try:
+        ours = has_plugin(json.loads(files.read_text(target)))
+    except ValueError:
+        ours = False
+    if not ours:
+        raise InstallError(f"{target} was not written by cni-quickstart; not removing it")
+    files.remove(target)
+    return True
+
+
+class LocalFiles:
+    """NodeFiles on this machine's filesystem."""
+
+    def list_dir(self, path: str) -> list[str]:
+        return sorted(p.name for p in Path(path).iterdir())
+
+    def read_text(self, path: str) -> str:
+        return Path(path).read_text()
+
+    def write_atomic(self, path: str, text: str) -> None:
+        target = Path(path)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        tmp.replace(target)
+
+    def remove(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
