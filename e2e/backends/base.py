@@ -64,8 +64,12 @@ class Backend(Protocol):
 
     def delete_pod(self, pod: Pod) -> None: ...
 
-    def reported_ips(self, pod: Pod) -> list[str]:
-        """The pod IPs the runtime reports, primary first (what kubelet copies into status.podIPs)."""
+    def reported_views(self, pod: Pod) -> dict[str, list[str]]:
+        """Every place the backend can read the pod's reported IPs from, each primary first.
+
+        Local: {"PodSandboxStatus": [...]}. Kind: {"status.podIPs": [...], "kubectl describe": [...],
+        "crictl inspectp": [...]}. Tests assert that every view shows the same addresses.
+        """
 
     def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult: ...
 
@@ -77,3 +81,8 @@ class Backend(Protocol):
 
     def diagnostics(self) -> str:
         """Runtime and plugin log tails, for a failing test's report."""
+
+
+def primary(views: dict[str, list[str]]) -> list[str]:
+    """The first view's addresses: the one a backend lists first is what kubelet would copy."""
+    return next(iter(views.values()), [])

@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the cni-quickstart node executable for this host")
     parser.add_argument("--force", action="store_true", help="rebuild even if the sources did not change")
     parser.add_argument("--install", metavar="BIN_DIR", help="also install into this CNI bin dir")
+    parser.add_argument("--out", type=Path, help="build into this directory instead of build/plugin/linux-ARCH")
     args = parser.parse_args(argv)
-    folder = build_local(force=args.force)
+    folder = build_local(out=args.out, force=args.force)
     print(folder / NAME)
     if args.install:
         print(install_into(folder, Path(args.install)))

@@ -1,0 +1,37 @@
+"""Backend selection for the e2e suite: `pytest e2e --backend local|kind`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from e2e.backends import NAMES, load
+from e2e.backends.base import Backend
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", choices=NAMES, default="local", help="where the e2e suite runs")
+    for name in NAMES:
+        load(name).add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"))
+
+
+def missing_prerequisites(config: pytest.Config) -> None:
+    """Skip with the reason; where CI=true, fail instead: a skipped e2e run is never silent in CI."""
+    module = load(config.getoption("--backend"))
+    problems = module.prerequisites(config)
+    if not problems:
+        return
+    reason = f"{config.getoption('--backend')} backend cannot run here: " + "; ".join(problems)
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    missing_prerequisites(request.config)
+    module = load(request.config.getoption("--backend"))
+    with module.open_backend(request.config) as b:
+        yield b
