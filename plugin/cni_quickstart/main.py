@@ -7,13 +7,20 @@ import os
 import select
 import sys
 import time
-from typing import Any, Callable, Mapping
 
-from cni_quickstart import SUPPORTED_VERSIONS
+from cni_quickstart import SUPPORTED_VERSIONS, log
 from cni_quickstart import errors as e
-from cni_quickstart import log
-from cni_quickstart.config import Config, Env, decode, parse_config, parse_env
+from cni_quickstart.config import decode, parse_config, parse_env
 from cni_quickstart.rewrite import in_version, rewrite, verify
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~5 ms per CNI call
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from cni_quickstart.config import Config, Env
+
+    Outcome = tuple[dict[str, Any] | None, list[tuple[str, str]]]
 
 MAX_STDIN = 1 << 20  # 1 MiB: a network config with prevResult is a few KiB.
 STDIN_SECONDS = 10.0
@@ -43,18 +50,18 @@ def read_stdin(fd: int = 0, limit: int = MAX_STDIN, seconds: float = STDIN_SECON
         chunks.append(chunk)
 
 
-def cmd_add(env: Env, cfg: Config) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+def cmd_add(env: Env, cfg: Config) -> Outcome:
     if cfg.prev_result is None:
         raise e.CNIError(e.NOT_CHAINED, "cni-quickstart must be used as a chained plugin", "no prevResult in config")
     return rewrite(cfg.prev_result, cfg)
 
 
-def cmd_del(env: Env, cfg: Config) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+def cmd_del(env: Env, cfg: Config) -> Outcome:
     # Nothing was created on ADD, so there is nothing to release; DEL is idempotent.
     return None, []
 
 
-def cmd_check(env: Env, cfg: Config) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+def cmd_check(env: Env, cfg: Config) -> Outcome:
     if cfg.cni_version.startswith("0.3."):
         raise e.CNIError(e.INCOMPATIBLE_VERSION, f"CHECK needs cniVersion 0.4.0 or later, got {cfg.cni_version}")
     if cfg.prev_result is None:
@@ -63,12 +70,12 @@ def cmd_check(env: Env, cfg: Config) -> tuple[dict[str, Any] | None, list[tuple[
     return None, []
 
 
-def cmd_stateless(env: Env, cfg: Config) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+def cmd_stateless(env: Env, cfg: Config) -> Outcome:
     # STATUS: always ready (no state, no dependency). GC: no resources to collect.
     return None, []
 
 
-COMMANDS: dict[str, Callable[[Env, Config], tuple[dict[str, Any] | None, list[tuple[str, str]]]]] = {
+COMMANDS: dict[str, Callable[[Env, Config], Outcome]] = {
     "ADD": cmd_add,
     "DEL": cmd_del,
     "CHECK": cmd_check,

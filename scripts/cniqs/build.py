@@ -60,7 +60,7 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--onedir",
         "--name", NAME, "--paths", str(REPO / "plugin"),
         "--distpath", str(root), "--workpath", str(root / "work"), "--specpath", str(root),
-        "--log-level", "WARN",
+        "--log-level", "WARN", "--strip", "--optimize", "2", "--debug", "noarchive",
         *(arg for mod in EXCLUDES for arg in ("--exclude-module", mod)),
         str(ENTRY),
     ]  # fmt: skip

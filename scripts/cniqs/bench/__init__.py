@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (no pass/fail thresholds: goals are read off the output)."""
