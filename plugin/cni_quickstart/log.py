@@ -19,7 +19,7 @@ def append(path: str, record: dict[str, Any]) -> None:
     """Append one record; any failure goes to stderr and never changes the CNI answer."""
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, MODE)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, MODE)
     except OSError as exc:
         print(f"cni-quickstart: cannot open log {path}: {exc.strerror or exc}", file=sys.stderr)
         return

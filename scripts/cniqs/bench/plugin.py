@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from cniqs import REPO
 from cniqs.build import NAME, build_local
@@ -74,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append((f"cni-quickstart ADD, frozen ({exe.relative_to(REPO)})", median_ms([str(exe)], env, stdin, args.runs)))
     src_env = {**env, "PYTHONPATH": str(REPO / "plugin")}
     rows.append(
-        ("cni-quickstart ADD, python3 -m cni_quickstart", median_ms([sys.executable, "-m", "cni_quickstart"], src_env, stdin, args.runs))
+        (
+            "cni-quickstart ADD, python3 -m cni_quickstart",
+            median_ms([sys.executable, "-m", "cni_quickstart"], src_env, stdin, args.runs),
+        )
     )
     ptp = find_reference("ptp")
     rows.append(
