@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from cniqs import chain
-
 from tests.plugin.netns import REFERENCE_BIN, netns_pair
 
 DATA = Path(__file__).parent / "data"

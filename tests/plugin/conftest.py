@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cni_quickstart import SUPPORTED_VERSIONS
 
 DATA = Path(__file__).parent / "data"

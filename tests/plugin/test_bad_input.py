@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cni_quickstart.main import MAX_STDIN
 
+from cni_quickstart.main import MAX_STDIN
 from tests.plugin.conftest import Runner, assert_cni_error, chained, fixture_results
 
 PREV = fixture_results()["ptp-v4-0.3.1"]

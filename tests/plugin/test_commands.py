@@ -6,8 +6,8 @@ import ipaddress
 from typing import Any
 
 import pytest
-from cni_quickstart import SUPPORTED_VERSIONS
 
+from cni_quickstart import SUPPORTED_VERSIONS
 from tests.plugin.conftest import Runner, assert_cni_error, chained, fixture_results
 
 RESULTS = fixture_results()

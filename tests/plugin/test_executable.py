@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from cniqs import chain
 from cniqs.build import NAME, build_local, install_into
 from cniqs.conflist import chain_entry
-
 from tests.plugin.conftest import MODULE, assert_cni_error, chained, fixture_results, invoke
 from tests.plugin.netns import REFERENCE_BIN, can_make_netns, netns_pair
 

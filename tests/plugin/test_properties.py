@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cni_quickstart import SUPPORTED_VERSIONS
-from cni_quickstart.config import COMMANDS
-from cni_quickstart.main import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cni_quickstart import SUPPORTED_VERSIONS
+from cni_quickstart.config import COMMANDS
+from cni_quickstart.main import run
 from tests.plugin.conftest import MODULE, chained, fixture_results, invoke
 
 RESULTS = list(fixture_results().values())
