@@ -29,9 +29,21 @@ def missing_prerequisites(config: pytest.Config) -> None:
     pytest.skip(reason)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A backend module may define variants(config): the suite then runs once per variant (kind: per
+    Kubernetes version), each test id naming it, and open_backend(config, variant) opens each."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    variants = getattr(load(metafunc.config.getoption("--backend")), "variants", None)
+    if variants is not None:
+        metafunc.parametrize("backend", variants(metafunc.config), indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     missing_prerequisites(request.config)
     module = load(request.config.getoption("--backend"))
-    with module.open_backend(request.config) as b:
+    variant = getattr(request, "param", None)
+    opened = module.open_backend(request.config) if variant is None else module.open_backend(request.config, variant)
+    with opened as b:
         yield b

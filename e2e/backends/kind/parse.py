@@ -1,0 +1,245 @@
+"""Pure parsers for what kind, kubectl, crictl and node tools print."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cniqs.build import MACHINE_TO_ARCH
+
+
+class ParseError(ValueError):
+    """Output did not have the expected shape; the message says which output and why."""
+
+
+# architecture
+
+
+def machine_to_platform(machine: str) -> str:
+    """`uname -m` of a node -> the docker build platform of the plugin for it."""
+    arch = MACHINE_TO_ARCH.get(machine.strip().lower())
+    if arch is None:
+        supported = ", ".join(sorted(MACHINE_TO_ARCH))
+        raise ParseError(f"node machine {machine.strip()!r} is not supported (cni-quickstart builds for {supported})")
+    return f"linux/{arch}"
+
+
+def platform_arch(platform: str) -> str:
+    return platform.split("/", 1)[1]
+
+
+# kind get clusters / get nodes
+
+
+def lines(text: str) -> list[str]:
+    """Non-empty lines; kind prints "No kind clusters found." on stderr, so stdout is empty then."""
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("No kind ")]
+
+
+# kubectl describe pod
+
+
+_TOP_KEY = re.compile(r"^[A-Za-z][A-Za-z ]*:")
+
+
+def describe_ips(text: str) -> list[str]:
+    """The pod's IPs as `kubectl describe pod` prints them, primary first.
+
+    Every version since 1.16 prints a top-level `IP:` line and an `IPs:` block of indented
+    `IP:` lines (dual-stack: one per family); older ones only the `IP:` line. A pod without an
+    address shows an empty `IP:` and `IPs: <none>`.
+    """
+    primary: str | None = None
+    block: list[str] = []
+    in_ips = False
+    for raw in text.splitlines():
+        if _TOP_KEY.match(raw):
+            key, _, value = raw.partition(":")
+            in_ips = key == "IPs"
+            if key == "IP":
+                primary = value.strip()
+            continue
+        if in_ips:
+            inner = raw.strip()
+            if inner.startswith("IP:"):
+                block.append(inner[3:].strip())
+    if primary is None:
+        raise ParseError("`kubectl describe pod` output has no top-level IP: line")
+    found = [ip for ip in block if ip]
+    if primary and primary not in found:
+        found.insert(0, primary)
+    for ip in found:
+        ipaddress.ip_address(ip)
+    return found
+
+
+# crictl
+
+
+def inspectp_ips(text: str) -> list[str]:
+    """`crictl inspectp -o json`: status.network.ip then additionalIps[].ip."""
+    try:
+        data = json.loads(text)
+        network = data["status"]["network"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ParseError(f"`crictl inspectp` output has no status.network: {exc}") from None
+    ips = [network.get("ip") or ""]
+    ips += [extra.get("ip", "") for extra in network.get("additionalIps") or [] if isinstance(extra, dict)]
+    return [ip for ip in ips if ip]
+
+
+@dataclass(frozen=True)
+class LoadedNetwork:
+    """One network of containerd's loaded CNI config."""
+
+    name: str
+    ifname: str
+    types: list[str]
+    plugins: list[dict[str, Any]]
+    cni_version: str = ""
+
+
+def loaded_networks(text: str) -> list[LoadedNetwork]:
+    """`crictl info` -> the CNI networks containerd has loaded (`cniconfig.Networks`).
+
+    crictl decodes the CRI verbose info values, so `cniconfig` is an object; a JSON string (as
+    the raw CRI Status returns it) is accepted too.
+    """
+    try:
+        info = json.loads(text)
+    except ValueError as exc:
+        raise ParseError(f"`crictl info` did not print JSON: {exc}") from None
+    cni = info.get("cniconfig") if isinstance(info, dict) else None
+    if isinstance(cni, str):
+        try:
+            cni = json.loads(cni)
+        except ValueError as exc:
+            raise ParseError(f"`crictl info` cniconfig is not JSON: {exc}") from None
+    if not isinstance(cni, dict):
+        raise ParseError("`crictl info` has no cniconfig: is this containerd's CRI?")
+    networks = []
+    for net in cni.get("Networks") or []:
+        config = net.get("Config") or {}
+        plugins = []
+        for plugin in config.get("Plugins") or []:
+            source = plugin.get("Source")
+            try:
+                parsed = json.loads(source) if isinstance(source, str) else dict(plugin.get("Network") or {})
+            except ValueError:
+                parsed = dict(plugin.get("Network") or {})
+            plugins.append(parsed)
+        types = [str((p.get("Network") or {}).get("type", "")) for p in config.get("Plugins") or []]
+        networks.append(
+            LoadedNetwork(
+                str(config.get("Name", "")),
+                str(net.get("IFName", "")),
+                types,
+                plugins,
+                str(config.get("CNIVersion", "")),
+            )
+        )
+    return networks
+
+
+def pod_network(networks: list[LoadedNetwork]) -> LoadedNetwork | None:
+    """The network pods get eth0 from (containerd also always loads a loopback network for lo)."""
+    for net in networks:
+        if net.ifname != "lo":
+            return net
+    return None
+
+
+def chain_matches(text: str, entry: dict[str, Any] | None) -> bool:
+    """Whether the loaded pod network ends with exactly this chain entry (None: has no cni-quickstart)."""
+    net = pod_network(loaded_networks(text))
+    if net is None:
+        return False
+    ours = [p for p in net.plugins if p.get("type") == "cni-quickstart"]
+    if entry is None:
+        return not ours
+    return bool(net.plugins) and net.plugins[-1] == entry and len(ours) == 1
+
+
+def base_matches(text: str, name: str, cni_version: str) -> bool:
+    """Whether the loaded pod network is this base chain (name, version) without cni-quickstart."""
+    net = pod_network(loaded_networks(text))
+    return net is not None and net.name == name and net.cni_version == cni_version and "cni-quickstart" not in net.types
+
+
+def describe_chain(text: str) -> str:
+    """One line for messages: `kindnet: ptp, portmap, cni-quickstart`."""
+    try:
+        net = pod_network(loaded_networks(text))
+    except ParseError as exc:
+        return str(exc)
+    if net is None:
+        return "no pod network loaded"
+    return f"{net.name} ({net.cni_version or '?'}): {', '.join(net.types)}"
+
+
+# sha256sum
+
+
+def sha256sum(text: str) -> dict[str, str]:
+    """`sha256sum -- a b` -> {path: digest}. Binary-mode lines (`digest *path`) too."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line)
+        if match is None:
+            raise ParseError(f"not a sha256sum line: {line!r}")
+        found[match[2]] = match[1]
+    return found
+
+
+def manifest_problems(expected: dict[str, str], actual: dict[str, str], root: str) -> list[str]:
+    """Compare a local manifest {relative path: digest} with node sha256sum output under root."""
+    problems = []
+    for rel, digest in sorted(expected.items()):
+        got = actual.get(f"{root}/{rel}")
+        if got is None:
+            problems.append(f"{root}/{rel}: missing on the node")
+        elif got != digest:
+            problems.append(f"{root}/{rel}: sha256 {got[:12]}... on the node, {digest[:12]}... built")
+    return problems
+
+
+# ip a s (busybox or iproute2)
+
+
+def interface_addresses(text: str, ifname: str = "eth0") -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+    """Global addresses of one interface from `ip a s`; `eth0@if151` matches eth0."""
+    current = None
+    found: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+    for line in text.splitlines():
+        header = re.match(r"^\d+:\s+([^:@\s]+)(?:@\S+)?:", line)
+        if header:
+            current = header[1]
+            continue
+        if current != ifname:
+            continue
+        addr = re.match(r"^\s+inet6?\s+(\S+)(.*)$", line)
+        if addr and "scope link" not in addr[2] and "scope host" not in addr[2]:
+            found.append(ipaddress.ip_interface(addr[1]))
+    return found
+
+
+# plugin log
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The plugin's JSON-lines log; a line that is not a JSON object is kept as {"unparsed": line}."""
+    records: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        records.append(record if isinstance(record, dict) else {"unparsed": line})
+    return records
