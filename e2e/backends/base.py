@@ -8,8 +8,9 @@ Tests only use what is declared here; each backend maps it onto its own tools.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,46 @@ class Targets:
     ip: str
     name: str
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class ChainVariant:
+    """A variant of kindnet's chain for the base conflist (the one the plugin is installed on top of).
+
+    The default is what kindnetd writes: cniVersion 0.3.1, IPv4 only.
+    """
+
+    cni_version: str = "0.3.1"
+    dual_stack: bool = False
+
+
+KINDNET = ChainVariant()
+
+
+def kindnet_chain(variant: ChainVariant, subnets: Sequence[str], data_dir: str, mtu: int = 1500) -> dict[str, Any]:
+    """kindnet's chain as kindnetd writes it (ptp + host-local, then portmap) in the given variant.
+
+    subnets are the node's pod CIDRs (an IPv6 one only matters for a dual-stack variant).
+    """
+    routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
+    return {
+        "cniVersion": variant.cni_version,
+        "name": "kindnet",
+        "plugins": [
+            {
+                "type": "ptp",
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "dataDir": data_dir,
+                    "routes": routes,
+                    "ranges": [[{"subnet": s}] for s in subnets],
+                },
+                "mtu": mtu,
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -81,6 +122,14 @@ class Backend(Protocol):
 
     def diagnostics(self) -> str:
         """Runtime and plugin log tails, for a failing test's report."""
+
+    def use_base_chain(self, variant: ChainVariant | None) -> None:
+        """Make kindnet's chain in this variant the active base chain on every node (None: the cluster's own).
+
+        Called while the plugin is not installed; returns once every runtime loaded the chain, and
+        pod_cidrs() reflects it. A backend that cannot run a variant raises NotImplementedError with
+        the reason (the tests skip with it).
+        """
 
 
 def primary(views: dict[str, list[str]]) -> list[str]:

@@ -1,0 +1,112 @@
+"""Tear a run down completely, from what its state file records: usable after a kept run, or a crash.
+
+    python -m e2e.backends.local.cleanup RUN_ROOT
+
+Order matters: pods' processes and containerd's namespace go first, then the namespaces and
+cgroups they lived in, then the files. Every step runs even if an earlier one failed; what could not
+be cleaned is returned (and printed), never silently left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from e2e.backends.local import containerd, netns, procs
+from e2e.backends.local.layout import Layout, RunState
+from e2e.backends.local.sh import CommandError, run
+
+
+def _unescape(field: str) -> str:
+    """/proc/self/mountinfo escapes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points at or below root in this process's mount namespace, deepest first."""
+    prefix = str(root).rstrip("/")
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        point = _unescape(line.split()[4])
+        if point == prefix or point.startswith(prefix + "/"):
+            found.append(point)
+    return sorted(set(found), key=len, reverse=True)
+
+
+def unmount_all(root: Path) -> list[str]:
+    problems = []
+    for point in mounts_under(root):
+        try:
+            run(["umount", "--lazy", point])
+        except CommandError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def end_processes(layout: Layout, state: RunState) -> list[str]:
+    problems: list[str] = []
+    if state.containerd_pid:
+        problems += containerd.stop(state.containerd_pid, layout)
+    suspects: set[int] = set()
+    if state.containerd_mntns:
+        suspects.update(procs.in_mount_ns(state.containerd_mntns))  # shims, runc
+    suspects.update(procs.mentioning(str(layout.root)))  # shims name the run's socket and state dir
+    for ns in (layout.node_netns, layout.ext_netns):
+        suspects.update(netns.pids_in(ns))  # DNS and web servers, anything left in the node
+    suspects.update(procs.in_cgroups(layout.cgroup_parent))  # the pods' own processes
+    procs.kill(suspects, signal.SIGKILL)
+    left = procs.wait_gone(suspects, 5)
+    # A pod process may have been forked while we looked: one more sweep of the cgroups.
+    late = procs.in_cgroups(layout.cgroup_parent)
+    procs.kill(late)
+    left += procs.wait_gone(late, 2)
+    problems += [f"process {pid} ({procs.cmdline(pid)[:80]}) did not exit" for pid in sorted(set(left))]
+    return problems
+
+
+def teardown(layout: Layout, state: RunState | None = None, remove_root: bool = True) -> list[str]:
+    if state is None:
+        try:
+            state = RunState.load(layout.state_file)
+        except (OSError, ValueError, TypeError):
+            state = RunState(layout.run_id, str(layout.root))
+    problems = end_processes(layout, state)
+    problems += unmount_all(layout.root)
+    for ns in (layout.node_netns, layout.ext_netns):
+        try:
+            netns.delete(ns)
+        except Exception as exc:  # noqa: BLE001 - keep going: every later step still has to run
+            problems.append(f"netns {ns}: {exc}")
+    problems += procs.remove_cgroups(layout.cgroup_parent)
+    if remove_root and layout.root.exists():
+        if mounts_under(layout.root):
+            problems.append(f"{layout.root} still has mounts; not removing it")
+        else:
+            shutil.rmtree(layout.root, ignore_errors=True)
+            if layout.root.exists():
+                problems.append(f"{layout.root} could not be removed")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Tear down a local e2e node left up with --local-keep")
+    parser.add_argument("root", type=Path, help="the run root printed by the kept run")
+    args = parser.parse_args(argv)
+    state = RunState.load(args.root / "run.json")
+    problems = teardown(Layout(state.run_id, Path(state.root)), state)
+    for problem in problems:
+        print(f"cleanup: {problem}", file=sys.stderr)
+    print("cleanup: done" if not problems else "cleanup: finished with problems", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

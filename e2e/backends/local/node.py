@@ -1,0 +1,354 @@
+"""One real containerd node in network namespaces, driven over CRI: the local backend."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cniqs import build, conflist
+from e2e.backends import base
+from e2e.backends.local import cleanup, containerd, images, netns, procs, services
+from e2e.backends.local import render as r
+from e2e.backends.local.cri import CRI, PodSpec
+from e2e.backends.local.layout import Layout, RunState, new_run_id
+from e2e.backends.local.settings import Settings
+from e2e.backends.local.sh import run
+from e2e.backends.local.waits import Fatal, until
+
+REFERENCE_PLUGINS = Path("/usr/lib/cni")
+BASE_CONFLIST = "10-kindnet.conflist"
+POD_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class Handle:
+    """Backend-private part of a Pod: the CRI ids."""
+
+    sandbox_id: str
+    container_id: str
+    uid: str
+
+
+def loaded_chain(cni_config: dict[str, Any], ifname: str = "eth0") -> dict[str, Any] | None:
+    """The conflist containerd loaded for ifname, as JSON (from Status(verbose)'s cniconfig)."""
+    for network in cni_config.get("Networks") or []:
+        if network.get("IFName") == ifname:
+            source = (network.get("Config") or {}).get("Source")
+            return json.loads(source) if isinstance(source, str) else None
+    return None
+
+
+def chain_summary(chain: dict[str, Any] | None) -> str:
+    if chain is None:
+        return "no CNI network loaded"
+    types = " -> ".join(str(p.get("type")) for p in chain.get("plugins", []))
+    return f"{chain.get('name')} (cniVersion {chain.get('cniVersion')}): {types}"
+
+
+class LocalBackend:
+    """base.Backend on one local containerd node. Built by `up()`, which also tears it down."""
+
+    name = "local"
+
+    def __init__(self, layout: Layout, cri: CRI, image: str) -> None:
+        self.layout = layout
+        self.cri = cri
+        self.image = image
+        self.node = f"cniqs-{layout.run_id}"
+        self.nodes: Sequence[str] = (self.node,)
+        self.targets = base.Targets(ip=str(r.EXT_HOST), name=r.EXT_NAME, url=f"http://{r.EXT_NAME}/")
+        self.files = conflist.LocalFiles()
+        self.variant = base.KINDNET
+        self._pods: dict[str, base.Pod] = {}
+        self._lock = threading.Lock()
+
+    # -- CNI config -------------------------------------------------------------------------------
+
+    def _cidrs(self, variant: base.ChainVariant) -> list[str]:
+        return [str(r.POD_CIDR_V4), *([str(r.POD_CIDR_V6)] if variant.dual_stack else [])]
+
+    def base_chain(self, variant: base.ChainVariant | None = None) -> dict[str, Any]:
+        v = variant or self.variant
+        return base.kindnet_chain(v, self._cidrs(v), str(self.layout.ipam_data))
+
+    def wait_loaded(self, chain: dict[str, Any], timeout: float = 20) -> None:
+        until(
+            f"containerd to load CNI chain {chain_summary(chain)}",
+            lambda: loaded_chain(self.cri.cni_config()) == chain or chain_summary(loaded_chain(self.cri.cni_config())),
+            timeout=timeout,
+        )
+
+    def write_base(self, variant: base.ChainVariant) -> dict[str, Any]:
+        chain = self.base_chain(variant)
+        self.files.write_atomic(str(self.layout.cni_conf / BASE_CONFLIST), conflist.render(chain))
+        return chain
+
+    def use_base_chain(self, variant: base.ChainVariant | None) -> None:
+        variant = variant or base.KINDNET
+        if conflist.INSTALLED_NAME in self.files.list_dir(str(self.layout.cni_conf)):
+            raise RuntimeError("uninstall cni-quickstart before changing the base chain it was derived from")
+        chain = self.write_base(variant)
+        self.variant = variant
+        self.wait_loaded(chain)
+
+    def install(self, entry: dict[str, Any]) -> None:
+        # The plugin logs into the run's root, where plugin_log() reads it.
+        entry = {**entry, "logFile": str(self.layout.plugin_log)}
+        conf_dir = str(self.layout.cni_conf)
+        plan = conflist.install(self.files, conf_dir, entry) or conflist.plan_install(self.files, conf_dir, entry)
+        if plan is None:  # already installed with this entry
+            chain = json.loads(self.files.read_text(f"{conf_dir}/{conflist.INSTALLED_NAME}"))
+        else:
+            chain = plan.chain
+        self.wait_loaded(chain)
+
+    def uninstall(self) -> None:
+        conflist.uninstall(self.files, str(self.layout.cni_conf))
+        self.wait_loaded(self.base_chain())
+
+    # -- pods ----------------------------------------------------------------------------------------
+
+    def run_pod(
+        self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")
+    ) -> base.Pod:
+        if node not in (None, self.node):
+            raise ValueError(f"no node {node!r}: this backend has one node, {self.node}")
+        uid = str(uuid.uuid4())
+        log_dir = self.layout.pod_logs / f"{POD_NAMESPACE}_{name}_{uid}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        spec = PodSpec(
+            namespace=POD_NAMESPACE,
+            name=name,
+            uid=uid,
+            log_dir=str(log_dir),
+            cgroup_parent=f"{self.layout.cgroup_parent}/pod{uid}",
+            dns_servers=(str(r.EXT_DNS),),
+            dns_searches=r.POD_SEARCHES,
+            dns_options=r.POD_DNS_OPTIONS,
+        )
+        sandbox_id = self.cri.run_pod_sandbox(spec)
+        try:
+            container_id = self.cri.start_container(sandbox_id, name, self.image, command)
+        except BaseException:
+            self.cri.remove_pod_sandbox(sandbox_id)
+            raise
+        pod = base.Pod(POD_NAMESPACE, name, self.node, Handle(sandbox_id, container_id, uid))
+        with self._lock:
+            self._pods[sandbox_id] = pod
+        return pod
+
+    def delete_pod(self, pod: base.Pod) -> None:
+        handle: Handle = pod.handle
+        self.cri.remove_pod_sandbox(handle.sandbox_id)
+        with self._lock:
+            self._pods.pop(handle.sandbox_id, None)
+
+    def pods(self) -> list[base.Pod]:
+        with self._lock:
+            return list(self._pods.values())
+
+    def remove_all_pods(self, timeout: float = 20) -> list[str]:
+        """Every sandbox containerd knows, ours or left from a failed test; return problems."""
+        problems = []
+        try:
+            sandboxes = self.cri.sandboxes()
+        except Exception as exc:  # noqa: BLE001 - teardown goes on without the runtime
+            return [f"cannot list pods: {exc}"]
+        for sandbox_id, namespace, name in sandboxes:
+            try:
+                self.cri.remove_pod_sandbox(sandbox_id, timeout=timeout)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"pod {namespace}/{name}: {exc}")
+        with self._lock:
+            self._pods.clear()
+        return problems
+
+    def reported_views(self, pod: base.Pod) -> dict[str, list[str]]:
+        return {"PodSandboxStatus": self.cri.sandbox_ips(pod.handle.sandbox_id)}
+
+    def exec(self, pod: base.Pod, argv: Sequence[str], timeout: float = 30) -> base.ExecResult:
+        result = self.cri.exec_sync(pod.handle.container_id, argv, timeout)
+        return base.ExecResult(result.rc, result.stdout, result.stderr)
+
+    def pod_cidrs(self, node: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(c) for c in self._cidrs(self.variant)]
+
+    def plugin_log(self, node: str) -> list[dict[str, Any]]:
+        try:
+            lines = self.layout.plugin_log.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    # -- diagnostics ---------------------------------------------------------------------------------
+
+    def real_ips(self, pod: base.Pod) -> list[str]:
+        try:
+            out = self.exec(pod, ["ip", "-o", "addr", "show", "dev", "eth0"], timeout=5).stdout
+        except Exception as exc:  # noqa: BLE001 - diagnostics must not fail
+            return [f"(exec failed: {exc})"]
+        return [f.split()[3] for f in out.splitlines() if " inet" in f and "scope global" in f]
+
+    def diagnostics(self) -> str:
+        parts = [f"node {self.node}, run root {self.layout.root}"]
+        try:
+            parts.append("loaded CNI chain: " + chain_summary(loaded_chain(self.cri.cni_config())))
+        except Exception as exc:  # noqa: BLE001
+            parts.append(f"loaded CNI chain: unknown ({exc})")
+        for pod in self.pods():
+            try:
+                reported = ", ".join(self.cri.sandbox_ips(pod.handle.sandbox_id))
+            except Exception as exc:  # noqa: BLE001
+                reported = f"(unknown: {exc})"
+            parts.append(f"pod {pod.namespace}/{pod.name}: reported {reported}; real {', '.join(self.real_ips(pod))}")
+        parts.append("--- containerd log tail ---\n" + containerd.log_tail(self.layout.containerd_log, 30))
+        parts.append("--- cni-quickstart log tail ---\n" + containerd.log_tail(self.layout.plugin_log, 10))
+        return "\n".join(parts)
+
+    def how_to_poke(self) -> str:
+        sock = self.layout.socket
+        return "\n".join(
+            [
+                f"local node {self.node} kept up; run root {self.layout.root}",
+                f"  crictl:     crictl --runtime-endpoint unix://{sock} pods   (if crictl is installed)",
+                f"  ctr:        ctr -a {sock} -n k8s.io containers ls",
+                f"  node shell: nsenter --net=/run/netns/{self.layout.node_netns} sh",
+                f"  ext shell:  nsenter --net=/run/netns/{self.layout.ext_netns} sh",
+                f"  CNI:        {self.layout.cni_conf}  (logs in {self.layout.logs})",
+                f"  teardown:   python -m e2e.backends.local.cleanup {self.layout.root}",
+            ]
+        )
+
+
+def _populate_bin_dir(layout: Layout, plugin_folder: Path) -> None:
+    for plugin in sorted(REFERENCE_PLUGINS.iterdir()):
+        (layout.cni_bin / plugin.name).symlink_to(plugin)
+    build.install_into(plugin_folder, layout.cni_bin)
+
+
+def _import(layout: Layout, archive: Path) -> None:
+    run(["ctr", "-a", str(layout.socket), "-n", "k8s.io", "images", "import", str(archive)], timeout=120)
+
+
+def _images(layout: Layout, settings: Settings) -> tuple[list[Path], str, str]:
+    """(archives to import, test image, pause image)."""
+    busybox = Path(shutil.which("busybox") or "/bin/busybox").read_bytes()
+    arch = build.host_arch()
+    pause = images.pause_image(busybox, arch)
+    archives = [images.write(pause, layout.images)]
+    if settings.image_archive is not None:
+        names = images.archive_image_names(settings.image_archive)
+        image = settings.image or (names[0] if names else "")
+        if not image:
+            raise RuntimeError(f"{settings.image_archive} names no image; say which with --local-image")
+        archives.append(settings.image_archive)
+    else:
+        test = images.test_image(busybox, arch)
+        archives.append(images.write(test, layout.images))
+        image = test.name
+    return archives, image, pause.name
+
+
+@contextmanager
+def up(settings: Settings) -> Iterator[LocalBackend]:
+    """Bring a node up, yield its backend, tear everything down on the way out (unless kept)."""
+    plugin_folder = build.build_local()  # before creating anything: the slow part when sources changed
+    run_id = new_run_id()
+    root = Path(tempfile.mkdtemp(prefix=f"cniqs-{run_id}-", dir=settings.root_parent))
+    layout = Layout(run_id, root)
+    state = RunState(run_id, str(root))
+    backend: LocalBackend | None = None
+    kept = False
+    try:
+        for d in layout.dirs():
+            d.mkdir(parents=True, exist_ok=True)
+        state.save(layout.state_file)
+        netns.build(layout.node_netns, layout.ext_netns, [str(r.POD_CIDR_V4)])
+        state.service_pids = [p.pid for p in services.start(layout)]
+        state.save(layout.state_file)
+        archives, image, pause = _images(layout, settings)
+        _populate_bin_dir(layout, plugin_folder)
+        opts = r.ContainerdOptions(sandbox_image=pause, log_level=settings.log_level)
+        layout.containerd_config.write_text(r.containerd_config(layout, opts))
+        cri = CRI(layout.socket)
+        backend = LocalBackend(layout, cri, image)
+        base_chain = backend.write_base(base.KINDNET)
+        proc = containerd.start(layout)
+        state.containerd_pid = proc.pid
+        state.containerd_mntns = until("containerd's own mount namespace", lambda: _own_mntns(proc.pid), timeout=10)
+        state.save(layout.state_file)
+        until("containerd's CRI to answer", lambda: _alive(proc, layout) and cri.version(), timeout=30)
+        for archive in archives:
+            _import(layout, archive)
+        until(f"image {image} in the CRI image store", lambda: cri.image_present(image), timeout=10)
+        backend.wait_loaded(base_chain)
+        for argv in services.probe_argv(layout):
+            until(f"the external side to answer {' '.join(argv[2:])}", lambda a=argv: _succeeds(a), timeout=10)  # type: ignore[misc]
+        yield backend
+        kept = settings.keep
+    except BaseException:
+        kept = settings.keep
+        raise
+    finally:
+        if kept and backend is not None:
+            settings.say(backend.how_to_poke())
+        elif kept:
+            settings.say(f"local node kept; teardown: python -m e2e.backends.local.cleanup {root}")
+        else:
+            with _deferred_signals():
+                problems = backend.remove_all_pods() if backend is not None else []
+                if backend is not None:
+                    backend.cri.close()
+                problems += cleanup.teardown(layout, state)
+            if problems:
+                settings.say("local node teardown left problems:\n  " + "\n  ".join(problems))
+
+
+def _succeeds(argv: list[str]) -> bool:
+    run(argv, timeout=5)
+    return True
+
+
+def _own_mntns(pid: int) -> str | None:
+    """containerd's mount namespace once unshare has made it (it differs from ours from then on)."""
+    ns = procs.mount_ns(pid)
+    return ns if ns is not None and ns != procs.mount_ns("self") else None
+
+
+def _alive(proc: subprocess.Popen[bytes], layout: Layout) -> bool:
+    if proc.poll() is not None:
+        tail = containerd.log_tail(layout.containerd_log, 15)
+        raise Fatal(f"containerd exited with {proc.returncode}:\n{tail}")
+    return True
+
+
+@contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """Teardown is not interrupted by a second Ctrl-C or a SIGTERM: they are noted and ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def note(signum: int, _frame: object) -> None:
+        os.write(2, b"\ncni-quickstart local backend: tearing down the node, please wait\n")
+
+    for sig in saved:
+        signal.signal(sig, note)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
