@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -116,17 +117,28 @@ def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan
     derived = derive(chain, entry)
     text = render(derived)
     target = f"{conf_dir}/{INSTALLED_NAME}"
-    if INSTALLED_NAME in names:
-        current = files.read_text(target)
-        try:
-            ours = has_plugin(json.loads(current))
-        except ValueError:
-            ours = False
-        if not ours:
+    current = _read_if_present(files, target) if INSTALLED_NAME in names else None
+    if current is not None:
+        if not _ours(current):
             raise InstallError(f"{target} exists and was not written by cni-quickstart; not touching it")
         if current == text:
             return None
     return Plan(target, f"{conf_dir}/{source}", text, derived)
+
+
+def _read_if_present(files: NodeFiles, path: str) -> str | None:
+    """The file's text, or None when it went away since it was listed (a concurrent uninstall)."""
+    try:
+        return files.read_text(path)
+    except FileNotFoundError:
+        return None
+
+
+def _ours(text: str) -> bool:
+    try:
+        return has_plugin(json.loads(text))
+    except (ValueError, AttributeError):
+        return False
 
 
 def install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
@@ -141,11 +153,10 @@ def uninstall(files: NodeFiles, conf_dir: str) -> bool:
     target = f"{conf_dir}/{INSTALLED_NAME}"
     if INSTALLED_NAME not in files.list_dir(conf_dir):
         return False
-    try:
-        ours = has_plugin(json.loads(files.read_text(target)))
-    except ValueError:
-        ours = False
-    if not ours:
+    current = _read_if_present(files, target)
+    if current is None:
+        return False
+    if not _ours(current):
         raise InstallError(f"{target} was not written by cni-quickstart; not removing it")
     files.remove(target)
     return True
@@ -161,14 +172,48 @@ class LocalFiles:
         return Path(path).read_text()
 
     def write_atomic(self, path: str, text: str) -> None:
+        """Write a hidden temp file beside path, then rename it over path.
+
+        Readers (and containerd) see the old file or the new one, never a partial one. A temp file
+        left by a writer that died (its pid in the name no longer runs) is removed first.
+        """
         target = Path(path)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
-        tmp.replace(target)
+        remove_stale_temps(target)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fchmod(fh.fileno(), 0o644)
+                os.fsync(fh.fileno())
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def remove(self, path: str) -> None:
+        remove_stale_temps(Path(path))
         Path(path).unlink(missing_ok=True)
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove `.<name>.<pid>[-<thread>].tmp` files beside target whose writer process is gone."""
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2 : -len(".tmp")].split("-")[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
