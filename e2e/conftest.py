@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,17 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     opened = module.open_backend(request.config) if variant is None else module.open_backend(request.config, variant)
     with opened as b:
         yield b
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """A failing test's report ends with the backend's diagnostics (runtime and plugin log tails)."""
+    report = yield
+    backend = getattr(item, "funcargs", {}).get("backend")
+    if report.failed and backend is not None:
+        try:
+            text = backend.diagnostics()
+        except Exception as exc:  # noqa: BLE001 - the original failure matters more
+            text = f"diagnostics unavailable: {exc}"
+        report.sections.append(("backend diagnostics", text))
+    return report

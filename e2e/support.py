@@ -1,0 +1,117 @@
+"""Backend-neutral helpers of the e2e tests: what a pod reports, what it really has, readable failures.
+
+Only base.Backend is used here, so every backend runs the same checks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from e2e.backends.base import Backend, Pod, PodView
+
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+PARALLEL_PODS = 4  # a 2-core node starts about this many pods at once without slowing each one down
+
+
+def real_interfaces(backend: Backend, pod: Pod, ifname: str = "eth0") -> list[Interface]:
+    """The global addresses on the pod's ifname, as `ip` inside the pod shows them."""
+    result = backend.exec(pod, ["ip", "-o", "addr", "show", "dev", ifname], timeout=15)
+    if result.rc != 0:
+        raise AssertionError(f"`ip addr show dev {ifname}` failed in pod {pod.name}: {result.stderr.strip()}")
+    found = []
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[2] in ("inet", "inet6") and "global" in fields:
+            found.append(ipaddress.ip_interface(fields[3]))
+    return found
+
+
+def real_ips(backend: Backend, pod: Pod) -> list[str]:
+    return [str(i.ip) for i in real_interfaces(backend, pod)]
+
+
+def view(backend: Backend, pod: Pod) -> PodView:
+    """What a failing test shows about a pod; never raises."""
+    notes = []
+    try:
+        views = backend.reported_views(pod)
+        reported = next(iter(views.values()), [])
+        if len({tuple(v) for v in views.values()}) > 1:
+            notes.append("views differ: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in views.items()))
+    except Exception as exc:  # noqa: BLE001 - a report must not fail
+        reported, notes = [], [f"reported IPs unavailable: {exc}"]
+    try:
+        real = [str(i) for i in real_interfaces(backend, pod)]
+    except Exception as exc:  # noqa: BLE001
+        real = []
+        notes.append(f"real IPs unavailable: {exc}")
+    return PodView(pod, reported, real, "; ".join(notes))
+
+
+def describe(backend: Backend, pods: Iterable[Pod]) -> str:
+    lines = []
+    for pod in pods:
+        v = view(backend, pod)
+        line = f"pod {pod.namespace}/{pod.name} on {pod.node}: reported {v.reported or '-'}, real {v.real or '-'}"
+        lines.append(line + (f" ({v.notes})" if v.notes else ""))
+    return "\n".join(lines)
+
+
+def expect(condition: object, message: str, backend: Backend, *pods: Pod) -> None:
+    """assert, with the pods' reported and real IPs in the message (the log tails come from conftest)."""
+    if not condition:
+        raise AssertionError(f"{message}\n{describe(backend, pods)}")
+
+
+def run_pods(backend: Backend, names: Sequence[str], parallel: int = PARALLEL_PODS) -> list[Pod]:
+    """Start pods concurrently; if one fails, delete the others and raise its error."""
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names)))) as pool:
+        futures = [pool.submit(backend.run_pod, name) for name in names]
+        errors = [f.exception() for f in futures]
+        started = [f.result() for f, err in zip(futures, errors, strict=True) if err is None]
+    failed = next((e for e in errors if e is not None), None)
+    if failed is not None:
+        delete_pods(backend, started)
+        raise failed
+    return started
+
+
+def delete_pods(backend: Backend, pods: Sequence[Pod], parallel: int = PARALLEL_PODS) -> None:
+    if not pods:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(pods)))) as pool:
+        for future in [pool.submit(backend.delete_pod, p) for p in pods]:
+            future.result()
+
+
+def fixed_fakes(entry: dict[str, Any], families: Sequence[int] = (4,)) -> list[str]:
+    """What fixed mode reports for a pod with one address per family: each fake prefix's own address."""
+    keys = {4: "fakeIPv4", 6: "fakeIPv6"}
+    return [str(ipaddress.ip_network(entry[keys[f]]).network_address) for f in families]
+
+
+def translated(real: Address, fake_prefix: str) -> Address:
+    """Translate mode: the real address's host bits inside the fake prefix."""
+    net = ipaddress.ip_network(fake_prefix)
+    return net.network_address + (int(real) & int(net.hostmask))
+
+
+def in_any(address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip in net for net in networks)
+
+
+def adds_for(records: Iterable[dict[str, Any]], pod: Pod) -> list[dict[str, Any]]:
+    """The plugin's successful ADD records for a pod."""
+    return [
+        r
+        for r in records
+        if r.get("command") == "ADD"
+        and r.get("podName") == pod.name
+        and r.get("podNamespace") == pod.namespace
+        and "error" not in r
+    ]

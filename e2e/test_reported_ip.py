@@ -1,0 +1,135 @@
+"""The demo, checked: with cni-quickstart installed a pod reports a fake IP, yet really works.
+
+One install (fixed mode, the plugin's default entry) serves every test here: a pod `before` made
+before install, then pods `test` and `peer` made after it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from cniqs.conflist import chain_entry
+from e2e.backends.base import Backend, Pod
+from e2e.support import adds_for, delete_pods, expect, fixed_fakes, in_any, real_interfaces, real_ips, run_pods
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Scene:
+    entry: dict[str, Any]
+    before: Pod
+    test: Pod
+    peer: Pod
+
+
+@pytest.fixture(scope="module")
+def scene(backend: Backend) -> Iterator[Scene]:
+    backend.use_base_chain(None)
+    before = backend.run_pod("before")
+    pods = [before]
+    entry = chain_entry()
+    try:
+        backend.install(entry)
+        test, peer = run_pods(backend, ["test", "peer"])
+        pods += [test, peer]
+        yield Scene(entry, before, test, peer)
+    finally:
+        delete_pods(backend, pods)
+        backend.uninstall()
+
+
+def test_every_reported_view_shows_the_fake_ip(backend: Backend, scene: Scene) -> None:
+    views = backend.reported_views(scene.test)
+    want = fixed_fakes(scene.entry)
+    expect(views, "the backend reported no view of the pod's IPs", backend, scene.test)
+    for where, ips in views.items():
+        expect(ips == want, f"{where} shows {ips}, the plugin's config says {want}", backend, scene.test)
+
+
+def test_the_pod_really_has_an_address_from_the_node_pod_cidr(backend: Backend, scene: Scene) -> None:
+    real = real_interfaces(backend, scene.test)
+    reported = backend.reported_views(scene.test)
+    cidrs = backend.pod_cidrs(scene.test.node)
+    v4 = [i for i in real if i.version == 4]
+    expect(len(v4) == 1, f"expected one IPv4 address on eth0, found {real}", backend, scene.test)
+    expect(in_any(str(v4[0].ip), cidrs), f"{v4[0]} is outside the node's pod CIDRs {cidrs}", backend, scene.test)
+    for where, ips in reported.items():
+        expect(str(v4[0].ip) not in ips, f"{where} shows the real address {v4[0].ip}", backend, scene.test)
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["ping the external IP", "resolve the external name", "ping the external name", "fetch a page over HTTP"],
+)
+def test_the_pod_reaches_the_outside(backend: Backend, scene: Scene, what: str) -> None:
+    t = backend.targets
+    if what == "fetch a page over HTTP" and not t.url:
+        pytest.skip(f"the {backend.name} backend has no HTTP target")
+    argv = {
+        "ping the external IP": ["ping", "-c", "1", "-W", "3", t.ip],
+        "resolve the external name": ["nslookup", t.name],
+        "ping the external name": ["ping", "-c", "1", "-W", "3", t.name],
+        "fetch a page over HTTP": ["wget", "-q", "-O", "-", t.url or ""],
+    }[what]
+    result = backend.exec(scene.test, argv, timeout=20)
+    expect(result.rc == 0, f"the pod could not {what}: {' '.join(argv)}: {result.stderr or result.stdout}",
+           backend, scene.test)  # fmt: skip
+    if what == "resolve the external name":
+        expect(t.ip in result.stdout, f"{t.name} did not resolve to {t.ip}:\n{result.stdout}", backend, scene.test)
+    if what == "fetch a page over HTTP":
+        expect("<html" in result.stdout.lower(), f"no page from {t.url}:\n{result.stdout[:300]}", backend, scene.test)
+
+
+# Two hops reach any pod on the cluster (pod -> node -> pod); with the same TTL a packet to an
+# address no pod has dies on the machine that runs the node instead of leaving it.
+HOPS = "2"
+
+
+def test_another_pod_reaches_it_by_its_real_ip_and_the_fake_one_leads_nowhere(backend: Backend, scene: Scene) -> None:
+    real = real_ips(backend, scene.test)[0]
+    fake = fixed_fakes(scene.entry)[0]
+    ok = backend.exec(scene.peer, ["ping", "-c", "1", "-W", "3", "-t", HOPS, real], timeout=20)
+    expect(ok.rc == 0, f"peer could not ping test at its real IP {real}: {ok.stdout}{ok.stderr}",
+           backend, scene.test, scene.peer)  # fmt: skip
+    bad = backend.exec(scene.peer, ["ping", "-c", "1", "-W", "1", "-t", HOPS, fake], timeout=20)
+    expect(bad.rc != 0, f"the fake IP {fake} answered a ping: {bad.stdout}", backend, scene.test, scene.peer)
+
+
+def test_pods_made_before_install_keep_working(backend: Backend, scene: Scene) -> None:
+    before = scene.before
+    reported = backend.reported_views(before)
+    real = real_ips(backend, before)
+    for where, ips in reported.items():
+        expect(ips == real, f"{where} of a pod made before install changed to {ips}", backend, before)
+    target = real_ips(backend, scene.test)[0]
+    for argv in (
+        ["ping", "-c", "1", "-W", "3", backend.targets.ip],
+        ["ping", "-c", "1", "-W", "3", "-t", HOPS, target],
+    ):
+        result = backend.exec(before, argv, timeout=20)
+        expect(result.rc == 0, f"pod made before install failed {' '.join(argv)}", backend, before, scene.test)
+
+
+def test_pods_made_after_install_never_collide_with_earlier_ones(backend: Backend, scene: Scene) -> None:
+    pods = [scene.before, scene.test, scene.peer]
+    real = [ip for p in pods for ip in real_ips(backend, p)]
+    expect(len(real) == len(set(real)) == 3, f"real IPs collide: {real}", backend, *pods)
+
+
+def test_the_plugin_log_maps_each_pod_real_to_fake(backend: Backend, scene: Scene) -> None:
+    for pod in (scene.test, scene.peer):
+        records = adds_for(backend.plugin_log(pod.node), pod)
+        real = [str(i) for i in real_interfaces(backend, pod)]
+        expect(records, f"no ADD record for pod {pod.name} in the plugin log", backend, pod)
+        last = records[-1]
+        expect(last.get("real") == real, f"log says real {last.get('real')}, pod has {real}", backend, pod)
+        want = [f"{ip}/{ipaddress.ip_network(scene.entry['fakeIPv4']).prefixlen}" for ip in fixed_fakes(scene.entry)]
+        expect(last.get("reported") == want, f"log says reported {last.get('reported')}, want {want}", backend, pod)
+    before = adds_for(backend.plugin_log(scene.before.node), scene.before)
+    expect(not before, f"the plugin logged an ADD for a pod made before install: {before}", backend, scene.before)
