@@ -1,0 +1,226 @@
+"""A fake `docker` for kind nodes: an in-memory filesystem per node and a containerd that loads
+the first CNI config by name, driven through the same argv the backend builds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from e2e.backends.kind.nodeutils import Completed
+
+CONF_EXTENSIONS = (".conf", ".conflist", ".json")
+
+
+def kindnet_conflist(*subnets: str, mtu: int = 1500) -> str:
+    """What kindnetd writes on a node (our own rendering of its shape, see facts.md)."""
+    routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
+    chain = {
+        "cniVersion": "0.3.1",
+        "name": "kindnet",
+        "plugins": [
+            {
+                "type": "ptp",
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "dataDir": "/run/cni-ipam-state",
+                    "routes": routes,
+                    "ranges": [[{"subnet": s}] for s in subnets],
+                },
+                "mtu": mtu,
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+    return json.dumps(chain, indent=2)
+
+
+@dataclass
+class FakeNode:
+    machine: str = "x86_64"
+    files: dict[str, bytes] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=lambda: {"/opt/cni/bin", "/etc/cni/net.d", "/var/log"})
+    corrupt: set[str] = field(default_factory=set)  # paths whose copy arrives damaged
+    log: list[list[str]] = field(default_factory=list)
+
+    def exists(self, path: str) -> bool:
+        return path in self.files or path in self.links or path in self.dirs
+
+    def resolve(self, path: str) -> str:
+        for _ in range(10):
+            if path not in self.links:
+                return path
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), self.links[path]))
+        raise OSError("too many links")
+
+    def listdir(self, path: str) -> list[str]:
+        prefix = path.rstrip("/") + "/"
+        names = {p[len(prefix) :].split("/")[0] for p in [*self.files, *self.links, *self.dirs] if p.startswith(prefix)}
+        return sorted(names)
+
+    def remove_tree(self, path: str) -> None:
+        prefix = path.rstrip("/") + "/"
+        for store in (self.files, self.links):
+            for key in [k for k in store if k == path or k.startswith(prefix)]:
+                del store[key]
+        self.dirs = {d for d in self.dirs if d != path and not d.startswith(prefix)}
+
+    def move(self, src: str, dest: str) -> None:
+        prefix = src.rstrip("/") + "/"
+        if dest in self.dirs:
+            self.remove_tree(dest)
+        for key in [k for k in self.files if k == src or k.startswith(prefix)]:
+            self.files[dest + key[len(src) :]] = self.files.pop(key)
+        for key in [k for k in self.links if k == src or k.startswith(prefix)]:
+            self.links[dest + key[len(src) :]] = self.links.pop(key)
+        moved = {d for d in self.dirs if d == src or d.startswith(prefix)}
+        self.dirs = (self.dirs - moved) | {dest + d[len(src) :] for d in moved}
+
+    # containerd's view
+
+    def loaded(self) -> dict[str, Any] | None:
+        names = [n for n in self.listdir("/etc/cni/net.d") if n.endswith(CONF_EXTENSIONS)]
+        for name in sorted(names):
+            try:
+                return json.loads(self.files[f"/etc/cni/net.d/{name}"])
+            except (KeyError, ValueError):
+                continue
+        return None
+
+    def crictl_info(self) -> str:
+        networks: list[dict[str, Any]] = [
+            {
+                "Config": {
+                    "Name": "cni-loopback",
+                    "CNIVersion": "0.3.1",
+                    "Plugins": [{"Network": {"type": "loopback"}, "Source": '{"type":"loopback"}'}],
+                },
+                "IFName": "lo",
+            }
+        ]
+        chain = self.loaded()
+        if chain is not None:
+            plugins = [{"Network": {"type": p["type"]}, "Source": json.dumps(p)} for p in chain["plugins"]]
+            networks.append(
+                {
+                    "Config": {"Name": chain["name"], "CNIVersion": chain["cniVersion"], "Plugins": plugins},
+                    "IFName": "eth0",
+                }
+            )
+        return json.dumps({"status": {}, "cniconfig": {"PluginConfDir": "/etc/cni/net.d", "Networks": networks}})
+
+
+class FakeDocker:
+    """A Runner: answers the argv lists the kind backend builds for docker exec and docker cp."""
+
+    def __init__(self, nodes: dict[str, FakeNode]) -> None:
+        self.nodes = nodes
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
+        argv = list(argv)
+        self.calls.append(argv)
+        if argv[:2] == ["docker", "cp"]:
+            node_name, _, dest = argv[3].partition(":")
+            return self.cp(argv, Path(argv[2]), self.nodes[node_name], dest)
+        assert argv[:2] == ["docker", "exec"], argv
+        rest = argv[2:]
+        env: dict[str, str] = {}
+        while rest[0].startswith("-"):
+            if rest[0] == "-e":
+                key, _, value = rest[1].partition("=")
+                env[key] = value
+                rest = rest[2:]
+            else:
+                rest = rest[1:]
+        node = self.nodes[rest[0]]
+        node.log.append(rest[1:])
+        return self.exec(argv, node, rest[1:], input, env)
+
+    def cp(self, argv: list[str], src: Path, node: FakeNode, dest: str) -> Completed:
+        if node.exists(dest):
+            return Completed(argv, 1, "", "fake docker cp only copies to a new path")
+        node.dirs.add(dest)
+        for path in sorted(src.rglob("*")):
+            target = f"{dest}/{path.relative_to(src).as_posix()}"
+            if path.is_dir():
+                node.dirs.add(target)
+            else:
+                data = path.read_bytes()
+                if path.relative_to(src).as_posix() in node.corrupt:
+                    data += b"\0"
+                node.files[target] = data
+        return Completed(argv, 0, "", "")
+
+    def exec(
+        self, argv: list[str], node: FakeNode, cmd: list[str], stdin: str | None, env: dict[str, str]
+    ) -> Completed:
+        ok = Completed(argv, 0, "", "")
+
+        def fail(msg: str, rc: int = 1) -> Completed:
+            return Completed(argv, rc, "", msg)
+
+        args = [a for a in cmd[1:] if a != "--"]
+        match cmd[0]:
+            case "uname":
+                return Completed(argv, 0, node.machine + "\n", "")
+            case "ls":
+                path = args[-1]
+                if path not in node.dirs:
+                    return fail("no dir")
+                return Completed(argv, 0, "".join(f"{n}\n" for n in node.listdir(path)), "")
+            case "cat":
+                real = node.resolve(args[0])
+                if real not in node.files:
+                    return fail(f"cat: {args[0]}: No such file or directory")
+                return Completed(argv, 0, node.files[real].decode(), "")
+            case "cp":
+                assert args[0] == "/dev/stdin"
+                node.files[args[1]] = (stdin or "").encode()
+                return ok
+            case "chmod":
+                return ok
+            case "mv":
+                src, dest = [a for a in args if not a.startswith("-")]
+                if not node.exists(src):
+                    return fail("mv: no such file")
+                node.move(src, dest)
+                return ok
+            case "rm":
+                recursive = "-rf" in args
+                path = args[-1]
+                if path in node.dirs and not recursive:
+                    return fail("rm: is a directory")
+                node.remove_tree(path)
+                return ok
+            case "ln":
+                target, link = [a for a in args if not a.startswith("-")]
+                node.links[link] = target
+                return ok
+            case "readlink":
+                return Completed(argv, 0, node.links[args[0]] + "\n", "") if args[0] in node.links else fail("")
+            case "sh":
+                return ok if node.exists(cmd[-1]) else fail("")
+            case "sha256sum":
+                out, rc = [], 0
+                for path in args:
+                    real = node.resolve(path)
+                    if real in node.files:
+                        out.append(f"{hashlib.sha256(node.files[real]).hexdigest()}  {path}\n")
+                    else:
+                        rc = 1
+                return Completed(argv, rc, "".join(out), "")
+            case "crictl":
+                assert cmd[1] == "info", cmd
+                return Completed(argv, 0, node.crictl_info(), "")
+            case "/opt/cni/bin/cni-quickstart":
+                if node.resolve("/opt/cni/bin/cni-quickstart") not in node.files or env.get("CNI_COMMAND") != "VERSION":
+                    return fail("not runnable", 126)
+                return Completed(argv, 0, json.dumps({"cniVersion": "1.1.0", "supportedVersions": ["0.3.1"]}), "")
+        return fail(f"fake docker: unknown command {cmd}", 127)

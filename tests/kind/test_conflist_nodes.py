@@ -1,0 +1,135 @@
+"""The derived conflist on several nodes and CIDRs, through cniqs.conflist (the one installer) with
+an in-memory NodeFiles, and through DockerExecFiles against the fake docker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cniqs import conflist
+from e2e.backends.kind import install
+from e2e.backends.kind.nodeutils import DockerExecFiles
+from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist
+
+ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")
+CONF = "/etc/cni/net.d"
+
+
+class MemoryFiles:
+    """NodeFiles over a dict; records writes so the atomic-write contract is visible."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = dict(files)
+        self.writes: list[str] = []
+
+    def list_dir(self, path: str) -> list[str]:
+        return sorted(p.rsplit("/", 1)[1] for p in self.files if p.rsplit("/", 1)[0] == path)
+
+    def read_text(self, path: str) -> str:
+        return self.files[path]
+
+    def write_atomic(self, path: str, text: str) -> None:
+        self.writes.append(path)
+        self.files[path] = text
+
+    def remove(self, path: str) -> None:
+        self.files.pop(path, None)
+
+
+NODES = {
+    "kind-control-plane": ("10.244.0.0/24",),
+    "kind-worker": ("10.244.1.0/24",),
+    "kind-worker2": ("10.244.2.0/24",),
+    "dual-worker": ("10.244.3.0/24", "fd00:10:244:3::/64"),
+}
+
+
+@pytest.mark.parametrize("node", sorted(NODES))
+def test_each_node_gets_its_own_chain_with_the_plugin_last(node: str) -> None:
+    subnets = NODES[node]
+    source = kindnet_conflist(*subnets)
+    files = MemoryFiles({f"{CONF}/10-kindnet.conflist": source})
+    plan = conflist.install(files, CONF, ENTRY)
+    assert plan is not None and plan.path == f"{CONF}/{conflist.INSTALLED_NAME}"
+    derived = json.loads(files.files[plan.path])
+    original = json.loads(source)
+    assert derived["name"] == "kindnet"  # host-local keys allocations by network name
+    assert derived["cniVersion"] == "0.3.1"
+    assert [p["type"] for p in derived["plugins"]] == ["ptp", "portmap", "cni-quickstart"]
+    assert derived["plugins"][:2] == original["plugins"]  # this node's own subnets, untouched
+    assert [r[0]["subnet"] for r in derived["plugins"][0]["ipam"]["ranges"]] == list(subnets)
+    assert derived["plugins"][-1] == ENTRY
+    assert files.files[f"{CONF}/10-kindnet.conflist"] == source  # kindnetd's file is never edited
+
+
+def test_nodes_differ_only_in_their_subnets() -> None:
+    derived = {}
+    for node, subnets in NODES.items():
+        files = MemoryFiles({f"{CONF}/10-kindnet.conflist": kindnet_conflist(*subnets)})
+        plan = conflist.install(files, CONF, ENTRY)
+        assert plan is not None
+        derived[node] = plan.chain
+    assert (
+        derived["kind-worker"]["plugins"][0]["ipam"]["ranges"]
+        != derived["kind-worker2"]["plugins"][0]["ipam"]["ranges"]
+    )
+    assert len({json.dumps(d["plugins"][1:]) for d in derived.values()}) == 1
+
+
+def test_install_is_idempotent_and_uninstall_removes_only_its_file() -> None:
+    files = MemoryFiles({f"{CONF}/10-kindnet.conflist": kindnet_conflist("10.244.1.0/24")})
+    assert conflist.install(files, CONF, ENTRY) is not None
+    assert conflist.install(files, CONF, ENTRY) is None
+    assert conflist.uninstall(files, CONF) is True
+    assert list(files.files) == [f"{CONF}/10-kindnet.conflist"]
+    assert conflist.uninstall(files, CONF) is False
+
+
+def test_docker_exec_files_write_through_a_temp_file_in_the_same_directory() -> None:
+    node = FakeNode()
+    node.files[f"{CONF}/10-kindnet.conflist"] = kindnet_conflist("10.244.1.0/24").encode()
+    run = FakeDocker({"kind-worker": node})
+    files = DockerExecFiles(run, "kind-worker")
+    plan = conflist.install(files, CONF, ENTRY)
+    assert plan is not None
+    writes = [call for call in node.log if call[0] in ("cp", "mv", "chmod")]
+    tmp = f"{CONF}/.00-cni-quickstart.conflist.cniqs.tmp"
+    assert writes == [
+        ["cp", "/dev/stdin", tmp],
+        ["chmod", "0644", "--", tmp],
+        ["mv", "-f", "-T", "--", tmp, f"{CONF}/00-cni-quickstart.conflist"],
+    ]
+    assert json.loads(node.files[f"{CONF}/00-cni-quickstart.conflist"]) == plan.chain
+    assert files.list_dir(CONF) == ["00-cni-quickstart.conflist", "10-kindnet.conflist"]
+    assert conflist.uninstall(files, CONF)
+    assert files.list_dir(CONF) == ["10-kindnet.conflist"]
+
+
+def test_base_variant_keeps_kindnets_network_and_refuses_missing_families() -> None:
+    single = json.loads(kindnet_conflist("10.244.1.0/24"))
+    dual = json.loads(kindnet_conflist("10.244.1.0/24", "fd00:10:244:1::/64"))
+    v1 = install.base_variant(single, "1.0.0", dual_stack=False)
+    assert v1["cniVersion"] == "1.0.0" and v1["name"] == "kindnet"
+    assert v1["plugins"] == single["plugins"]
+    assert single["cniVersion"] == "0.3.1"  # the input is not modified
+    assert install.base_variant(dual, "1.1.0", dual_stack=True)["plugins"] == dual["plugins"]
+    with pytest.raises(NotImplementedError, match="--kind-ip-family dual"):
+        install.base_variant(single, "0.3.1", dual_stack=True)
+    with pytest.raises(NotImplementedError, match="dual-stack"):
+        install.base_variant(dual, "0.3.1", dual_stack=False)
+
+
+def test_use_base_writes_its_own_file_and_install_derives_from_it() -> None:
+    node = FakeNode()
+    node.files[f"{CONF}/10-kindnet.conflist"] = kindnet_conflist("10.244.1.0/24").encode()
+    run = FakeDocker({"w": node})
+    chain = install.use_base(run, "w", "1.0.0")
+    assert chain["cniVersion"] == "1.0.0"
+    assert install.base_state(run, "w", chain)[0]
+    plan = conflist.install(DockerExecFiles(run, "w"), CONF, ENTRY)
+    assert plan is not None and plan.source == f"{CONF}/{install.BASE_NAME}"
+    assert plan.chain["cniVersion"] == "1.0.0"
+    conflist.uninstall(DockerExecFiles(run, "w"), CONF)
+    install.use_base(run, "w", None)
+    assert DockerExecFiles(run, "w").list_dir(CONF) == ["10-kindnet.conflist"]

@@ -1,0 +1,133 @@
+"""Installing the plugin on kind nodes, against the fake docker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cniqs import conflist
+from e2e.backends.kind import install, nodebuild
+from e2e.backends.kind.nodeutils import CommandError, platform
+from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist
+
+ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A stand-in for the one-folder build."""
+    root = tmp_path / "cni-quickstart"
+    (root / "_internal" / "lib").mkdir(parents=True)
+    (root / "cni-quickstart").write_bytes(b"\x7fELF fake executable")
+    (root / "_internal" / "base_library.zip").write_bytes(b"zip")
+    (root / "_internal" / "lib" / "x.so").write_bytes(b"so")
+    return root
+
+
+def cluster(*subnets: str) -> tuple[FakeDocker, dict[str, FakeNode]]:
+    nodes = {}
+    for n, subnet in enumerate(subnets):
+        node = FakeNode()
+        node.files["/etc/cni/net.d/10-kindnet.conflist"] = kindnet_conflist(subnet).encode()
+        node.files["/opt/cni/bin/ptp"] = b"ptp"
+        nodes["kind-control-plane" if n == 0 else f"kind-worker{n if n > 1 else ''}"] = node
+    return FakeDocker(nodes), nodes
+
+
+def test_binary_steps_copy_then_swap_then_relink() -> None:
+    steps = install.binary_steps("n", Path("/b/cni-quickstart"))
+    verbs = [s[3] if s[:2] == ["docker", "exec"] else s[1] for s in steps]
+    assert verbs == ["rm", "cp", "rm", "mv", "rm", "ln", "mv"]
+    assert steps[1] == ["docker", "cp", "/b/cni-quickstart", f"n:{install.TMP_FOLDER}"]
+    assert steps[-1][-2:] == [install.TMP_LINK, install.LINK]
+    # The temp names live in the bin dir (same filesystem: the renames are atomic) and are hidden.
+    for tmp in (install.TMP_FOLDER, install.TMP_LINK):
+        assert tmp.startswith(install.BIN_DIR + "/.")
+
+
+def test_install_on_every_node(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24")
+    expected = nodebuild.manifest(folder)
+    for name in nodes:
+        assert platform(run, name) == "linux/amd64"
+        installed, plan = install.install(run, name, folder, expected, ENTRY)
+        assert installed.binary and installed.conflist == "/etc/cni/net.d/00-cni-quickstart.conflist"
+        assert plan is not None
+    for name, node in nodes.items():
+        assert node.links[install.LINK] == "cni-quickstart.d/cni-quickstart"
+        assert node.files[f"{install.FOLDER}/_internal/lib/x.so"] == b"so"
+        assert install.chain_state(run, name, ENTRY)[0]
+        assert not any(p.startswith(install.TMP_FOLDER) for p in node.files)
+    subnets = {
+        json.loads(n.files["/etc/cni/net.d/00-cni-quickstart.conflist"])["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+        for n in nodes.values()
+    }
+    assert subnets == {"10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"}
+
+
+def test_a_damaged_copy_is_caught(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    nodes["kind-control-plane"].corrupt.add("_internal/lib/x.so")
+    with pytest.raises(install.NodeInstallError, match=r"_internal/lib/x.so: sha256 .* on the node"):
+        install.install_binary(run, "kind-control-plane", folder, nodebuild.manifest(folder))
+
+
+def test_a_foreign_cni_quickstart_is_left_alone(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    nodes["kind-control-plane"].files[install.LINK] = b"someone else's"
+    with pytest.raises(install.NodeInstallError, match="not cni-quickstart's symlink"):
+        install.install_binary(run, "kind-control-plane", folder, nodebuild.manifest(folder))
+    assert install.uninstall_binary(run, "kind-control-plane") is False
+    assert nodes["kind-control-plane"].files[install.LINK] == b"someone else's"
+
+
+def test_uninstall_removes_only_what_install_added(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24", "10.244.1.0/24")
+    before = {name: (dict(n.files), dict(n.links)) for name, n in nodes.items()}
+    for name in nodes:
+        install.install(run, name, folder, nodebuild.manifest(folder), ENTRY)
+    for name in nodes:
+        assert install.uninstall_conflist(run, name)
+        assert install.chain_state(run, name, None)[0]
+        assert install.uninstall_binary(run, name)
+    for name, node in nodes.items():
+        assert (node.files, node.links) == before[name]
+        assert install.FOLDER not in node.dirs
+
+
+def test_reinstall_over_our_own_install(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    expected = nodebuild.manifest(folder)
+    install.install(run, "kind-control-plane", folder, expected, ENTRY)
+    other = {**ENTRY, "fakeIPv4": "198.51.100.0/24"}
+    _, plan = install.install(run, "kind-control-plane", folder, expected, other)
+    assert plan is not None
+    assert install.chain_state(run, "kind-control-plane", other)[0]
+    assert not install.chain_state(run, "kind-control-plane", ENTRY)[0]
+
+
+def test_a_node_without_cni_config_is_refused(folder: Path) -> None:
+    run = FakeDocker({"n": FakeNode()})
+    with pytest.raises(conflist.InstallError, match="no CNI config"):
+        install.install(run, "n", folder, nodebuild.manifest(folder), ENTRY)
+
+
+def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    original = run.exec
+
+    def broken(argv, node, cmd, stdin, env):  # type: ignore[no-untyped-def]
+        if cmd[0] == install.LINK:
+            return original(argv, node, ["false-command"], stdin, env)
+        return original(argv, node, cmd, stdin, env)
+
+    run.exec = broken  # type: ignore[method-assign]
+    with pytest.raises(CommandError, match="run /opt/cni/bin/cni-quickstart on kind-control-plane"):
+        install.install_binary(run, "kind-control-plane", folder, nodebuild.manifest(folder))
+
+
+def test_arm_nodes_map_to_arm64() -> None:
+    run = FakeDocker({"mac": FakeNode(machine="aarch64")})
+    assert platform(run, "mac") == "linux/arm64"

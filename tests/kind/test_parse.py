@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from e2e.backends.kind import parse
+from tests.kind.fakes import FakeNode, kindnet_conflist
+
+
+@pytest.mark.parametrize(
+    ("machine", "platform"),
+    [("x86_64", "linux/amd64"), ("aarch64", "linux/arm64"), ("arm64", "linux/arm64"), ("AMD64\n", "linux/amd64")],
+)
+def test_machine_to_platform(machine: str, platform: str) -> None:
+    assert parse.machine_to_platform(machine) == platform
+    assert parse.platform_arch(platform) in ("amd64", "arm64")
+
+
+@pytest.mark.parametrize("machine", ["armv7l", "s390x", "ppc64le", ""])
+def test_unsupported_machines_are_named(machine: str) -> None:
+    with pytest.raises(parse.ParseError, match="not supported"):
+        parse.machine_to_platform(machine)
+
+
+def test_lines() -> None:
+    assert parse.lines("a\n\n b \n") == ["a", "b"]
+    assert parse.lines("No kind clusters found.\n") == []
+
+
+def test_inspectp_ips() -> None:
+    text = json.dumps(
+        {"status": {"network": {"ip": "192.0.2.0", "additionalIps": [{"ip": "2001:db8::"}]}, "state": "SANDBOX_READY"}}
+    )
+    assert parse.inspectp_ips(text) == ["192.0.2.0", "2001:db8::"]
+    assert parse.inspectp_ips(json.dumps({"status": {"network": {"ip": "", "additionalIps": None}}})) == []
+    with pytest.raises(parse.ParseError):
+        parse.inspectp_ips("{}")
+
+
+def node_with(*confs: tuple[str, str]) -> FakeNode:
+    node = FakeNode()
+    for name, text in confs:
+        node.files[f"/etc/cni/net.d/{name}"] = text.encode()
+    return node
+
+
+def test_loaded_networks_from_crictl_info() -> None:
+    info = node_with(("10-kindnet.conflist", kindnet_conflist("10.244.1.0/24"))).crictl_info()
+    nets = parse.loaded_networks(info)
+    assert [(n.name, n.ifname) for n in nets] == [("cni-loopback", "lo"), ("kindnet", "eth0")]
+    assert nets[1].types == ["ptp", "portmap"]
+    assert nets[1].cni_version == "0.3.1"
+    assert parse.describe_chain(info) == "kindnet (0.3.1): ptp, portmap"
+
+
+def test_cniconfig_as_a_json_string_is_accepted() -> None:
+    info = json.loads(node_with(("10-kindnet.conflist", kindnet_conflist("10.244.0.0/24"))).crictl_info())
+    info["cniconfig"] = json.dumps(info["cniconfig"])
+    assert parse.pod_network(parse.loaded_networks(json.dumps(info))) is not None
+
+
+def test_crictl_info_errors() -> None:
+    with pytest.raises(parse.ParseError, match="JSON"):
+        parse.loaded_networks("not json")
+    with pytest.raises(parse.ParseError, match="no cniconfig"):
+        parse.loaded_networks("{}")
+    assert parse.describe_chain("{}").startswith("`crictl info` has no cniconfig")
+    assert parse.describe_chain(FakeNode().crictl_info()) == "no pod network loaded"
+
+
+def test_chain_matches_exact_entry_only() -> None:
+    entry = {"type": "cni-quickstart", "fakeIPv4": "192.0.2.0/24"}
+    chain = json.loads(kindnet_conflist("10.244.0.0/24"))
+    plain = node_with(("10-kindnet.conflist", json.dumps(chain))).crictl_info()
+    chain["plugins"].append(entry)
+    ours = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
+    assert parse.chain_matches(ours, entry)
+    assert not parse.chain_matches(ours, {**entry, "fakeIPv4": "198.51.100.0/24"})
+    assert not parse.chain_matches(plain, entry)
+    assert parse.chain_matches(plain, None)
+    assert not parse.chain_matches(ours, None)
+    assert not parse.chain_matches(FakeNode().crictl_info(), None)
+
+
+def test_base_matches() -> None:
+    chain = json.loads(kindnet_conflist("10.244.0.0/24"))
+    chain["cniVersion"] = "1.0.0"
+    info = node_with(("05-cniqs-base.conflist", json.dumps(chain))).crictl_info()
+    assert parse.base_matches(info, "kindnet", "1.0.0")
+    assert not parse.base_matches(info, "kindnet", "0.3.1")
+
+
+def test_sha256sum_and_manifest() -> None:
+    a, b = "a" * 64, "b" * 64
+    out = f"{a}  /opt/cni/bin/cni-quickstart.d/cni-quickstart\n{b} */opt/cni/bin/cni-quickstart.d/_internal/x.so\n"
+    got = parse.sha256sum(out)
+    assert got == {"/opt/cni/bin/cni-quickstart.d/cni-quickstart": a, "/opt/cni/bin/cni-quickstart.d/_internal/x.so": b}
+    root = "/opt/cni/bin/cni-quickstart.d"
+    assert parse.manifest_problems({"cni-quickstart": a, "_internal/x.so": b}, got, root) == []
+    problems = parse.manifest_problems({"cni-quickstart": b, "_internal/y.so": b}, got, root)
+    assert problems == [
+        f"{root}/_internal/y.so: missing on the node",
+        f"{root}/cni-quickstart: sha256 aaaaaaaaaaaa... on the node, bbbbbbbbbbbb... built",
+    ]
+    with pytest.raises(parse.ParseError):
+        parse.sha256sum("sha256sum: x: No such file or directory\n")
+
+
+# `ip a s` in an alpine pod, as the original demo shows it.
+IP_A_S = """\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+    inet6 ::1/128 scope host
+       valid_lft forever preferred_lft forever
+2: tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN qlen 1000
+    link/ipip 0.0.0.0 brd 0.0.0.0
+4: eth0@if151: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 65535 qdisc noqueue state UP
+    link/ether ae:89:21:5f:e3:5f brd ff:ff:ff:ff:ff:ff
+    inet 10.244.0.148/24 brd 10.244.0.255 scope global eth0
+       valid_lft forever preferred_lft forever
+    inet6 fd00:10:244::94/64 scope global
+       valid_lft forever preferred_lft forever
+    inet6 fe80::ac89:21ff:fe5f:e35f/64 scope link
+       valid_lft forever preferred_lft forever
+"""
+
+
+def test_interface_addresses() -> None:
+    assert parse.interface_addresses(IP_A_S) == [
+        ipaddress.ip_interface("10.244.0.148/24"),
+        ipaddress.ip_interface("fd00:10:244::94/64"),
+    ]
+    assert parse.interface_addresses(IP_A_S, "lo") == []
+    assert parse.interface_addresses(IP_A_S, "eth1") == []
+
+
+def test_json_lines() -> None:
+    text = '{"command": "ADD", "real": ["10.244.0.5"]}\n\nnot json\n[1]\n'
+    assert parse.json_lines(text) == [
+        {"command": "ADD", "real": ["10.244.0.5"]},
+        {"unparsed": "not json"},
+        {"unparsed": "[1]"},
+    ]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from e2e.backends.kind import versions
+from e2e.backends.kind.versions import IMAGES, NodeImage
+
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "e2e.yml"
+
+
+def test_table_is_usable() -> None:
+    assert versions.problems() == []
+    assert len(IMAGES) >= 3
+
+
+def test_every_entry_is_pinned_by_digest_and_cites_its_release_note() -> None:
+    for entry in IMAGES:
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry.digest), entry
+        assert entry.image.startswith(f"kindest/node:v{entry.minor}.")
+        assert versions.KIND_RELEASE_NOTES in entry.source
+
+
+def test_minors_and_digests_are_unique() -> None:
+    assert len({e.minor for e in IMAGES}) == len(IMAGES)
+    assert len({e.digest for e in IMAGES}) == len(IMAGES)
+
+
+def test_newest_first_and_default_is_newest() -> None:
+    keys = [tuple(map(int, e.minor.split("."))) for e in IMAGES]
+    assert keys == sorted(keys, reverse=True)
+    assert versions.select(None) == [IMAGES[0]]
+    assert versions.select("") == [IMAGES[0]]
+
+
+@pytest.mark.parametrize("choice", ["1.34", "v1.34", "1.34.3"])
+def test_select_one(choice: str) -> None:
+    (entry,) = versions.select(choice)
+    assert entry.minor == "1.34"
+    assert entry.kubernetes_version == "v1.34.3"
+
+
+def test_select_all() -> None:
+    assert versions.select("all") == list(IMAGES)
+
+
+@pytest.mark.parametrize("choice", ["1.20", "1.34.1", "latest", "1"])
+def test_select_unknown_names_the_choices(choice: str) -> None:
+    with pytest.raises(ValueError, match="1.35, 1.34"):
+        versions.select(choice)
+
+
+def test_problems_finds_broken_tables() -> None:
+    good = IMAGES[0]
+    no_digest = NodeImage("1.35", "kindest/node:v1.35.0", good.source)
+    wrong_minor = NodeImage("1.34", good.image, good.source)
+    uncited = NodeImage("1.33", IMAGES[2].image, "")
+    assert any("sha256" in p for p in versions.problems((no_digest,)))
+    assert any("is Kubernetes 1.35" in p for p in versions.problems((wrong_minor,)))
+    assert any("listed twice" in p for p in versions.problems((good, good)))
+    assert any("no release note" in p for p in versions.problems((uncited,)))
+    assert any("newest first" in p for p in versions.problems((IMAGES[2], IMAGES[0])))
+    assert versions.problems(()) == ["the versions table is empty"]
+
+
+def test_kind_binary_checksums_look_like_sha256() -> None:
+    assert set(versions.KIND_BINARY_SHA256) == {"linux-amd64", "linux-arm64"}
+    for digest in versions.KIND_BINARY_SHA256.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", digest)
+
+
+def test_workflow_matrix_and_kind_pin_match_the_table() -> None:
+    text = WORKFLOW.read_text()
+    matrix = re.search(r"k8s-version:\s*\[([^\]]*)\]", text)
+    assert matrix is not None, "the workflow has no k8s-version matrix"
+    listed = [v.strip().strip("'\"") for v in matrix[1].split(",") if v.strip()]
+    assert listed == [e.minor for e in IMAGES]
+    assert f"KIND_VERSION: {versions.KIND_VERSION}" in text
+    assert f"KIND_SHA256_LINUX_AMD64: {versions.KIND_BINARY_SHA256['linux-amd64']}" in text
