@@ -77,7 +77,8 @@ environments = st.fixed_dictionaries(
 stdins = st.one_of(mutated_config(), st.binary(max_size=200))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The fuzz run: 10,000 cases, each bounded in time (a hang or a pathological input fails the deadline).
+@settings(max_examples=10_000, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(env=environments, stdin=stdins)
 def test_in_process_every_answer_is_a_result_or_a_cni_error(env: dict[str, str], stdin: bytes) -> None:
     code, out, _record = run(env, lambda: stdin)
