@@ -161,4 +161,18 @@ def test_outcomes_and_summary() -> None:
     assert lines[1] == "    cluster: cniqs-1-35-aaaaaa"
     assert lines[2] == "Kubernetes 1.34: FAILED: 2 failed, 10 passed"
     assert lines[3] == "    diagnostics: /a/cniqs-1-34-bbbbbb"
-    assert report.summary_lines({"1.33": report.VersionRun("1.33")}) == ["Kubernetes 1.33: ok: no tests ran"]
+    assert report.summary_lines({"1.33": report.VersionRun("1.33")}) == ["Kubernetes 1.33: not run: no tests ran"]
+    skipped = report.VersionRun("1.32")
+    skipped.outcomes.update(skipped=22)
+    assert report.summary_lines({"1.32": skipped}) == ["Kubernetes 1.32: skipped: 22 skipped"]
+
+
+def test_default_node_is_the_first_worker() -> None:
+    def node(name: str, control: bool = False) -> NS:
+        labels = {"node-role.kubernetes.io/control-plane": ""} if control else {"kubernetes.io/hostname": name}
+        return NS(metadata=NS(name=name, labels=labels))
+
+    nodes = [node("c-worker2"), node("c-control-plane", control=True), node("c-worker")]
+    assert pods.default_node(nodes) == "c-worker"
+    assert pods.default_node([node("solo-control-plane", control=True)]) == "solo-control-plane"
+    assert pods.default_node([]) is None

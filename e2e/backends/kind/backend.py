@@ -52,11 +52,13 @@ class KindBackend:
         # Any: the API takes plain dict bodies at run time, which its annotations do not admit.
         self.core: Any = cast(Any, k8s.CoreV1Api(self.api_client))
         self.discovery: Any = cast(Any, k8s.DiscoveryV1Api(self.api_client))
-        api_nodes = {n.metadata.name for n in self.core.list_node().items}
+        api_nodes = {n.metadata.name: n for n in self.core.list_node().items}
         # `kind get nodes` also lists an HA load balancer container: only Kubernetes nodes count.
         self.nodes: Sequence[str] = [n for n in cluster.nodes(run) if n in api_nodes]
+        self.default_node = pods.default_node([api_nodes[n] for n in self.nodes])
         self.entry: dict[str, Any] | None = None
         self.installed: dict[str, node_install.Installed] = {}
+        self.manifests: dict[str, dict[str, str]] = {}
 
     # lifecycle helpers used by open_backend
 
@@ -102,6 +104,7 @@ class KindBackend:
                 builds[arch] = (folder, nodebuild.manifest(folder))
             folder, expected = builds[arch]
             self.installed[node], _ = node_install.install(self.run, node, folder, expected, entry)
+            self.manifests[node] = expected
         self.entry = dict(entry)
         for node in self.nodes:
             self._wait_chain(node, entry)
@@ -149,9 +152,10 @@ class KindBackend:
     # pods
 
     def run_pod(self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")) -> Pod:
-        self.core.create_namespaced_pod(
-            self.namespace, pods.pod_manifest(name, self.namespace, self.pod_image, command, node)
-        )
+        # Without a node, pods go to one default node (the first worker): tests that send traffic
+        # with a small TTL rely on pod -> node -> pod being the whole path.
+        manifest = pods.pod_manifest(name, self.namespace, self.pod_image, command, node or self.default_node)
+        self.core.create_namespaced_pod(self.namespace, manifest)
 
         def probe() -> Any:
             obj = self.core.read_namespaced_pod(name, self.namespace)
@@ -222,6 +226,14 @@ class KindBackend:
         return pods.endpoint_slice_addresses(
             self.discovery.list_namespaced_endpoint_slice(namespace or self.namespace, label_selector=selector)
         )
+
+    def verify_node(self, node: str) -> None:
+        """Check the installed files on a node against the build again (raises NodeInstallError)."""
+        node_install.verify_binary(self.run, node, self.manifests[node])
+
+    def loaded_chain(self, node: str) -> tuple[bool, str]:
+        """(the installed entry is what containerd loaded on node, the loaded chain in one line)."""
+        return node_install.chain_state(self.run, node, self.entry)
 
     def describe_pod(self, pod: Pod) -> str:
         return check(self.run, c.kubectl_describe_pod(self.kubeconfig, pod.namespace, pod.name), "kubectl describe")

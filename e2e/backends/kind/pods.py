@@ -80,6 +80,19 @@ def node_ready(node: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in getattr(node.status, "conditions", None) or [])
 
 
+def is_control_plane(node: Any) -> bool:
+    labels = getattr(node.metadata, "labels", None) or {}
+    return any(key in labels for key in CONTROL_PLANE_TAINTS)
+
+
+def default_node(nodes: Sequence[Any]) -> str | None:
+    """Where pods without a node go: the first worker by name, else the first node (None: no nodes)."""
+    named = sorted(nodes, key=lambda n: n.metadata.name)
+    workers = [n for n in named if not is_control_plane(n)]
+    chosen = (workers or named or [None])[0]
+    return None if chosen is None else str(chosen.metadata.name)
+
+
 def endpoint_slice_addresses(slices: Any) -> list[str]:
     """Every endpoint address of a V1EndpointSliceList."""
     found = []

@@ -45,7 +45,8 @@ def summary_lines(runs: dict[str, VersionRun]) -> list[str]:
     out = []
     for run in runs.values():
         counts = ", ".join(f"{n} {k}" for k, n in sorted(run.outcomes.items())) or "no tests ran"
-        verdict = "FAILED" if run.failed else "ok"
+        only_skips = run.outcomes["skipped"] and not run.outcomes["passed"]
+        verdict = "FAILED" if run.failed else "skipped" if only_skips else "ok" if run.outcomes else "not run"
         out.append(f"Kubernetes {run.version}: {verdict}: {counts}" + (f" [{run.image}]" if run.image else ""))
         if run.cluster:
             out.append(f"    cluster: {run.cluster}")
