@@ -52,3 +52,42 @@ def test_invalid_names_are_refused() -> None:
         cluster.cluster_name("1.35", token="UPPER")
     assert not cluster.valid_name("-leading")
     assert not cluster.valid_name("x" * 41)
+
+
+def test_create_writes_the_config_and_runs_kind_create(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from e2e.backends.kind.nodeutils import Completed
+
+    calls: list[list[str]] = []
+
+    def run(argv, *, input=None, timeout=None):  # type: ignore[no-untyped-def]
+        calls.append(list(argv))
+        out = "other\n" if argv[1:3] == ["get", "clusters"] else ""
+        return Completed(list(argv), 0, out, "")
+
+    made = cluster.prepare("/k/kind", "cniqs-1-35-abcdef", tmp_path)
+    cluster.create(run, made, "IMG", workers=2, ip_family="ipv4")
+    assert calls[0] == ["/k/kind", "get", "clusters"]
+    config = tmp_path / "cniqs-1-35-abcdef.kind.yaml"
+    assert calls[1] == cluster_create_argv(config, tmp_path / "cniqs-1-35-abcdef.kubeconfig")
+    assert yaml.safe_load(config.read_text()) == cluster.kind_config(workers=2)
+    assert made.created
+
+
+def cluster_create_argv(config, kubeconfig):  # type: ignore[no-untyped-def]
+    from e2e.backends.kind import commands
+
+    return commands.kind_create("/k/kind", "cniqs-1-35-abcdef", "IMG", str(config), str(kubeconfig))
+
+
+def test_an_existing_name_is_never_taken_over(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from e2e.backends.kind.nodeutils import Completed
+
+    def run(argv, *, input=None, timeout=None):  # type: ignore[no-untyped-def]
+        return Completed(list(argv), 0, "cniqs-1-35-abcdef\n", "")
+
+    made = cluster.prepare("kind", "cniqs-1-35-abcdef", tmp_path)
+    with pytest.raises(RuntimeError, match="exists already"):
+        cluster.create(run, made, "IMG", 1, "ipv4")
+    assert not made.created  # teardown will not delete someone else's cluster
+    with pytest.raises(RuntimeError, match="no such kind cluster"):
+        cluster.reuse(run, "kind", "mine", tmp_path)

@@ -131,3 +131,16 @@ def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
 def test_arm_nodes_map_to_arm64() -> None:
     run = FakeDocker({"mac": FakeNode(machine="aarch64")})
     assert platform(run, "mac") == "linux/arm64"
+
+
+def test_an_intact_install_is_not_copied_again(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    expected = nodebuild.manifest(folder)
+    install.install_binary(run, "kind-control-plane", folder, expected)
+    copies = sum(1 for c in run.calls if c[:2] == ["docker", "cp"])
+    install.install_binary(run, "kind-control-plane", folder, expected)
+    assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == copies == 1
+    nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] = b"tampered"
+    install.install_binary(run, "kind-control-plane", folder, expected)
+    assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == 2
+    assert nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] == b"so"

@@ -145,3 +145,22 @@ def test_json_lines() -> None:
         {"unparsed": "not json"},
         {"unparsed": "[1]"},
     ]
+
+
+def test_chain_matches_by_type_when_containerd_gives_no_source() -> None:
+    entry = {"type": "cni-quickstart", "fakeIPv4": "192.0.2.0/24"}
+    chain = json.loads(kindnet_conflist("10.244.0.0/24"))
+    chain["plugins"].append(entry)
+    info = json.loads(node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info())
+    for plugin in info["cniconfig"]["Networks"][1]["Config"]["Plugins"]:
+        del plugin["Source"]
+    assert parse.chain_matches(json.dumps(info), entry)
+    assert not parse.chain_matches(json.dumps(info), None)
+
+
+def test_the_plugin_must_be_last() -> None:
+    entry = {"type": "cni-quickstart"}
+    chain = json.loads(kindnet_conflist("10.244.0.0/24"))
+    chain["plugins"].insert(1, entry)
+    info = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
+    assert not parse.chain_matches(info, entry)

@@ -50,8 +50,8 @@ def open_backend(config: pytest.Config, variant: str | None = None) -> Iterator[
     opts = read_options(config.getoption)
     image = versions.select(variant or opts.k8s_version)[0]
     tracker = report.plugin(config)
-    run = tracker.run_of(image.minor)
-    run.image = image.image
+    record = tracker.run_of(image.minor)
+    record.image = image.image
     kind = c.kind_binary()
     workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
     cluster: kind_cluster.Cluster | None = None
@@ -61,13 +61,17 @@ def open_backend(config: pytest.Config, variant: str | None = None) -> Iterator[
         if opts.reuse_cluster:
             cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
         else:
-            name = kind_cluster.cluster_name(image.minor)
-            run.cluster = name
-            cluster = kind_cluster.create(run_process, kind, name, image.image, workdir, opts.workers, opts.ip_family)
-        run.cluster = cluster.name + ("" if cluster.created else " (reused)")
+            cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(image.minor), workdir)
+            record.cluster = cluster.name
+            kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family)
+        record.cluster = cluster.name + ("" if cluster.created else " (reused)")
         backend = KindBackend(run_process, cluster, image, opts.targets, opts.pod_image, rebuild=opts.rebuild)
         tracker.attach(image.minor, backend, opts.artifacts / cluster.name)
         backend.wait_nodes_ready()
+        if not cluster.created:
+            # A reused cluster may hold what an interrupted run left: start from the cluster's own chain.
+            backend.uninstall()
+            backend.use_base_chain(None)
         backend.create_namespace()
         yield backend
     except BaseException:
@@ -75,12 +79,19 @@ def open_backend(config: pytest.Config, variant: str | None = None) -> Iterator[
         raise
     finally:
         tracker.detach(image.minor)
-        if cluster is not None and (failed or run.failed):
-            run.artifacts = _collect(kind, cluster, backend, opts.artifacts / cluster.name)
-            tracker.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {image.minor} in {run.artifacts}")
-        _teardown(cluster, backend, keep=opts.keep, notes=run.notes)
-        if cluster is None or not (cluster.created and opts.keep):
-            shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            if cluster is not None and (failed or record.failed):
+                record.artifacts = _collect(kind, cluster, backend, opts.artifacts / cluster.name)
+                tracker.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {image.minor} in {record.artifacts}")
+            _teardown(cluster, backend, keep=opts.keep, notes=record.notes)
+        except Exception as exc:
+            # Never hide the failure that brought us here behind a teardown error.
+            record.notes.append(f"teardown failed: {exc}")
+            if not failed:
+                raise
+        finally:
+            if cluster is None or not (cluster.created and opts.keep):
+                shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:
@@ -112,8 +123,8 @@ def _teardown(
         if backend is not None and not cluster.created:
             # A reused cluster goes back to how it was: plugin and test namespace removed. A kept
             # cluster this run created stays as the tests left it, for a look around.
-            if backend.installed:
-                backend.uninstall()
+            backend.uninstall()
+            backend.use_base_chain(None)
             backend.delete_namespace()
     finally:
         if backend is not None:

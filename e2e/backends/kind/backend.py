@@ -101,6 +101,7 @@ class KindBackend:
             arch = parse.platform_arch(platform(self.run, node))
             if arch not in builds:
                 folder = nodebuild.build(self.run, arch, force=self.rebuild)
+                self.rebuild = False  # --kind-rebuild forces one build per run, not one per install
                 builds[arch] = (folder, nodebuild.manifest(folder))
             folder, expected = builds[arch]
             self.installed[node], _ = node_install.install(self.run, node, folder, expected, entry)

@@ -76,17 +76,21 @@ def existing_clusters(run: Runner, kind: str) -> list[str]:
     return parse.lines(check(run, c.kind_get_clusters(kind), "list kind clusters"))
 
 
-def create(run: Runner, kind: str, name: str, image: str, workdir: Path, workers: int, ip_family: str) -> Cluster:
-    if name in existing_clusters(run, kind):
-        raise RuntimeError(f"a kind cluster named {name} exists already; reuse it with --kind-cluster {name}")
-    config = workdir / f"{name}.kind.yaml"
+def prepare(kind: str, name: str, workdir: Path) -> Cluster:
+    """The cluster this run will create (not made yet): teardown can delete it whatever happens next."""
+    return Cluster(name, workdir / f"{name}.kubeconfig", True, kind)
+
+
+def create(run: Runner, cluster: Cluster, image: str, workers: int, ip_family: str) -> Cluster:
+    if cluster.name in existing_clusters(run, cluster.kind):
+        cluster.created = False  # not ours: never delete it
+        raise RuntimeError(f"a kind cluster named {cluster.name} exists already; reuse it with --kind-cluster")
+    config = cluster.kubeconfig.with_name(f"{cluster.name}.kind.yaml")
     config.write_text(render_config(kind_config(workers, ip_family)))
-    kubeconfig = workdir / f"{name}.kubeconfig"
-    cluster = Cluster(name, kubeconfig, True, kind)
     check(
         run,
-        c.kind_create(kind, name, image, str(config), str(kubeconfig)),
-        f"create kind cluster {name} ({image})",
+        c.kind_create(cluster.kind, cluster.name, image, str(config), str(cluster.kubeconfig)),
+        f"create kind cluster {cluster.name} ({image})",
         timeout=900,
     )
     return cluster

@@ -127,10 +127,11 @@ def loaded_networks(text: str) -> list[LoadedNetwork]:
         for plugin in config.get("Plugins") or []:
             source = plugin.get("Source")
             try:
-                parsed = json.loads(source) if isinstance(source, str) else dict(plugin.get("Network") or {})
+                parsed = json.loads(source) if isinstance(source, str) else None
             except ValueError:
-                parsed = dict(plugin.get("Network") or {})
-            plugins.append(parsed)
+                parsed = None
+            # Without a readable Source only the type is known: mark it so nobody compares it whole.
+            plugins.append(parsed if isinstance(parsed, dict) else {"Source": None, **(plugin.get("Network") or {})})
         types = [str((p.get("Network") or {}).get("type", "")) for p in config.get("Plugins") or []]
         networks.append(
             LoadedNetwork(
@@ -157,10 +158,14 @@ def chain_matches(text: str, entry: dict[str, Any] | None) -> bool:
     net = pod_network(loaded_networks(text))
     if net is None:
         return False
-    ours = [p for p in net.plugins if p.get("type") == "cni-quickstart"]
+    ours = [n for n, t in enumerate(net.types) if t == "cni-quickstart"]
     if entry is None:
         return not ours
-    return bool(net.plugins) and net.plugins[-1] == entry and len(ours) == 1
+    if ours != [len(net.types) - 1]:
+        return False
+    last = net.plugins[-1]
+    # Compare the whole entry when containerd reports the plugin's source; else the type only.
+    return last == entry if "Source" not in last else True
 
 
 def base_matches(text: str, name: str, cni_version: str) -> bool:
