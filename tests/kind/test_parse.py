@@ -164,3 +164,10 @@ def test_the_plugin_must_be_last() -> None:
     chain["plugins"].insert(1, entry)
     info = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
     assert not parse.chain_matches(info, entry)
+
+
+def test_cniconfig_nested_under_info_is_accepted() -> None:
+    info = json.loads(node_with(("10-kindnet.conflist", kindnet_conflist("10.244.0.0/24"))).crictl_info())
+    nested = {"status": {}, "info": {"cniconfig": json.dumps(info["cniconfig"])}}
+    net = parse.pod_network(parse.loaded_networks(json.dumps(nested)))
+    assert net is not None and net.types == ["ptp", "portmap"]

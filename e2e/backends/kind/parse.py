@@ -113,6 +113,8 @@ def loaded_networks(text: str) -> list[LoadedNetwork]:
     except ValueError as exc:
         raise ParseError(f"`crictl info` did not print JSON: {exc}") from None
     cni = info.get("cniconfig") if isinstance(info, dict) else None
+    if cni is None and isinstance(info, dict) and isinstance(info.get("info"), dict):
+        cni = info["info"].get("cniconfig")  # a crictl that nests the verbose info under "info"
     if isinstance(cni, str):
         try:
             cni = json.loads(cni)
