@@ -111,8 +111,8 @@ class KindRunPlugin:
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.runs:
-            return
+        if not any(run.outcomes for run in self.runs.values()):
+            return  # nothing ran (--collect-only, or no kind test selected)
         terminalreporter.section("cni-quickstart on kind, per Kubernetes version")
         for line in summary_lines(self.runs):
             terminalreporter.write_line(line)
