@@ -33,21 +33,35 @@ def add_options(group: pytest.OptionGroup) -> None:
     group.addoption("--local-image", metavar="NAME", help="image name to run from --local-image-archive")
 
 
+class Notices:
+    """Lines for the end of the session (a kept node's how-to, teardown problems): output written while
+    session fixtures tear down is captured, the terminal summary is not."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.lines.append(text)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.lines:
+            terminalreporter.section("cni-quickstart local node")
+            for text in self.lines:
+                terminalreporter.write_line(text)
+
+
 def settings(config: pytest.Config) -> Settings:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-
-    def say(text: str) -> None:
-        if reporter is not None:
-            reporter.write_line(text)
-        else:
-            print(text, file=sys.stderr, flush=True)
-
+    notices = config.pluginmanager.get_plugin("cniqs-local-notices")
+    if notices is None:
+        notices = Notices()
+        config.pluginmanager.register(notices, "cniqs-local-notices")
     archive = config.getoption("--local-image-archive")
     return Settings.from_env(
         keep=config.getoption("--local-keep"),
         image_archive=Path(archive) if archive else None,
         image=config.getoption("--local-image"),
-        say=say,
+        say=notices.say,
     )
 
 

@@ -1,6 +1,7 @@
 """Tear a run down completely, from what its state file records: usable after a kept run, or a crash.
 
-    python -m e2e.backends.local.cleanup RUN_ROOT
+    python -m e2e.backends.local.cleanup RUN_ROOT     # a node kept with --local-keep
+    python -m e2e.backends.local.cleanup --stale      # every run whose test process was killed
 
 Order matters: pods' processes and containerd's namespace go first, then the namespaces and
 cgroups they lived in, then the files. Every step runs even if an earlier one failed; what could not
@@ -14,10 +15,11 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from e2e.backends.local import containerd, netns, procs
-from e2e.backends.local.layout import Layout, RunState
+from e2e.backends.local.layout import STATE_FILE, Layout, RunState
 from e2e.backends.local.sh import CommandError, run
 
 
@@ -96,16 +98,41 @@ def teardown(layout: Layout, state: RunState | None = None, remove_root: bool = 
     return problems
 
 
+def stale_roots(parent: Path, include_kept: bool = False) -> list[Path]:
+    """Run roots under parent whose test process is gone (killed before it could tear down)."""
+    found = []
+    for state_file in sorted(parent.glob("cniqs-*/run.json")):
+        try:
+            state = RunState.load(state_file)
+        except (OSError, ValueError, TypeError):
+            continue
+        if state.owner_pid and procs.alive(state.owner_pid):
+            continue
+        if state.kept and not include_kept:
+            continue
+        found.append(state_file.parent)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Tear down a local e2e node left up with --local-keep")
-    parser.add_argument("root", type=Path, help="the run root printed by the kept run")
+    parser = argparse.ArgumentParser(description="Tear down local e2e nodes: kept ones, or ones a killed run left")
+    parser.add_argument("roots", type=Path, nargs="*", help="run roots (printed by a kept run)")
+    parser.add_argument("--stale", action="store_true", help="also every run root whose test process is gone")
+    parser.add_argument("--include-kept", action="store_true", help="with --stale: kept nodes too")
+    parser.add_argument("--parent", type=Path, default=Path(tempfile.gettempdir()), help="where --stale looks")
     args = parser.parse_args(argv)
-    state = RunState.load(args.root / "run.json")
-    problems = teardown(Layout(state.run_id, Path(state.root)), state)
-    for problem in problems:
-        print(f"cleanup: {problem}", file=sys.stderr)
-    print("cleanup: done" if not problems else "cleanup: finished with problems", file=sys.stderr)
-    return 1 if problems else 0
+    roots = list(args.roots) + (stale_roots(args.parent, args.include_kept) if args.stale else [])
+    failed = False
+    for root in roots:
+        state = RunState.load(root / STATE_FILE)
+        problems = teardown(Layout(state.run_id, Path(state.root)), state)
+        for problem in problems:
+            print(f"cleanup {root}: {problem}", file=sys.stderr)
+        print(f"cleanup {root}: {'done' if not problems else 'finished with problems'}", file=sys.stderr)
+        failed = failed or bool(problems)
+    if not roots:
+        print("cleanup: nothing to tear down", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -118,6 +118,8 @@ class RunState:
     containerd_pid: int | None = None
     containerd_mntns: str | None = None
     service_pids: list[int] | None = None
+    owner_pid: int | None = None
+    kept: bool = False
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp")

@@ -268,7 +268,7 @@ def up(settings: Settings) -> Iterator[LocalBackend]:
     run_id = new_run_id()
     root = Path(tempfile.mkdtemp(prefix=f"cniqs-{run_id}-", dir=settings.root_parent))
     layout = Layout(run_id, root)
-    state = RunState(run_id, str(root))
+    state = RunState(run_id, str(root), owner_pid=os.getpid())
     backend: LocalBackend | None = None
     kept = False
     try:
@@ -302,6 +302,9 @@ def up(settings: Settings) -> Iterator[LocalBackend]:
         kept = settings.keep
         raise
     finally:
+        if kept:
+            state.kept = True
+            state.save(layout.state_file)
         if kept and backend is not None:
             settings.say(backend.how_to_poke())
         elif kept:
