@@ -91,6 +91,6 @@ def test_through_the_entry_point_no_traceback(env: dict[str, str], stdin: bytes)
     safe_env = {k: v for k, v in env.items() if "\0" not in v and not any(0xD800 <= ord(c) <= 0xDFFF for c in v)}
     overrides: dict[str, str | None] = {"CNI_CONTAINERID": None, "CNI_NETNS": None, "CNI_IFNAME": None}
     overrides.update(safe_env)
-    answer = invoke(MODULE, safe_env["CNI_COMMAND"], stdin, **overrides)
+    answer = invoke(MODULE, safe_env.get("CNI_COMMAND", ""), stdin, **overrides)
     assert "Traceback" not in answer.stderr, answer.stderr
     check_answer(answer.rc, answer.stdout.strip())
