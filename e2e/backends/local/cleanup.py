@@ -28,16 +28,20 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def mounts_under(root: Path) -> list[str]:
-    """Mount points at or below root in this process's mount namespace, deepest first."""
+def mounts_under(root: Path, mountinfo: str | None = None) -> list[str]:
+    """Mount points at or below root in this process's mount namespace (or in mountinfo), deepest first."""
     prefix = str(root).rstrip("/")
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return []
     found = []
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        point = _unescape(line.split()[4])
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        point = _unescape(fields[4])
         if point == prefix or point.startswith(prefix + "/"):
             found.append(point)
     return sorted(set(found), key=len, reverse=True)
