@@ -120,15 +120,12 @@ class LocalBackend:
 
     # -- pods ----------------------------------------------------------------------------------------
 
-    def run_pod(
-        self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")
-    ) -> base.Pod:
-        if node not in (None, self.node):
-            raise ValueError(f"no node {node!r}: this backend has one node, {self.node}")
+    def sandbox_spec(self, name: str) -> PodSpec:
+        """What kubelet would send for pod default/name: a fresh uid, its log dir, cgroup parent and DNS."""
         uid = str(uuid.uuid4())
         log_dir = self.layout.pod_logs / f"{POD_NAMESPACE}_{name}_{uid}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        spec = PodSpec(
+        return PodSpec(
             namespace=POD_NAMESPACE,
             name=name,
             uid=uid,
@@ -138,13 +135,20 @@ class LocalBackend:
             dns_searches=r.POD_SEARCHES,
             dns_options=r.POD_DNS_OPTIONS,
         )
+
+    def run_pod(
+        self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")
+    ) -> base.Pod:
+        if node not in (None, self.node):
+            raise ValueError(f"no node {node!r}: this backend has one node, {self.node}")
+        spec = self.sandbox_spec(name)
         sandbox_id = self.cri.run_pod_sandbox(spec)
         try:
             container_id = self.cri.start_container(sandbox_id, name, self.image, command)
         except BaseException:
             self.cri.remove_pod_sandbox(sandbox_id)
             raise
-        pod = base.Pod(POD_NAMESPACE, name, self.node, Handle(sandbox_id, container_id, uid))
+        pod = base.Pod(POD_NAMESPACE, name, self.node, Handle(sandbox_id, container_id, spec.uid))
         with self._lock:
             self._pods[sandbox_id] = pod
         return pod
