@@ -32,6 +32,10 @@ BASE_CONFLIST = "10-kindnet.conflist"
 POD_NAMESPACE = "default"
 
 
+class NotLoaded(Exception):
+    """containerd still has another CNI chain loaded."""
+
+
 @dataclass(frozen=True)
 class Handle:
     """Backend-private part of a Pod: the CRI ids."""
@@ -84,11 +88,15 @@ class LocalBackend:
         return base.kindnet_chain(v, self._cidrs(v), str(self.layout.ipam_data))
 
     def wait_loaded(self, chain: dict[str, Any], timeout: float = 20) -> None:
-        until(
-            f"containerd to load CNI chain {chain_summary(chain)}",
-            lambda: loaded_chain(self.cri.cni_config()) == chain or chain_summary(loaded_chain(self.cri.cni_config())),
-            timeout=timeout,
-        )
+        """Return once containerd's CRI reports exactly this chain as its loaded network."""
+
+        def probe() -> bool:
+            loaded = loaded_chain(self.cri.cni_config())
+            if loaded != chain:
+                raise NotLoaded(f"loaded: {chain_summary(loaded)}")
+            return True
+
+        until(f"containerd to load CNI chain {chain_summary(chain)}", probe, timeout=timeout)
 
     def write_base(self, variant: base.ChainVariant) -> dict[str, Any]:
         chain = self.base_chain(variant)
@@ -273,54 +281,62 @@ def up(settings: Settings) -> Iterator[LocalBackend]:
     root = Path(tempfile.mkdtemp(prefix=f"cniqs-{run_id}-", dir=settings.root_parent))
     layout = Layout(run_id, root)
     state = RunState(run_id, str(root), owner_pid=os.getpid())
-    backend: LocalBackend | None = None
-    kept = False
+    started: list[LocalBackend] = []
     try:
-        for d in layout.dirs():
-            d.mkdir(parents=True, exist_ok=True)
-        state.save(layout.state_file)
-        netns.build(layout.node_netns, layout.ext_netns, [str(r.POD_CIDR_V4)])
-        state.service_pids = [p.pid for p in services.start(layout)]
-        state.save(layout.state_file)
-        archives, image, pause = _images(layout, settings)
-        _populate_bin_dir(layout, plugin_folder)
-        opts = r.ContainerdOptions(sandbox_image=pause, log_level=settings.log_level)
-        layout.containerd_config.write_text(r.containerd_config(layout, opts))
-        cri = CRI(layout.socket)
-        backend = LocalBackend(layout, cri, image)
-        base_chain = backend.write_base(base.KINDNET)
-        proc = containerd.start(layout)
-        state.containerd_pid = proc.pid
-        state.containerd_mntns = until("containerd's own mount namespace", lambda: _own_mntns(proc.pid), timeout=10)
-        state.save(layout.state_file)
-        until("containerd's CRI to answer", lambda: _alive(proc, layout) and cri.version(), timeout=30)
-        for archive in archives:
-            _import(layout, archive)
-        until(f"image {image} in the CRI image store", lambda: cri.image_present(image), timeout=10)
-        backend.wait_loaded(base_chain)
-        for argv in services.probe_argv(layout):
-            until(f"the external side to answer {' '.join(argv[2:])}", lambda a=argv: _succeeds(a), timeout=10)  # type: ignore[misc]
-        yield backend
-        kept = settings.keep
-    except BaseException:
-        kept = settings.keep
-        raise
+        yield _start(layout, state, settings, plugin_folder, started)
     finally:
-        if kept:
+        backend = started[0] if started else None
+        if settings.keep:
             state.kept = True
             state.save(layout.state_file)
-        if kept and backend is not None:
-            settings.say(backend.how_to_poke())
-        elif kept:
-            settings.say(f"local node kept; teardown: python -m e2e.backends.local.cleanup {root}")
+            teardown_hint = f"local node kept; teardown: python -m e2e.backends.local.cleanup {root}"
+            settings.say(backend.how_to_poke() if backend is not None else teardown_hint)
         else:
-            with _deferred_signals():
-                problems = backend.remove_all_pods() if backend is not None else []
-                if backend is not None:
-                    backend.cri.close()
-                problems += cleanup.teardown(layout, state)
+            problems = _stop(backend, layout, state)
             if problems:
                 settings.say("local node teardown left problems:\n  " + "\n  ".join(problems))
+
+
+def _start(
+    layout: Layout, state: RunState, settings: Settings, plugin_folder: Path, started: list[LocalBackend]
+) -> LocalBackend:
+    """Namespaces, external servers, CNI dirs, containerd, images; each step saved for teardown first."""
+    for d in layout.dirs():
+        d.mkdir(parents=True, exist_ok=True)
+    state.save(layout.state_file)
+    netns.build(layout.node_netns, layout.ext_netns, [str(r.POD_CIDR_V4)])
+    state.service_pids = [p.pid for p in services.start(layout)]
+    state.save(layout.state_file)
+    archives, image, pause = _images(layout, settings)
+    _populate_bin_dir(layout, plugin_folder)
+    opts = r.ContainerdOptions(sandbox_image=pause, log_level=settings.log_level)
+    layout.containerd_config.write_text(r.containerd_config(layout, opts))
+    cri = CRI(layout.socket)
+    backend = LocalBackend(layout, cri, image)
+    started.append(backend)
+    base_chain = backend.write_base(base.KINDNET)
+    proc = containerd.start(layout)
+    state.containerd_pid = proc.pid
+    state.containerd_mntns = until("containerd's own mount namespace", lambda: _own_mntns(proc.pid), timeout=10)
+    state.save(layout.state_file)
+    until("containerd's CRI to answer", lambda: _alive(proc, layout) and cri.version(), timeout=30)
+    for archive in archives:
+        _import(layout, archive)
+    until(f"image {image} in the CRI image store", lambda: cri.image_present(image), timeout=10)
+    backend.wait_loaded(base_chain)
+    for argv in services.probe_argv(layout):
+        until(f"the external side to answer {' '.join(argv[2:])}", lambda a=argv: _succeeds(a), timeout=10)  # type: ignore[misc]
+    return backend
+
+
+def _stop(backend: LocalBackend | None, layout: Layout, state: RunState) -> list[str]:
+    """Pods through CRI first (so CNI DEL runs), then everything else from the run's state."""
+    with _deferred_signals():
+        problems = []
+        if backend is not None:
+            problems += backend.remove_all_pods()
+            backend.cri.close()
+        return problems + cleanup.teardown(layout, state)
 
 
 def _succeeds(argv: list[str]) -> bool:
