@@ -64,7 +64,7 @@ def end_processes(layout: Layout, state: RunState) -> list[str]:
     suspects: set[int] = set()
     if state.containerd_mntns:
         suspects.update(procs.in_mount_ns(state.containerd_mntns))  # shims, runc
-    suspects.update(procs.mentioning(str(layout.root)))  # shims name the run's socket and state dir
+    suspects.update(procs.mentioning(str(layout.socket)))  # shims: -address <the run's socket>
     for ns in (layout.node_netns, layout.ext_netns):
         suspects.update(netns.pids_in(ns))  # DNS and web servers, anything left in the node
     suspects.update(procs.in_cgroups(layout.cgroup_parent))  # the pods' own processes
