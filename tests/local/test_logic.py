@@ -150,3 +150,20 @@ def test_layout_paths() -> None:
     layout = Layout("id", Path("/r"))
     assert layout.socket == Path("/r/containerd/containerd.sock")
     assert layout.plugin_log == Path("/r/logs/cni-quickstart.log")
+
+
+def test_prerequisites_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import e2e.backends.local as local
+
+    monkeypatch.setattr(local.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(local.shutil, "which", lambda name, path=None: None if name in ("dnsmasq", "ctr") else name)
+    problems = local.prerequisites(None)
+    assert any("needs root" in p for p in problems)
+    assert any("missing commands: ctr, dnsmasq" in p for p in problems)
+
+
+def test_prerequisites_need_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    import e2e.backends.local as local
+
+    monkeypatch.setattr(local.sys, "platform", "darwin")
+    assert local.prerequisites(None) == ["needs Linux (this is darwin)"]
