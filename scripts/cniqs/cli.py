@@ -1,0 +1,361 @@
+"""cniqs: the workshop tool. `cniqs demo` shows a pod reporting a fake IP while it really has another.
+
+    cniqs demo [--backend auto|local|kind] [--keep]    up, install, run pod `test`, reveal, down
+    cniqs up [--backend ...]                           a node (local) or cluster (kind) that stays up
+    cniqs install [--mode fixed|translate]             chain cni-quickstart into the node's CNI config
+    cniqs run POD                                      start a pod (kind: alpine, local: busybox)
+    cniqs reveal POD [--json]                          reported IP vs real eth0, plugin log, connectivity
+    cniqs uninstall                                    remove only what install added
+    cniqs status                                       what is up, and how to look at it by hand
+    cniqs down                                         tear the node or cluster down, leaving nothing behind
+
+Not named cni-quickstart: that is the plugin's CNI type and executable on a node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any, NoReturn
+
+from cniqs import clusters, state
+from cniqs.clusters import CliError
+from cniqs.console import Console, elapsed
+
+BACKEND_CHOICES = ("auto", "local", "kind")
+DEMO_POD = "test"
+
+
+class Parser(argparse.ArgumentParser):
+    """Argument errors as one line (with where to look), not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"cniqs: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="print every command cniqs runs"
+    )
+
+
+def _backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default=None,
+        help="local: a containerd node in network namespaces (Linux, root); kind: a kind cluster "
+        "(Docker, kind, kubectl); auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH",
+    )
+    p.add_argument("--name", default=clusters.DEFAULT_CLUSTER, help="kind cluster name (default %(default)s)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="cniqs",
+        description="Workshop tool of cni-quickstart: a chained CNI plugin that makes Kubernetes report a fake pod IP.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", default=False, help="print every command cniqs runs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="up, install, run pod `test`, reveal it, down: the whole demo")
+    _backend(demo)
+    demo.add_argument("--keep", action="store_true", help="leave the node or cluster up (then: cniqs reveal/down)")
+    demo.add_argument("--json", action="store_true", help="print the reveal as JSON")
+    demo.set_defaults(func=cmd_demo)
+
+    up = sub.add_parser("up", help="bring a node (local) or cluster (kind) up and leave it running")
+    _backend(up)
+    up.set_defaults(func=cmd_up)
+
+    install = sub.add_parser("install", help="chain cni-quickstart into the node's CNI config")
+    install.add_argument("--mode", choices=("fixed", "translate"), default=None, help="default: the conflist's")
+    install.set_defaults(func=cmd_install)
+
+    uninstall = sub.add_parser("uninstall", help="remove what install added; new pods report their real IP")
+    uninstall.set_defaults(func=cmd_uninstall)
+
+    run = sub.add_parser("run", help="start a pod and wait until it runs")
+    run.add_argument("pod", metavar="POD", help="pod name")
+    run.set_defaults(func=cmd_run)
+
+    reveal = sub.add_parser("reveal", help="what is reported about a pod next to what it really has")
+    reveal.add_argument("pod", metavar="POD", help="pod name")
+    reveal.add_argument("--json", action="store_true", help="machine-readable output")
+    reveal.set_defaults(func=cmd_reveal)
+
+    status = sub.add_parser("status", help="what cniqs has up, and how to look at it by hand")
+    status.set_defaults(func=cmd_status)
+
+    down = sub.add_parser("down", help="tear down what `cniqs up` started")
+    down.set_defaults(func=cmd_down)
+
+    for p in (demo, up, install, uninstall, run, reveal, status, down):
+        _verbose(p)
+    return parser
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _current() -> state.State:
+    current = state.load()
+    if current is None:
+        raise CliError("nothing is up: run `cniqs up` first (or `cniqs demo` for the whole demo)")
+    return current
+
+
+def _with_backend(ui: Console, action: Callable[[Any], int]) -> int:
+    b = clusters.attach(_current())
+    try:
+        return action(b)
+    finally:
+        clusters.detach(b)
+
+
+def _entry(mode: str | None) -> dict[str, Any]:
+    from cniqs.conflist import chain_entry
+
+    return chain_entry(mode=mode)
+
+
+def _prepare(ui: Console, backend: str) -> None:
+    if backend == "local":
+        clusters.ensure_local(ui.note, ui.step)
+    else:
+        clusters.ensure_kind()
+
+
+def _pick(ui: Console, requested: str | None) -> str:
+    backend, why = clusters.choose_backend(requested)
+    ui.note(f"cniqs: using the {backend} backend ({why})")
+    return backend
+
+
+def _up_what(backend: str, name: str) -> str:
+    if backend == "local":
+        return "Bringing up a local containerd node (network namespaces, CRI)"
+    return f"Creating kind cluster {name} with its own kubeconfig (the first time pulls the node image)"
+
+
+def _install(ui: Console, b: Any, mode: str | None = None) -> None:
+    from cniqs.conflist import INSTALLED_NAME
+
+    with ui.step(f"Installing cni-quickstart ({INSTALLED_NAME}: kindnet's chain + cni-quickstart)"):
+        b.install(_entry(mode))
+
+
+def _run_pod(ui: Console, b: Any, name: str) -> Any:
+    if clusters.pod_exists(b, name):
+        raise CliError(f"a pod named {name!r} exists already: reveal it, or pick another name")
+    with ui.step(f"Starting pod {name} and waiting until it runs"):
+        return b.run_pod(name)
+
+
+def _print_reveal(ui: Console, b: Any, pod: Any, as_json: bool) -> bool:
+    from cniqs import reveal
+
+    with ui.step(f"Looking at pod {pod.name}: reported IP, ip a s eth0, plugin log, connectivity"):
+        found = reveal.gather(b, pod)
+    ui.print(json.dumps(found.as_json(), indent=2) if as_json else reveal.render(found))
+    return found.shows_the_trick
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, ui: Console) -> int:
+    started = time.monotonic()
+    backend = _pick(ui, args.backend)
+    _prepare(ui, backend)
+    if args.keep:
+        current = state.load()
+        if current is not None:
+            raise CliError(f"{current.describe()} is up already: run `cniqs down` first, or drop --keep")
+        with ui.step(_up_what(backend, args.name)):
+            current = clusters.up(backend, name=args.name, workdir=state.state_dir(), say=ui.note)
+            state.save(current)
+        b = clusters.attach(current)
+        try:
+            shown = _demo_steps(ui, b, args.json)
+        finally:
+            clusters.detach(b)
+            ui.note(f"cniqs: {current.describe()} kept: look with `cniqs reveal {DEMO_POD}` or `cniqs status`; "
+                    "end with `cniqs down`")  # fmt: skip
+    else:
+        with ExitStack() as stack:
+            with ui.step(_up_what(backend, args.name)):
+                b = stack.enter_context(
+                    clusters.temporary(backend, name=args.name, workdir=state.state_dir(), say=ui.note)
+                )
+            try:
+                shown = _demo_steps(ui, b, args.json)
+            finally:
+                with ui.step("Tearing down (nothing is left behind)"):
+                    stack.close()
+    ui.note(f"cniqs: demo finished in {elapsed(time.monotonic() - started)}")
+    if not shown:
+        raise CliError("the demo did not show a rewritten IP with a working network: see the verdict above")
+    return 0
+
+
+def _demo_steps(ui: Console, b: Any, as_json: bool) -> bool:
+    _install(ui, b)
+    pod = _run_pod(ui, b, DEMO_POD)
+    return _print_reveal(ui, b, pod, as_json)
+
+
+def cmd_up(args: argparse.Namespace, ui: Console) -> int:
+    current = state.load()
+    if current is not None:
+        raise CliError(f"{current.describe()} is up already: use it, or run `cniqs down` first")
+    backend = _pick(ui, args.backend)
+    _prepare(ui, backend)
+    with ui.step(_up_what(backend, args.name)):
+        current = clusters.up(backend, name=args.name, workdir=state.state_dir(), say=ui.note)
+        state.save(current)
+    ui.print(f"{current.describe()} is up.")
+    if current.backend == "kind":
+        ui.print(f"  kubectl:  export KUBECONFIG={current.kubeconfig}")
+    ui.print("Next: cniqs install; cniqs run test; cniqs reveal test; cniqs down")
+    return 0
+
+
+def cmd_install(args: argparse.Namespace, ui: Console) -> int:
+    def act(b: Any) -> int:
+        _install(ui, b, args.mode)
+        ui.print(f"cni-quickstart installed on {', '.join(b.nodes)}: new pods report {_fake(args.mode)}.")
+        return 0
+
+    return _with_backend(ui, act)
+
+
+def _fake(mode: str | None) -> str:
+    entry = _entry(mode)
+    if entry.get("mode") == "translate":
+        return f"their real host bits inside {entry['fakeIPv4']}"
+    return str(entry["fakeIPv4"]).split("/")[0]
+
+
+def cmd_uninstall(args: argparse.Namespace, ui: Console) -> int:
+    def act(b: Any) -> int:
+        with ui.step("Removing cni-quickstart's conflist and waiting until containerd loads the old chain"):
+            b.uninstall()
+        ui.print("cni-quickstart uninstalled: new pods report their real IP again.")
+        return 0
+
+    return _with_backend(ui, act)
+
+
+def cmd_run(args: argparse.Namespace, ui: Console) -> int:
+    def act(b: Any) -> int:
+        pod = _run_pod(ui, b, args.pod)
+        ui.print(f"pod {pod.namespace}/{pod.name} runs on {pod.node}. Next: cniqs reveal {pod.name}")
+        return 0
+
+    return _with_backend(ui, act)
+
+
+def cmd_reveal(args: argparse.Namespace, ui: Console) -> int:
+    def act(b: Any) -> int:
+        _print_reveal(ui, b, clusters.find_pod(b, args.pod), args.json)
+        return 0
+
+    return _with_backend(ui, act)
+
+
+def cmd_status(args: argparse.Namespace, ui: Console) -> int:
+    current = _current()
+    ui.print(f"{current.describe()} is recorded in {state.path()}")
+
+    def act(b: Any) -> int:
+        pods = getattr(b, "pods", None)
+        if callable(pods):
+            ui.print("pods: " + (", ".join(p.name for p in pods()) or "none"))
+        poke = clusters.how_to_poke(b)
+        if poke:
+            ui.print(poke)
+        if current.backend == "kind":
+            ui.print(f"  kubectl:  export KUBECONFIG={current.kubeconfig}")
+        return 0
+
+    return _with_backend(ui, act)
+
+
+def cmd_down(args: argparse.Namespace, ui: Console) -> int:
+    current = state.load()
+    if current is None:
+        ui.print("nothing is up.")
+        return 0
+    with ui.step(f"Tearing down {current.describe()}"):
+        problems = clusters.down(current)
+    if problems:
+        raise CliError(f"teardown left problems: {'; '.join(problems)}; the state stays in {state.path()}")
+    state.clear()
+    ui.print(f"{current.describe()} is gone.")
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def one_line(exc: BaseException, limit: int = 600) -> str:
+    """The message on one line; long ones (a log tail in a wait's error) cut at limit characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (CliError, state.StateError)):
+        return text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def hint(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, (CliError, state.StateError)):
+        return ""
+    if name == "WaitTimeout":
+        return "rerun with -v to see every command; `cniqs status` shows where the node's logs are"
+    if name == "CommandError":
+        return "rerun with -v to see every command and its output"
+    if name == "InstallError":
+        return "see README.md, Troubleshooting"
+    if name in ("_InactiveRpcError", "RpcError"):
+        return "containerd did not answer as expected; `cniqs status` shows its log file"
+    if name == "ApiException":
+        return "the Kubernetes API refused it; check `kubectl get pods` with the cluster's kubeconfig"
+    return "rerun with -v for the commands run; if it persists, report it with that output"
+
+
+def describe_error(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    text = str(details()) if callable(details) and type(exc).__name__ != "ApiException" else one_line(exc)
+    if type(exc).__name__ == "ApiException":
+        text = f"Kubernetes API: {getattr(exc, 'status', '?')} {getattr(exc, 'reason', '')}".strip()
+    text = " ".join(text.split())
+    extra = hint(exc)
+    return f"{text} ({extra})" if extra else text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ui = Console(verbose=bool(getattr(args, "verbose", False)))
+    try:
+        return int(args.func(args, ui))
+    except KeyboardInterrupt:
+        ui.error("interrupted; anything started was torn down (`cniqs status` shows what is still up)")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
+        ui.error(describe_error(exc))
+        if os.environ.get("CNIQS_DEBUG"):
+            import traceback
+
+            traceback.print_exc(file=ui.err)
+        return 1
+    finally:
+        ui.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

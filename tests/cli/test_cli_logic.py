@@ -1,0 +1,238 @@
+"""Pure logic of the cniqs command line: backend choice, state file, argument and error lines, Debian packages."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cniqs import cli, debdeps, state
+from cniqs.clusters import CliError, choose_backend
+from cniqs.console import Console, command_line, elapsed
+
+# -- backend auto-selection ------------------------------------------------------------------------
+
+ALL_TOOLS = {"kind": "/usr/local/bin/kind", "docker": "/usr/bin/docker"}
+
+
+def which_from(tools: dict[str, str]):
+    return lambda name: tools.get(name)
+
+
+@pytest.mark.parametrize(
+    ("tools", "docker_ok", "want", "why"),
+    [
+        (ALL_TOOLS, True, "kind", "Docker answers"),
+        (ALL_TOOLS, False, "local", "does not answer"),
+        ({"docker": "/usr/bin/docker"}, True, "local", "kind is not on PATH"),
+        ({"kind": "/usr/local/bin/kind"}, True, "local", "docker is not on PATH"),
+        ({}, False, "local", "kind is not on PATH"),
+    ],
+)
+def test_auto_picks_kind_only_when_docker_answers_and_kind_is_there(
+    tools: dict[str, str], docker_ok: bool, want: str, why: str
+) -> None:
+    backend, reason = choose_backend(None, {}, which_from(tools), lambda: docker_ok)
+    assert backend == want and why in reason
+
+
+def test_docker_is_not_asked_when_kind_is_missing() -> None:
+    def docker_ok() -> bool:
+        raise AssertionError("docker asked")
+
+    assert choose_backend("auto", {}, which_from({"docker": "x"}), docker_ok)[0] == "local"
+
+
+def test_kind_binary_from_the_environment_counts() -> None:
+    tools = {"/opt/kind-v0.31": "/opt/kind-v0.31", "docker": "/usr/bin/docker"}
+    assert choose_backend(None, {"CNIQS_KIND": "/opt/kind-v0.31"}, which_from(tools), lambda: True)[0] == "kind"
+
+
+@pytest.mark.parametrize("requested", ["local", "kind"])
+def test_backend_flag_wins_over_everything(requested: str) -> None:
+    backend, why = choose_backend(requested, {"CNIQS_BACKEND": "kind" if requested == "local" else "local"},
+                                  which_from({}), lambda: False)  # fmt: skip
+    assert (backend, why) == (requested, "chosen with --backend")
+
+
+def test_environment_pins_the_backend_when_no_flag_is_given() -> None:
+    assert choose_backend(None, {"CNIQS_BACKEND": "local"}, which_from(ALL_TOOLS), lambda: True) == (
+        "local",
+        "chosen with $CNIQS_BACKEND",
+    )
+    assert choose_backend("auto", {"CNIQS_BACKEND": "auto"}, which_from(ALL_TOOLS), lambda: True)[0] == "kind"
+
+
+def test_unknown_backend_in_the_environment_is_a_clear_error() -> None:
+    with pytest.raises(CliError, match="unknown backend 'docker'"):
+        choose_backend(None, {"CNIQS_BACKEND": "docker"}, which_from({}), lambda: False)
+
+
+# -- state file ------------------------------------------------------------------------------------
+
+
+def test_state_dir_order() -> None:
+    assert state.state_dir({"CNIQS_STATE_DIR": "/x", "XDG_RUNTIME_DIR": "/y"}, euid=0) == Path("/x")
+    assert state.state_dir({"XDG_RUNTIME_DIR": "/run/user/1000"}, euid=0) == Path("/run/cniqs")
+    assert state.state_dir({"XDG_RUNTIME_DIR": "/run/user/1000"}, euid=1000) == Path("/run/user/1000/cniqs")
+    assert state.state_dir({}, euid=1000).name == "cniqs-1000"
+
+
+def test_state_round_trip_and_clear(tmp_path: Path) -> None:
+    assert state.load(tmp_path) is None
+    saved = state.State("local", "1a2b3c4d", root="/tmp/cniqs-node-x/cniqs-1a2b3c4d-y", image="img:1")
+    file = state.save(saved, tmp_path / "sub")
+    assert file == tmp_path / "sub" / state.FILE_NAME
+    assert state.load(tmp_path / "sub") == saved
+    assert not list((tmp_path / "sub").glob(".*.tmp")), "no temp file left"
+    state.clear(tmp_path / "sub")
+    assert state.load(tmp_path / "sub") is None
+    state.clear(tmp_path / "sub")  # idempotent
+
+
+def test_state_ignores_unknown_keys_from_newer_versions(tmp_path: Path) -> None:
+    (tmp_path / state.FILE_NAME).write_text(json.dumps({"backend": "kind", "id": "cniqs", "future": 1}))
+    loaded = state.load(tmp_path)
+    assert loaded is not None and loaded.backend == "kind" and "kind cluster cniqs" in loaded.describe()
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"backend": "docker", "id": "x"}', '{"backend": "local"}'])
+def test_a_broken_state_file_is_a_clear_error(tmp_path: Path, text: str) -> None:
+    (tmp_path / state.FILE_NAME).write_text(text)
+    with pytest.raises(state.StateError, match="remove it if nothing is running"):
+        state.load(tmp_path)
+
+
+# -- argument and error lines ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["reveal"], "the following arguments are required: POD"),
+        (["demo", "--backend", "docker"], "invalid choice: 'docker'"),
+        (["install", "--mode", "random"], "invalid choice: 'random'"),
+        (["down", "--force"], "unrecognized arguments: --force"),
+    ],
+)
+def test_argument_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("cniqs: error: ") and needle in err and "--help" in err
+
+
+def test_verbose_is_accepted_before_and_after_the_command() -> None:
+    parser = cli.build_parser()
+    assert parser.parse_args(["-v", "down"]).verbose is True
+    assert parser.parse_args(["down", "-v"]).verbose is True
+    assert parser.parse_args(["down"]).verbose is False
+
+
+@pytest.mark.parametrize("command", [["install"], ["uninstall"], ["run", "test"], ["reveal", "test"], ["status"]])
+def test_commands_that_need_a_node_say_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("CNIQS_STATE_DIR", str(tmp_path))
+    assert cli.main(command) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "cniqs: error: nothing is up: run `cniqs up` first (or `cniqs demo` for the whole demo)"
+    ]
+
+
+def test_down_with_nothing_up_is_fine(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                      tmp_path: Path) -> None:  # fmt: skip
+    monkeypatch.setenv("CNIQS_STATE_DIR", str(tmp_path))
+    assert cli.main(["down"]) == 0
+    assert capsys.readouterr().out == "nothing is up.\n"
+
+
+def test_up_refuses_when_something_is_up(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:  # fmt: skip
+    monkeypatch.setenv("CNIQS_STATE_DIR", str(tmp_path))
+    state.save(state.State("kind", "cniqs", kubeconfig="/k"), tmp_path)
+    assert cli.main(["up", "--backend", "local"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["cniqs: error: kind cluster cniqs (kubeconfig /k) is up already: use it, or run `cniqs down` first"]
+
+
+class WaitTimeout(TimeoutError):
+    """Named like the local backend's: the hint is chosen by the name."""
+
+
+def test_unexpected_errors_become_one_line_with_a_hint() -> None:
+    text = cli.describe_error(WaitTimeout("gave up after 20 s waiting for x (last error:\n  a\n  b)"))
+    assert "\n" not in text and text.startswith("gave up after 20 s waiting for x (last error: a b)")
+    assert "rerun with -v" in text
+    long = cli.describe_error(RuntimeError("x" * 5000))
+    assert len(long) < 800 and "..." in long
+    assert cli.describe_error(CliError("say it\nonce")) == "say it once"
+
+
+# -- console ---------------------------------------------------------------------------------------
+
+
+def test_elapsed_and_command_lines() -> None:
+    assert elapsed(1.234) == "1.2 s"
+    assert elapsed(125) == "2 min 05 s"
+    assert command_line(["ip", "a", "s", Path("/x y")]) == "ip a s '/x y'"
+    assert command_line("sh -c true") == "sh -c true"
+    assert command_line([b"ctr", "-n", "k8s.io"]) == "ctr -n k8s.io"
+
+
+def test_steps_off_a_terminal_print_start_and_end_lines() -> None:
+    err, out = io.StringIO(), io.StringIO()
+    ui = Console(err=err, out=out)
+    with ui.step("Doing it"):
+        pass
+    with pytest.raises(ValueError), ui.step("Failing"):
+        raise ValueError("no")
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "==> Doing it ..." and lines[1].startswith("    done (")
+    assert lines[2] == "==> Failing ..." and lines[3].startswith("    failed after ")
+    assert out.getvalue() == ""
+
+
+def test_verbose_prints_every_started_process() -> None:
+    import subprocess
+    import sys
+
+    err = io.StringIO()
+    ui = Console(verbose=True, err=err, out=io.StringIO())
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    finally:
+        ui.close()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert err.getvalue().count("    $ ") == 1 and "-c pass" in err.getvalue()
+
+
+# -- Debian packages -------------------------------------------------------------------------------
+
+
+def test_package_list_parsing_matches_ci() -> None:
+    assert debdeps.wanted("# comment\ncontainerd\n\nrunc  # the runtime\n") == ["containerd", "runc"]
+    ci = debdeps.wanted()
+    assert {"containerd", "runc", "containernetworking-plugins", "busybox-static", "iptables"} <= set(ci)
+
+
+def test_missing_packages_and_when_cniqs_may_install_them(tmp_path: Path) -> None:
+    assert debdeps.missing(["a", "b", "c"], lambda p: p == "b") == ["a", "c"]
+    marker = tmp_path / "debian_version"
+    apt = which_from({"apt-get": "/usr/bin/apt-get", "dpkg-query": "/usr/bin/dpkg-query"})
+    assert "not a Debian" in (debdeps.cannot_install(0, apt, marker) or "")
+    marker.write_text("12.5\n")
+    assert debdeps.cannot_install(0, apt, marker) is None
+    assert "needs root" in (debdeps.cannot_install(1000, apt, marker) or "")
+    assert "not a Debian" in (debdeps.cannot_install(0, which_from({}), marker) or "")
+    update, install = debdeps.install_argv(["containerd", "runc"])
+    assert update == ["apt-get", "update", "-qq"]
+    assert install[:2] == ["apt-get", "install"] and install[-2:] == ["containerd", "runc"] and "-y" in install
