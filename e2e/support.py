@@ -6,11 +6,12 @@ Only base.Backend is used here, so every backend runs the same checks.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from e2e.backends.base import Backend, Pod, PodView
+from e2e.backends.base import Backend, ExecResult, Pod, PodView
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -28,6 +29,17 @@ def real_interfaces(backend: Backend, pod: Pod, ifname: str = "eth0") -> list[In
         if len(fields) > 3 and fields[2] in ("inet", "inet6") and "global" in fields:
             found.append(ipaddress.ip_interface(fields[3]))
     return found
+
+
+def exec_until_ok(backend: Backend, pod: Pod, argv: Sequence[str], seconds: float = 10) -> ExecResult:
+    """Run argv in the pod until it exits 0 or seconds pass (a fresh IPv6 address may still be in DAD);
+    the last result either way."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = backend.exec(pod, argv, timeout=max(5, seconds))
+        if result.rc == 0 or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
 
 
 def real_ips(backend: Backend, pod: Pod) -> list[str]:
