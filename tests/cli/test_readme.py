@@ -1,0 +1,31 @@
+"""The README's promises that need no node: a two-command quick start, the test command CI runs."""
+
+from __future__ import annotations
+
+import re
+
+from cniqs import REPO
+from e2e.test_cli import quick_start_commands
+
+README = (REPO / "README.md").read_text()
+
+
+def test_quick_start_is_exactly_two_commands_the_demo_and_the_tests() -> None:
+    assert quick_start_commands(README) == ["cniqs demo", "tox"]
+
+
+def test_run_the_tests_gives_the_command_ci_runs() -> None:
+    section = README.split("\n## Run the tests", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"```\ntox\n```", section)
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert "tox" in ci, "CI runs exactly the README's test command"
+
+
+def test_every_cniqs_subcommand_the_readme_shows_exists() -> None:
+    from cniqs.cli import build_parser
+
+    used = set(re.findall(r"^cniqs ([a-z]+)", README, re.M)) | set(re.findall(r"`cniqs ([a-z]+)", README))
+    parser = build_parser()
+    for command in sorted(used):
+        parser.parse_args([command, "x"] if command in ("run", "reveal") else [command])
+    assert {"demo", "up", "install", "run", "reveal", "uninstall", "status", "down"} <= used
