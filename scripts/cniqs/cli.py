@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -136,6 +137,20 @@ def _pick(ui: Console, requested: str | None) -> str:
     return backend
 
 
+def _record(current: state.State) -> None:
+    """Save the state file; a node that cannot be recorded is not left running unknown."""
+    try:
+        state.save(current)
+    except BaseException:
+        clusters.down(current)
+        raise
+
+
+def _say(ui: Console) -> Callable[[str], None]:
+    """Notices from the backends (teardown problems), each on one line."""
+    return lambda text: ui.note("cniqs: " + " ".join(text.split())[:500])
+
+
 def _up_what(backend: str, name: str) -> str:
     if backend == "local":
         return "Bringing up a local containerd node (network namespaces, CRI)"
@@ -177,8 +192,8 @@ def cmd_demo(args: argparse.Namespace, ui: Console) -> int:
         if current is not None:
             raise CliError(f"{current.describe()} is up already: run `cniqs down` first, or drop --keep")
         with ui.step(_up_what(backend, args.name)):
-            current = clusters.up(backend, name=args.name, workdir=state.state_dir(), say=ui.note)
-            state.save(current)
+            current = clusters.up(backend, name=args.name, workdir=state.state_dir(), say=_say(ui))
+            _record(current)
         b = clusters.attach(current)
         try:
             shown = _demo_steps(ui, b, args.json)
@@ -190,7 +205,7 @@ def cmd_demo(args: argparse.Namespace, ui: Console) -> int:
         with ExitStack() as stack:
             with ui.step(_up_what(backend, args.name)):
                 b = stack.enter_context(
-                    clusters.temporary(backend, name=args.name, workdir=state.state_dir(), say=ui.note)
+                    clusters.temporary(backend, name=args.name, workdir=state.state_dir(), say=_say(ui))
                 )
             try:
                 shown = _demo_steps(ui, b, args.json)
@@ -216,8 +231,8 @@ def cmd_up(args: argparse.Namespace, ui: Console) -> int:
     backend = _pick(ui, args.backend)
     _prepare(ui, backend)
     with ui.step(_up_what(backend, args.name)):
-        current = clusters.up(backend, name=args.name, workdir=state.state_dir(), say=ui.note)
-        state.save(current)
+        current = clusters.up(backend, name=args.name, workdir=state.state_dir(), say=_say(ui))
+        _record(current)
     ui.print(f"{current.describe()} is up.")
     if current.backend == "kind":
         ui.print(f"  kubectl:  export KUBECONFIG={current.kubeconfig}")
@@ -338,13 +353,19 @@ def describe_error(exc: BaseException) -> str:
     return f"{text} ({extra})" if extra else text
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ui = Console(verbose=bool(getattr(args, "verbose", False)))
+    # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: whatever was being started is torn down.
+    saved = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return int(args.func(args, ui))
     except KeyboardInterrupt:
-        ui.error("interrupted; anything started was torn down (`cniqs status` shows what is still up)")
+        ui.error("interrupted; what this command was starting is torn down (`cniqs status` shows what is still up)")
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
         ui.error(describe_error(exc))
@@ -354,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc(file=ui.err)
         return 1
     finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
         ui.close()
 
 
