@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -80,26 +81,41 @@ def local_problems() -> list[str]:
     return prerequisites()
 
 
+def local_plan(problems: list[str], platform: str, debian: bool, packages: list[str], euid: int) -> list[str]:
+    """Debian packages to install before the local node can run; CliError when cniqs cannot fix it."""
+    if not problems:
+        return []
+    if platform != "linux":
+        raise CliError(
+            f"the local backend needs Linux (this is {platform}): start Docker and put kind on PATH "
+            "for the kind backend"
+        )
+    if packages and debian and euid == 0:
+        return packages
+    if packages and debian:
+        raise CliError(
+            f"the local node needs the Debian packages {' '.join(packages)}: run cniqs as root "
+            f"(it installs them), or apt-get install {' '.join(packages)}"
+        )
+    raise CliError("the local backend cannot run here: " + "; ".join(problems))
+
+
 def ensure_local(say: Callable[[str], None], step: Callable[[str], Any]) -> None:
     """Everything the local node needs, installing missing Debian packages when this machine allows it."""
     problems = local_problems()
     if not problems:
         return
-    packages = debdeps.missing(debdeps.wanted())
-    if packages:
-        why_not = debdeps.cannot_install()
-        if why_not is not None:
-            raise CliError(
-                f"the local node needs the Debian packages {' '.join(packages)}, and {why_not}: "
-                f"install them (apt-get install {' '.join(packages)}), or use Docker and kind (--backend kind)"
-            )
-        say(f"cniqs: the local node needs Debian packages that are missing: {' '.join(packages)}")
-        say("cniqs: installing them now with apt-get update && apt-get install (as in .ci/run)")
-        with step(f"Installing {' '.join(packages)}"):
-            debdeps.install(packages)
+    debian = debdeps.is_debian()
+    packages = debdeps.missing(debdeps.wanted()) if debian else []
+    install = local_plan(problems, sys.platform, debian, packages, os.geteuid())
+    if install:
+        say(f"cniqs: the local node needs Debian packages that are missing: {' '.join(install)}")
+        say("cniqs: installing them now with apt-get update && apt-get install (as .ci/run does)")
+        with step(f"Installing {' '.join(install)}"):
+            debdeps.install(install)
         problems = local_problems()
-    if problems:
-        raise CliError("the local backend cannot run here: " + "; ".join(problems))
+        if problems:
+            raise CliError("the local backend still cannot run here: " + "; ".join(problems))
 
 
 def kind_problems() -> list[str]:

@@ -39,13 +39,20 @@ def missing(packages: Sequence[str], installed: Callable[[str], bool] = dpkg_ins
     return [p for p in packages if not installed(p)]
 
 
+def is_debian(
+    which: Callable[[str], str | None] = shutil.which, debian_marker: Path = Path("/etc/debian_version")
+) -> bool:
+    """Debian or a derivative (Ubuntu) with apt-get and dpkg-query."""
+    return debian_marker.exists() and which("apt-get") is not None and which("dpkg-query") is not None
+
+
 def cannot_install(
     euid: int | None = None,
     which: Callable[[str], str | None] = shutil.which,
     debian_marker: Path = Path("/etc/debian_version"),
 ) -> str | None:
     """Why cniqs cannot apt-get install here (None: it can)."""
-    if not debian_marker.exists() or which("apt-get") is None or which("dpkg-query") is None:
+    if not is_debian(which, debian_marker):
         return "this is not a Debian or Ubuntu system (no apt-get)"
     if (os.geteuid() if euid is None else euid) != 0:
         return "installing packages needs root"

@@ -236,3 +236,19 @@ def test_missing_packages_and_when_cniqs_may_install_them(tmp_path: Path) -> Non
     update, install = debdeps.install_argv(["containerd", "runc"])
     assert update == ["apt-get", "update", "-qq"]
     assert install[:2] == ["apt-get", "install"] and install[-2:] == ["containerd", "runc"] and "-y" in install
+
+
+def test_local_plan_installs_only_what_is_missing_as_root_on_debian() -> None:
+    from cniqs.clusters import local_plan
+
+    problems = ["missing commands: containerd, runc (see .ci/apt-packages.txt)"]
+    assert local_plan([], "linux", True, [], 0) == []
+    assert local_plan(problems, "linux", True, ["containerd", "runc"], 0) == ["containerd", "runc"]
+    with pytest.raises(CliError, match="run cniqs as root .* apt-get install containerd runc"):
+        local_plan(problems, "linux", True, ["containerd", "runc"], 1000)
+    with pytest.raises(CliError, match="needs Linux \\(this is darwin\\).*kind backend"):
+        local_plan(["needs Linux (this is darwin)"], "darwin", False, [], 501)
+    with pytest.raises(CliError, match="cannot run here: needs root"):
+        local_plan(["needs root (network namespaces, containerd, iptables)"], "linux", True, [], 1000)
+    with pytest.raises(CliError, match="cannot run here: missing commands"):
+        local_plan(problems, "linux", False, [], 0)  # Fedora & co: no apt, say what is missing
