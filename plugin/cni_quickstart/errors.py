@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from cni_quickstart import fastjson
 
 INCOMPATIBLE_VERSION = 1
 UNSUPPORTED_FIELD = 2
@@ -30,7 +30,7 @@ class CNIError(Exception):
         self.details = details
 
     def to_json(self, cni_version: str | None) -> str:
-        return json.dumps(
+        return fastjson.dumps(
             {
                 "cniVersion": cni_version or FALLBACK_VERSION,
                 "code": self.code,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import sys
 import time
 
-from cni_quickstart import SUPPORTED_VERSIONS, log
+from cni_quickstart import SUPPORTED_VERSIONS, fastjson, log
 from cni_quickstart import errors as e
 from cni_quickstart.config import decode, parse_config, parse_env
 from cni_quickstart.rewrite import in_version, rewrite, verify
@@ -110,7 +109,7 @@ def run(environ: Mapping[str, str], stdin: Callable[[], bytes]) -> tuple[int, st
         raw = stdin()
         if env.command == "VERSION":
             data = decode(raw) if raw.strip() else None
-            return 0, json.dumps(version_info(data)), record
+            return 0, fastjson.dumps(version_info(data)), record
         data = decode(raw)
         cfg = parse_config(data)
         version = cfg.cni_version
@@ -118,7 +117,7 @@ def run(environ: Mapping[str, str], stdin: Callable[[], bytes]) -> tuple[int, st
         if mapping:
             record["real"] = [real for real, _ in mapping]
             record["reported"] = [fake for _, fake in mapping]
-        return 0, json.dumps(in_version(result, version)) if result is not None else "", record
+        return 0, fastjson.dumps(in_version(result, version)) if result is not None else "", record
     except e.CNIError as err:
         record["error"] = {"code": err.code, "msg": err.msg}
         if version is None and data is not None and data.get("cniVersion") in SUPPORTED_VERSIONS:

@@ -22,7 +22,25 @@ NAME = "cni-quickstart"
 ENTRY = REPO / "plugin" / "cni_quickstart" / "__main__.py"
 BUILD_ROOT = REPO / "build" / "plugin"
 # Modules the plugin never imports; keeping them out shrinks the folder and the start-up.
-EXCLUDES = ("tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio", "multiprocessing")
+EXCLUDES = (
+    "tkinter",
+    "unittest",
+    "pydoc",
+    "doctest",
+    "email",
+    "http",
+    "xml",
+    "sqlite3",
+    "asyncio",
+    "multiprocessing",
+    "inspect",
+    "zipfile",
+    "bz2",
+    "lzma",
+    "urllib",
+    "pathlib",
+    "shutil",
+)
 
 MACHINE_TO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
