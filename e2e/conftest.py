@@ -18,6 +18,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         load(name).add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """kind-only checks are deselected on other backends: a skip would read as a missing prerequisite."""
+    if config.getoption("--backend") == "kind":
+        return
+    kept = [item for item in items if item.get_closest_marker("kind_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def missing_prerequisites(config: pytest.Config) -> None:
     """Skip with the reason; where CI=true, fail instead: a skipped e2e run is never silent in CI."""
     module = load(config.getoption("--backend"))

@@ -22,7 +22,7 @@ from e2e.support import delete_pods, expect, fixed_fakes, in_any, real_ips
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif("config.getoption('--backend') != 'kind'", reason="kind-only checks (--backend kind)"),
+    pytest.mark.kind_only,
 ]
 
 ENTRY = chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")

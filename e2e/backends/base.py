@@ -37,6 +37,7 @@ class Targets:
     ip: str
     name: str
     url: str | None = None
+    name_ip: str | None = None  # what `name` must resolve to, where the backend knows (its own DNS)
 
 
 @dataclass(frozen=True)

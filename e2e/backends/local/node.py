@@ -72,7 +72,9 @@ class LocalBackend:
         self.image = image
         self.node = f"cniqs-{layout.run_id}"
         self.nodes: Sequence[str] = (self.node,)
-        self.targets = base.Targets(ip=str(r.EXT_HOST), name=r.EXT_NAME, url=f"http://{r.EXT_NAME}/")
+        self.targets = base.Targets(
+            ip=str(r.EXT_HOST), name=r.EXT_NAME, url=f"http://{r.EXT_NAME}/", name_ip=str(r.EXT_HOST)
+        )
         self.files = conflist.LocalFiles()
         self.variant = base.KINDNET
         self._pods: dict[str, base.Pod] = {}
