@@ -335,7 +335,7 @@ def _stop(backend: LocalBackend | None, layout: Layout, state: RunState) -> list
     """Pods through CRI first (so CNI DEL runs), then everything else from the run's state."""
     with _deferred_signals():
         problems = []
-        if backend is not None:
+        if backend is not None and state.containerd_pid is not None:  # no runtime yet: no pods to remove
             problems += backend.remove_all_pods()
             backend.cri.close()
         return problems + cleanup.teardown(layout, state)
