@@ -1,0 +1,37 @@
+"""`python -m cniqs.bench [NAME ...] [-- ARGS]`: run benchmarks that print figures (all by default).
+
+plugin     one ADD through the node executable, beside Go ptp and a bare python3
+pod-start  RunPodSandbox with kindnet's chain and with cni-quickstart appended; local e2e wall time
+scale      N pods sequentially and in parallel, with and without cni-quickstart
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {"plugin": "cniqs.bench.plugin", "pod-start": "cniqs.bench.pod_start", "scale": "cniqs.bench.scale"}
+
+
+def main(argv: list[str]) -> int:
+    names = [a for a in argv if a in BENCHMARKS] or list(BENCHMARKS)
+    unknown = [a for a in argv if a not in BENCHMARKS and not a.startswith("-")]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    rest = [a for a in argv if a.startswith("-")]
+    code = 0
+    for name in names:
+        try:
+            module = importlib.import_module(BENCHMARKS[name])
+        except ImportError as exc:
+            print(f"== {name}: not available ({exc})", flush=True)
+            code = 1
+            continue
+        print(f"== {name}", flush=True)
+        code |= module.main(rest if len(names) == 1 else [])
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
