@@ -1,4 +1,6 @@
-"""`python -m cniqs.bench [NAME ...] [-- ARGS]`: run benchmarks that print figures (all by default).
+"""`python -m cniqs.bench [NAME ...] [OPTIONS]`: run benchmarks that print figures (all by default).
+
+OPTIONS go to the benchmark when exactly one is named.
 
 plugin     one ADD through the node executable, beside Go ptp and a bare python3
 pod-start  RunPodSandbox with kindnet's chain and with cni-quickstart appended; local e2e wall time
@@ -14,12 +16,13 @@ BENCHMARKS = {"plugin": "cniqs.bench.plugin", "pod-start": "cniqs.bench.pod_star
 
 
 def main(argv: list[str]) -> int:
-    names = [a for a in argv if a in BENCHMARKS] or list(BENCHMARKS)
-    unknown = [a for a in argv if a not in BENCHMARKS and not a.startswith("-")]
+    split = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    asked, rest = argv[:split], [a for a in argv[split:] if a != "--"]
+    unknown = [a for a in asked if a not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    rest = [a for a in argv if a.startswith("-")]
+    names = asked or list(BENCHMARKS)
     code = 0
     for name in names:
         try:
