@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from e2e.backends.base import KINDNET, kindnet_chain
 from e2e.backends.kind.nodeutils import Completed
 
 CONF_EXTENSIONS = (".conf", ".conflist", ".json")
@@ -18,26 +19,7 @@ CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 
 def kindnet_conflist(*subnets: str, mtu: int = 1500) -> str:
     """What kindnetd writes on a node (our own rendering of its shape, see facts.md)."""
-    routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
-    chain = {
-        "cniVersion": "0.3.1",
-        "name": "kindnet",
-        "plugins": [
-            {
-                "type": "ptp",
-                "ipMasq": False,
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": "/run/cni-ipam-state",
-                    "routes": routes,
-                    "ranges": [[{"subnet": s}] for s in subnets],
-                },
-                "mtu": mtu,
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }
-    return json.dumps(chain, indent=2)
+    return json.dumps(kindnet_chain(KINDNET, list(subnets), "/run/cni-ipam-state", mtu=mtu), indent=2)
 
 
 @dataclass

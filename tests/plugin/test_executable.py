@@ -13,6 +13,7 @@ import pytest
 from cniqs import chain
 from cniqs.build import NAME, build_local, install_into
 from cniqs.conflist import chain_entry
+from e2e.backends.base import KINDNET, kindnet_chain
 from tests.plugin.conftest import MODULE, assert_cni_error, chained, fixture_results, invoke
 from tests.plugin.netns import REFERENCE_BIN, can_make_netns, netns_pair
 
@@ -47,28 +48,6 @@ def test_frozen_errors_are_cni_errors(frozen: Path) -> None:
     assert_cni_error(invoke([str(frozen)], "ADD", chained(None)), 100, "chained")
 
 
-def kindnet_chain(data_dir: str, version: str = "0.3.1") -> dict[str, object]:
-    """kindnet's chain as kindnetd writes it (ptp + host-local + portmap), for a one-node 10.244.0.0/24."""
-    return {
-        "cniVersion": version,
-        "name": "kindnet",
-        "plugins": [
-            {
-                "type": "ptp",
-                "ipMasq": False,
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": data_dir,
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                    "ranges": [[{"subnet": "10.244.0.0/24"}]],
-                },
-                "mtu": 1500,
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }
-
-
 def test_real_chain_reports_fake_ip_while_pod_keeps_real_one(frozen: Path, tmp_path: Path) -> None:
     require(can_make_netns())
     bin_dir = tmp_path / "bin"
@@ -77,7 +56,7 @@ def test_real_chain_reports_fake_ip_while_pod_keeps_real_one(frozen: Path, tmp_p
         (bin_dir / plugin).symlink_to(f"{REFERENCE_BIN}/{plugin}")
     install_into(frozen.parent, bin_dir)  # the node layout: cni-quickstart.d/ and a cni-quickstart symlink
     log = tmp_path / "cni-quickstart.log"
-    conflist = kindnet_chain(str(tmp_path / "ipam"))
+    conflist = kindnet_chain(KINDNET, ["10.244.0.0/24"], str(tmp_path / "ipam"))
     conflist["plugins"] = [*conflist["plugins"], chain_entry(logFile=str(log))]  # type: ignore[list-item]
 
     with netns_pair("chain") as (node, pod):
