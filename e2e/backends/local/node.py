@@ -19,7 +19,7 @@ from typing import Any
 
 from cniqs import build, conflist
 from e2e.backends import base
-from e2e.backends.local import cleanup, containerd, images, netns, procs, services
+from e2e.backends.local import cleanup, containerd, images, netns, procs, restart, services
 from e2e.backends.local import render as r
 from e2e.backends.local.cri import CRI, PodSpec
 from e2e.backends.local.layout import Layout, RunState, new_run_id
@@ -79,6 +79,7 @@ class LocalBackend:
         self.variant = base.KINDNET
         self._pods: dict[str, base.Pod] = {}
         self._lock = threading.Lock()
+        self.run_state: RunState | None = None  # set by _start; restart_runtime() updates its pid
 
     # -- CNI config -------------------------------------------------------------------------------
 
@@ -172,6 +173,18 @@ class LocalBackend:
     def pods(self) -> list[base.Pod]:
         with self._lock:
             return list(self._pods.values())
+
+    def restart_runtime(self, timeout: float = 30) -> None:
+        """SIGKILL containerd and start it again in the same mount namespace (see restart.py); return once
+        its CRI answers with the CNI chain it had loaded before."""
+        if self.run_state is None:
+            raise RuntimeError("this node's run state is unknown (not started by up()): cannot restart it")
+        chain = loaded_chain(self.cri.cni_config())
+        proc = restart.kill_and_start(self.layout, self.run_state)
+        until("the restarted containerd's CRI to answer", lambda: _alive(proc, self.layout) and self.cri.version(),
+              timeout=timeout)  # fmt: skip
+        if chain is not None:
+            self.wait_loaded(chain, timeout=timeout)
 
     def remove_all_pods(self, timeout: float = 20) -> list[str]:
         """Every sandbox containerd knows, ours or left from a failed test; return problems."""
@@ -315,6 +328,7 @@ def _start(
     layout.containerd_config.write_text(r.containerd_config(layout, opts))
     cri = CRI(layout.socket)
     backend = LocalBackend(layout, cri, image)
+    backend.run_state = state
     started.append(backend)
     base_chain = backend.write_base(base.KINDNET)
     proc = containerd.start(layout)
