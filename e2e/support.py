@@ -79,10 +79,12 @@ def expect(condition: object, message: str, backend: Backend, *pods: Pod) -> Non
         raise AssertionError(f"{message}\n{describe(backend, pods)}")
 
 
-def run_pods(backend: Backend, names: Sequence[str], parallel: int = PARALLEL_PODS) -> list[Pod]:
-    """Start pods concurrently; if one fails, delete the others and raise its error."""
+def run_pods(
+    backend: Backend, names: Sequence[str], parallel: int = PARALLEL_PODS, node: str | None = None
+) -> list[Pod]:
+    """Start pods concurrently (on node, if given); if one fails, delete the others and raise its error."""
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(names)))) as pool:
-        futures = [pool.submit(backend.run_pod, name) for name in names]
+        futures = [pool.submit(backend.run_pod, name, node=node) for name in names]
         errors = [f.exception() for f in futures]
         started = [f.result() for f, err in zip(futures, errors, strict=True) if err is None]
     failed = next((e for e in errors if e is not None), None)

@@ -58,7 +58,7 @@ def test_fifty_pods_at_once_each_report_their_own_fake(backend: Backend, transla
     logged_before = len(log_records(backend, node))
     names = [f"load-{n:02d}" for n in range(AT_ONCE)]
     started = time.monotonic()
-    pods = run_pods(backend, names, parallel=AT_ONCE)
+    pods = run_pods(backend, names, parallel=AT_ONCE, node=node)  # one node: one runtime making concurrent CNI calls
     created = time.monotonic() - started
     try:
         real = each(pods, lambda p: [i for i in real_interfaces(backend, p) if i.version == 4])
