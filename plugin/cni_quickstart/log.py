@@ -33,10 +33,21 @@ def append(path: str, record: dict[str, Any]) -> None:
             os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o022)
         # One write under an exclusive lock: concurrent records never interleave.
         fcntl.flock(fd, fcntl.LOCK_EX)
-        written = os.write(fd, line)
-        if written != len(line):
-            print(f"cni-quickstart: short write to log {path}", file=sys.stderr)
+        _write_whole_or_nothing(fd, line, path)
     except OSError as exc:
         print(f"cni-quickstart: cannot write log {path}: {exc.strerror or exc}", file=sys.stderr)
     finally:
         os.close(fd)
+
+
+def _write_whole_or_nothing(fd: int, line: bytes, path: str) -> None:
+    """Append line; if the disk fills part-way, cut the file back so no torn record is left behind."""
+    size = os.fstat(fd).st_size
+    try:
+        written = os.write(fd, line)
+    except OSError:
+        os.ftruncate(fd, size)
+        raise
+    if written != len(line):
+        os.ftruncate(fd, size)
+        print(f"cni-quickstart: log {path} is full; record not written", file=sys.stderr)

@@ -86,11 +86,6 @@ def test_no_inode_left_for_the_log_fails_to_stderr_and_add_answers_right(tmp_pat
     assert "logsize" not in seen, "a log file was created on a filesystem without inodes"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: log.append reports a short write on stderr but leaves the partial line in the log; "
-    "it should truncate the file back to its size before the write (it holds the flock)",
-)
 def test_full_filesystem_never_leaves_a_torn_record(tmp_path: Path) -> None:
     """The log's last page has room for only part of the record: whatever the plugin does, the log must
     not end in a partial line (the next record would be glued onto it)."""
