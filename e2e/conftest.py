@@ -18,11 +18,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         load(name).add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"))
 
 
+pytest_plugins = ["e2e.support_local"]  # the local-only `node` fixture
+ONLY = {"kind_only": "kind", "local_only": "local"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """kind-only checks are deselected on other backends: a skip would read as a missing prerequisite."""
-    if config.getoption("--backend") == "kind":
-        return
-    kept = [item for item in items if item.get_closest_marker("kind_only") is None]
+    """Backend-only checks are deselected on other backends: a skip would read as a missing prerequisite."""
+    backend = config.getoption("--backend")
+
+    def runs_here(item: pytest.Item) -> bool:
+        return all(item.get_closest_marker(marker) is None for marker, name in ONLY.items() if name != backend)
+
+    kept = [item for item in items if runs_here(item)]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

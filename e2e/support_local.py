@@ -6,7 +6,7 @@ Tests that need these call local(backend) first: on any other backend it skips w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,18 @@ def local(backend: Backend) -> LocalBackend:
     if not isinstance(backend, LocalBackend):
         pytest.skip(f"needs the local backend's own API (files on the node, its containerd); this is {backend.name}")
     return backend
+
+
+@pytest.fixture
+def node(backend: Backend) -> Iterator[LocalBackend]:
+    """The local node on the cluster's own chain, plugin not installed; uninstalled again afterwards."""
+    n = local(backend)
+    n.uninstall()
+    n.use_base_chain(None)
+    try:
+        yield n
+    finally:
+        n.uninstall()
 
 
 @dataclass(frozen=True)

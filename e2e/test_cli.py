@@ -32,16 +32,14 @@ from e2e.backends.local import cleanup, netns, procs
 from e2e.backends.local.layout import Layout, RunState
 from e2e.backends.local.render import EXT_HOST, POD_CIDR_V4
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 
 FAKE = "1.2.3.0"
 TIMEOUT = 600  # the first `up` may build the plugin executable
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_only(request: pytest.FixtureRequest) -> None:
-    if request.config.getoption("--backend") != "local":
-        pytest.skip("the cniqs command-line tests run on the local backend only")
+def local_prerequisites() -> None:
     problems = local.prerequisites()
     if cniqs_script() is None:
         problems.append("the `cniqs` console script is not installed (pip install -e .)")

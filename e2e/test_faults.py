@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,27 +31,15 @@ from e2e.support import (
     run_pods,
     translated,
 )
-from e2e.support_local import leftovers, local
+from e2e.support_local import leftovers
 
 if TYPE_CHECKING:
     from e2e.backends.local.node import LocalBackend
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 
 FAKE_V4 = "192.0.2.0/24"
 RACE_ROUNDS = 20
-
-
-@pytest.fixture
-def node(backend: Backend) -> Iterator[LocalBackend]:
-    """The local node on the cluster's own chain, plugin not installed; uninstalled again afterwards."""
-    n = local(backend)
-    n.uninstall()
-    n.use_base_chain(None)
-    try:
-        yield n
-    finally:
-        n.uninstall()
 
 
 def reported_matches_translation(backend: Backend, pod: Pod) -> str:

@@ -103,6 +103,7 @@ def _raw_log_is_whole_lines(backend: Backend, records: int) -> None:
     assert lines == records, f"{lines} lines in the plugin log, {records} records"
 
 
+@pytest.mark.local_only
 def test_rapid_create_delete_cycles_leak_nothing(backend: Backend, translating: dict[str, Any]) -> None:
     node = local(backend)
     before = leftovers(node)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,25 +12,13 @@ import pytest
 
 from cniqs import conflist
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend, primary
+from e2e.backends.base import primary
 from e2e.support import delete_pods, expect, fixed_fakes
-from e2e.support_local import local
 
 if TYPE_CHECKING:
     from e2e.backends.local.node import LocalBackend
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def node(backend: Backend) -> Iterator[LocalBackend]:
-    n = local(backend)
-    n.uninstall()
-    n.use_base_chain(None)
-    try:
-        yield n
-    finally:
-        n.uninstall()
+pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 
 
 def assert_safe(path: Path) -> None:

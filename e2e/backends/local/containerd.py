@@ -32,12 +32,18 @@ def argv(layout: Layout) -> list[str]:
 
 
 def start(layout: Layout) -> subprocess.Popen[bytes]:
-    """Launch containerd; its output goes to the run's containerd.log. It gets its own session, so a
-    Ctrl-C in the terminal reaches only the test process, which then tears it down in order."""
+    """Launch containerd in a new private mount namespace."""
+    return launch(layout, argv(layout))
+
+
+def launch(layout: Layout, command: list[str]) -> subprocess.Popen[bytes]:
+    """Run command (one that becomes containerd); its output goes to the run's containerd.log. It gets
+    its own session, so a Ctrl-C in the terminal reaches only the test process, which then tears it
+    down in order."""
     log = open(layout.containerd_log, "ab")  # the child keeps its own copy
     try:
         return subprocess.Popen(
-            argv(layout),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,6 @@ containerd pid in the state file is updated, the namespace (what teardown sweeps
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -54,18 +53,7 @@ def kill_and_start(layout: Layout, state: RunState) -> subprocess.Popen[bytes]:
     procs.kill([pid], signal.SIGKILL)
     if procs.wait_gone([pid], 10):
         raise RuntimeError(f"containerd (pid {pid}) did not die from SIGKILL")
-    log = open(layout.containerd_log, "ab")  # the child keeps its own copy
-    try:
-        proc = subprocess.Popen(
-            argv(layout, pin),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")},
-        )
-    finally:
-        log.close()
+    proc = containerd.launch(layout, argv(layout, pin))
     state.containerd_pid = proc.pid
     state.save(layout.state_file)
     return proc
