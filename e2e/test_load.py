@@ -18,7 +18,7 @@ from e2e.backends.base import Backend, Pod, primary
 from e2e.support import delete_pods, expect, real_interfaces, run_pods, translated
 from e2e.support_local import leftovers, local
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.load]
 
 FAKE_V4 = "192.0.2.0/24"  # RFC 5737 TEST-NET-1: leads nowhere, and each pod's fake is its own
 AT_ONCE = 50
