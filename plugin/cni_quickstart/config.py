@@ -87,6 +87,8 @@ def parse_env(environ: Mapping[str, str]) -> Env:
     for var in REQUIRED_ENV[command]:
         if not environ.get(var):
             raise e.CNIError(e.INVALID_ENVIRONMENT, f"{var} is required for {command}")
+    if command == "VERSION":  # needs CNI_COMMAND only: nothing else may make it fail
+        return Env(command, "", "", "", {})
     container_id = environ.get("CNI_CONTAINERID", "")
     if container_id and (len(container_id) > _MAX_FIELD or not _valid_container_id(container_id)):
         raise e.CNIError(

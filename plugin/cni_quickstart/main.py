@@ -70,7 +70,9 @@ def cmd_check(env: Env, cfg: Config) -> Outcome:
 
 
 def cmd_stateless(env: Env, cfg: Config) -> Outcome:
-    # STATUS: always ready (no state, no dependency). GC: no resources to collect.
+    # STATUS: always ready (no state, no dependency). GC: no resources to collect. Both are 1.1.0 commands.
+    if cfg.cni_version != "1.1.0":
+        raise e.CNIError(e.INCOMPATIBLE_VERSION, f"{env.command} needs cniVersion 1.1.0, got {cfg.cni_version}")
     return None, []
 
 

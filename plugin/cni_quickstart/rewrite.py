@@ -28,7 +28,14 @@ def fake_address(real: Address, net: Network, mode: str, index: int) -> Address:
         return net.network_address + (int(real) & int(net.hostmask))  # type: ignore[return-value]
     # fixed: the first address is the prefix's own address (1.2.3.0, as in the original
     # demo); later ones skip the gateway so no two entries report the same address.
-    return net.network_address + (0 if index == 0 else index + 1)  # type: ignore[return-value]
+    offset = 0 if index == 0 else index + 1
+    if offset >= net.num_addresses:
+        raise e.CNIError(
+            e.INVALID_CONFIG,
+            f"fake prefix {net} is too small for {index + 1} addresses of one family",
+            "use a larger fakeIPv4/fakeIPv6 prefix",
+        )
+    return net.network_address + offset  # type: ignore[return-value]
 
 
 def fake_gateway(real_gateway: Address | None, net: Network, mode: str) -> Address | None:

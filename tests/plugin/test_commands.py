@@ -125,3 +125,24 @@ def test_version(plugin: Runner, asked: str) -> None:
 def test_status_and_gc_succeed_statelessly(plugin: Runner, command: str) -> None:
     answer = plugin(command, {"cniVersion": "1.1.0", "name": "kindnet", "type": "cni-quickstart"})
     assert (answer.rc, answer.stdout) == (0, "")
+
+
+@pytest.mark.parametrize("command", ["STATUS", "GC"])
+@pytest.mark.parametrize("version", [v for v in SUPPORTED_VERSIONS if v != "1.1.0"])
+def test_status_and_gc_need_1_1_0(plugin: Runner, command: str, version: str) -> None:
+    answer = plugin(command, {"cniVersion": version, "name": "kindnet", "type": "cni-quickstart"})
+    assert_cni_error(answer, 1, "1.1.0")
+
+
+def test_version_needs_only_cni_command(plugin: Runner) -> None:
+    answer = plugin("VERSION", {"cniVersion": "1.0.0"}, CNI_CONTAINERID="/bad", CNI_IFNAME="much-too-long-ifname")
+    assert answer.rc == 0 and answer.json["cniVersion"] == "1.0.0"
+
+
+def test_fixed_mode_refuses_more_addresses_than_a_tiny_prefix_holds(plugin: Runner) -> None:
+    prev = {
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "eth0", "sandbox": "/run/netns/x"}],
+        "ips": [{"address": f"10.244.{n}.5/24", "interface": 0} for n in range(4)],
+    }
+    assert_cni_error(plugin("ADD", chained(prev, fakeIPv4="192.0.2.252/30")), 7, "too small")
