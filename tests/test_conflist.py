@@ -209,3 +209,9 @@ def test_two_installer_processes_at_once(conf_dir: Path) -> None:
     procs = [subprocess.Popen([sys.executable, "-c", code, str(conf_dir)]) for _ in range(2)]
     assert [p.wait(60) for p in procs] == [0, 0]
     assert json.loads((conf_dir / INSTALLED_NAME).read_text())["plugins"][-1]["type"] == "cni-quickstart"
+
+
+def test_a_hidden_conflist_counts_as_libcni_sees_it(conf_dir: Path) -> None:
+    (conf_dir / ".00-hidden.conflist").write_text(json.dumps(kindnet_chain(KINDNET, ["10.9.0.0/24"], "/x")))
+    with pytest.raises(InstallError, match="sorts before"):
+        install(FILES, str(conf_dir), chain_entry())

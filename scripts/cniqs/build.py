@@ -72,6 +72,8 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
     stamp = root / "source.sha256"
     if not force and (folder / NAME).is_file() and stamp.is_file() and stamp.read_text() == digest:
         return folder
+    if root.exists() and any(root.iterdir()) and not stamp.is_file():
+        raise SystemExit(f"{root} is not empty and holds no earlier build of ours ({stamp.name}); not replacing it")
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     cmd = [
@@ -91,18 +93,26 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
 def install_into(folder: Path, bin_dir: Path) -> Path:
     """Install a built folder as <bin_dir>/cni-quickstart.d plus the cni-quickstart symlink; return the link."""
     target = bin_dir / f"{NAME}.d"
+    link = bin_dir / NAME
+    if (link.exists() or link.is_symlink()) and not is_our_link(link):
+        raise SystemExit(
+            f"{link} exists and is not an install of ours (a symlink to {NAME}.d/{NAME}); not replacing it"
+        )
     tmp = bin_dir / f".{NAME}.d.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(folder, tmp, symlinks=True)
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    link = bin_dir / NAME
     tmp_link = bin_dir / f".{NAME}.{os.getpid()}"
     tmp_link.unlink(missing_ok=True)
     tmp_link.symlink_to(f"{NAME}.d/{NAME}")
     tmp_link.replace(link)
     return link
+
+
+def is_our_link(link: Path) -> bool:
+    return link.is_symlink() and os.readlink(link) == f"{NAME}.d/{NAME}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,7 +54,8 @@ def chain_entry(**overrides: Any) -> dict[str, Any]:
 
 
 def conf_files(names: list[str]) -> list[str]:
-    return sorted(n for n in names if n.endswith(CONF_EXTENSIONS) and not n.startswith("."))
+    """What libcni would consider, in its order: by extension only (a hidden file counts too)."""
+    return sorted(n for n in names if n.endswith(CONF_EXTENSIONS))
 
 
 def has_plugin(chain: dict[str, Any]) -> bool:
