@@ -102,10 +102,18 @@ def delete_pods(backend: Backend, pods: Sequence[Pod], parallel: int = PARALLEL_
             future.result()
 
 
+def families(backend: Backend, pod: Pod) -> tuple[int, ...]:
+    """The IP families of the pod's node, IPv4 first: a dual-stack pod has one address of each."""
+    return tuple(sorted({net.version for net in backend.pod_cidrs(pod.node)}))
+
+
 def fixed_fakes(entry: dict[str, Any], families: Sequence[int] = (4,)) -> list[str]:
     """What fixed mode reports for a pod with one address per family: each fake prefix's own address."""
-    keys = {4: "fakeIPv4", 6: "fakeIPv6"}
-    return [str(ipaddress.ip_network(entry[keys[f]]).network_address) for f in families]
+    return [str(fake_prefix(entry, f).network_address) for f in families]
+
+
+def fake_prefix(entry: dict[str, Any], family: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(entry["fakeIPv4" if family == 4 else "fakeIPv6"])
 
 
 def translated(real: Address, fake_prefix: str) -> Address:

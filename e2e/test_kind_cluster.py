@@ -18,7 +18,7 @@ from cniqs.conflist import chain_entry
 from e2e.backends.base import Backend, Pod
 from e2e.backends.kind.backend import KindBackend
 from e2e.backends.kind.waits import NotYet, wait_until
-from e2e.support import delete_pods, expect, fixed_fakes, in_any, real_ips
+from e2e.support import delete_pods, expect, families, fixed_fakes, in_any, real_ips
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,8 +34,8 @@ def kind(backend: Backend) -> Iterator[KindBackend]:
     if not isinstance(backend, KindBackend):
         pytest.skip("kind-only checks")
     backend.use_base_chain(None)
-    backend.install(ENTRY)
     try:
+        backend.install(ENTRY)
         yield backend
     finally:
         backend.uninstall()
@@ -64,8 +64,9 @@ def test_every_node_holds_the_built_plugin_and_loaded_the_chain(kind: KindBacken
 def test_a_pod_on_every_node_reports_the_fake_ip_in_every_view(kind: KindBackend, spread: list[Pod]) -> None:
     assert {p.node for p in spread} == set(kind.nodes)
     for pod in spread:
+        want = fixed_fakes(ENTRY, families(kind, pod))
         for where, ips in kind.reported_views(pod).items():
-            expect(ips == [FAKE], f"{where} on {pod.node} shows {ips}, want {[FAKE]}", kind, pod)
+            expect(ips == want, f"{where} on {pod.node} shows {ips}, want {want}", kind, pod)
 
 
 def test_kubectl_describe_prints_the_fake_ip_like_the_demo(kind: KindBackend, spread: list[Pod]) -> None:
@@ -90,7 +91,7 @@ def test_pods_on_different_nodes_reach_each_other_by_real_ip(kind: KindBackend, 
 
 def test_the_fake_address_leads_nowhere(kind: KindBackend, spread: list[Pod]) -> None:
     assert ipaddress.ip_address(FAKE) in ipaddress.ip_network("192.0.2.0/24")  # documentation range only
-    result = kind.exec(spread[1], ["ping", "-c", "1", "-W", "2", FAKE], timeout=20)
+    result = kind.exec(spread[1], ["ping", "-c", "1", "-W", "2", "-t", "2", FAKE], timeout=20)
     expect(result.rc != 0, f"the fake {FAKE} answered: {result.stdout}", kind, spread[1])
 
 

@@ -6,7 +6,6 @@ before install, then pods `test` and `peer` made after it.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,18 @@ import pytest
 
 from cniqs.conflist import chain_entry
 from e2e.backends.base import Backend, Pod
-from e2e.support import adds_for, delete_pods, expect, fixed_fakes, in_any, real_interfaces, real_ips, run_pods
+from e2e.support import (
+    adds_for,
+    delete_pods,
+    expect,
+    fake_prefix,
+    families,
+    fixed_fakes,
+    in_any,
+    real_interfaces,
+    real_ips,
+    run_pods,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +58,7 @@ def scene(backend: Backend) -> Iterator[Scene]:
 
 def test_every_reported_view_shows_the_fake_ip(backend: Backend, scene: Scene) -> None:
     views = backend.reported_views(scene.test)
-    want = fixed_fakes(scene.entry)
+    want = fixed_fakes(scene.entry, families(backend, scene.test))
     expect(views, "the backend reported no view of the pod's IPs", backend, scene.test)
     for where, ips in views.items():
         expect(ips == want, f"{where} shows {ips}, the plugin's config says {want}", backend, scene.test)
@@ -136,7 +146,8 @@ def test_the_plugin_log_maps_each_pod_real_to_fake(backend: Backend, scene: Scen
         expect(records, f"no ADD record for pod {pod.name} in the plugin log", backend, pod)
         last = records[-1]
         expect(last.get("real") == real, f"log says real {last.get('real')}, pod has {real}", backend, pod)
-        want = [f"{ip}/{ipaddress.ip_network(scene.entry['fakeIPv4']).prefixlen}" for ip in fixed_fakes(scene.entry)]
+        fams = families(backend, pod)
+        want = [f"{fixed_fakes(scene.entry, [f])[0]}/{fake_prefix(scene.entry, f).prefixlen}" for f in fams]
         expect(last.get("reported") == want, f"log says reported {last.get('reported')}, want {want}", backend, pod)
     before = adds_for(backend.plugin_log(scene.before.node), scene.before)
     expect(not before, f"the plugin logged an ADD for a pod made before install: {before}", backend, scene.before)

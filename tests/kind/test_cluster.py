@@ -32,7 +32,7 @@ def test_bad_config_requests() -> None:
 
 
 def test_rendered_config_is_yaml_of_the_same_dict() -> None:
-    config = cluster.kind_config(workers=2, ip_family="ipv6")
+    config = cluster.kind_config(workers=2, ip_family="dual")
     text = cluster.render_config(config)
     assert text.startswith("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n")
     assert yaml.safe_load(text) == config

@@ -133,3 +133,10 @@ def test_use_base_writes_its_own_file_and_install_derives_from_it() -> None:
     conflist.uninstall(DockerExecFiles(run, "w"), CONF)
     install.use_base(run, "w", None)
     assert DockerExecFiles(run, "w").list_dir(CONF) == ["10-kindnet.conflist"]
+
+
+def test_docker_exec_files_report_a_vanished_file_as_file_not_found() -> None:
+    """The installer tolerates a file removed between listing and reading (a concurrent uninstall)."""
+    run = FakeDocker({"w": FakeNode()})
+    with pytest.raises(FileNotFoundError):
+        DockerExecFiles(run, "w").read_text(f"{CONF}/00-cni-quickstart.conflist")

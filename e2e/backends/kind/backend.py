@@ -165,7 +165,11 @@ class KindBackend:
                 raise NotYet(where)
             return obj
 
-        obj = wait_until(f"pod {self.namespace}/{name} to be Ready", probe, POD_READY_SECONDS, interval=2)
+        try:
+            obj = wait_until(f"pod {self.namespace}/{name} to be Ready", probe, POD_READY_SECONDS, interval=2)
+        except BaseException:  # never Ready, or Ctrl-C: the pod must not outlive the attempt
+            self.delete_pod(Pod(self.namespace, name, node or self.default_node or ""))
+            raise
         return Pod(self.namespace, name, obj.spec.node_name, handle=obj.metadata.uid)
 
     def delete_pod(self, pod: Pod) -> None:

@@ -101,7 +101,12 @@ class DockerExecFiles:
         return sorted(parse.lines(check(self.run, c.node_ls(self.node, path), f"list {path} on {self.node}")))
 
     def read_text(self, path: str) -> str:
-        return check(self.run, c.node_cat(self.node, path), f"read {path} on {self.node}")
+        result = self.run(c.node_cat(self.node, path), input=None, timeout=120)
+        if result.rc != 0 and "No such file" in result.stderr:
+            raise FileNotFoundError(f"{path} on {self.node}")  # what the installer's race handling expects
+        if result.rc != 0:
+            raise CommandError(result, f"read {path} on {self.node}")
+        return result.stdout
 
     def write_atomic(self, path: str, text: str) -> None:
         # A temp file in the same directory, renamed over path: containerd's watcher reloads on
