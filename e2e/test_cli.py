@@ -71,10 +71,21 @@ def run_cniqs(argv: list[str], state_dir: Path) -> Ran:
     """Run a cniqs command line as a user would (argv[0] is `cniqs`), with a private state dir."""
     assert argv[0] == "cniqs", argv
     env = {**os.environ, "CNIQS_STATE_DIR": str(state_dir), "CNIQS_BACKEND": "local", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run(
-        [cniqs_script() or "cniqs", *argv[1:]], capture_output=True, text=True, timeout=TIMEOUT, env=env
+    proc = subprocess.Popen(
+        [cniqs_script() or "cniqs", *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
-    return Ran(argv, proc.returncode, proc.stdout, proc.stderr)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except BaseException:
+        # Timeout or Ctrl-C: SIGTERM first, which cniqs turns into its own teardown; SIGKILL only after.
+        proc.terminate()
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        raise
+    return Ran(argv, proc.returncode, out, err)
 
 
 def quick_start_commands(readme: str) -> list[str]:

@@ -36,7 +36,13 @@ def add_options(group: Any) -> None:
         metavar="X.Y|all",
         help="Kubernetes minor from the kind versions table (default: the newest); 'all' runs the suite per version",
     )
-    add("--kind-cluster", default="", metavar="NAME", help="reuse this existing kind cluster instead of creating one")
+    add(
+        "--kind-cluster",
+        default="",
+        metavar="NAME",
+        help="reuse this existing kind cluster instead of creating one (a cni-quickstart installed there by hand "
+        "is removed: the suite cannot tell it from its own)",
+    )
     add("--kind-keep", action="store_true", help="keep the cluster this run created (prints how to delete it)")
     add("--kind-workers", type=int, default=1, metavar="N", help="worker nodes besides the control plane (default 1)")
     add("--kind-ip-family", choices=IP_FAMILIES, default="ipv4", help="cluster IP family (default ipv4)")
