@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import ipaddress
 import json
 
 import pytest
@@ -106,36 +105,6 @@ def test_sha256sum_and_manifest() -> None:
     ]
     with pytest.raises(parse.ParseError):
         parse.sha256sum("sha256sum: x: No such file or directory\n")
-
-
-# `ip a s` in an alpine pod, as the original demo shows it.
-IP_A_S = """\
-1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000
-    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
-    inet 127.0.0.1/8 scope host lo
-       valid_lft forever preferred_lft forever
-    inet6 ::1/128 scope host
-       valid_lft forever preferred_lft forever
-2: tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN qlen 1000
-    link/ipip 0.0.0.0 brd 0.0.0.0
-4: eth0@if151: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 65535 qdisc noqueue state UP
-    link/ether ae:89:21:5f:e3:5f brd ff:ff:ff:ff:ff:ff
-    inet 10.244.0.148/24 brd 10.244.0.255 scope global eth0
-       valid_lft forever preferred_lft forever
-    inet6 fd00:10:244::94/64 scope global
-       valid_lft forever preferred_lft forever
-    inet6 fe80::ac89:21ff:fe5f:e35f/64 scope link
-       valid_lft forever preferred_lft forever
-"""
-
-
-def test_interface_addresses() -> None:
-    assert parse.interface_addresses(IP_A_S) == [
-        ipaddress.ip_interface("10.244.0.148/24"),
-        ipaddress.ip_interface("fd00:10:244::94/64"),
-    ]
-    assert parse.interface_addresses(IP_A_S, "lo") == []
-    assert parse.interface_addresses(IP_A_S, "eth1") == []
 
 
 def test_json_lines() -> None:

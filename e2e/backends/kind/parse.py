@@ -218,23 +218,6 @@ def manifest_problems(expected: dict[str, str], actual: dict[str, str], root: st
 # ip a s (busybox or iproute2)
 
 
-def interface_addresses(text: str, ifname: str = "eth0") -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
-    """Global addresses of one interface from `ip a s`; `eth0@if151` matches eth0."""
-    current = None
-    found: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
-    for line in text.splitlines():
-        header = re.match(r"^\d+:\s+([^:@\s]+)(?:@\S+)?:", line)
-        if header:
-            current = header[1]
-            continue
-        if current != ifname:
-            continue
-        addr = re.match(r"^\s+inet6?\s+(\S+)(.*)$", line)
-        if addr and "scope link" not in addr[2] and "scope host" not in addr[2]:
-            found.append(ipaddress.ip_interface(addr[1]))
-    return found
-
-
 # plugin log
 
 
