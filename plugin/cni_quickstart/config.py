@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-
-from cni_quickstart import SUPPORTED_VERSIONS, fastjson
+from cni_quickstart import SUPPORTED_VERSIONS, addr, fastjson
 from cni_quickstart import errors as e
 
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC")
@@ -29,8 +27,6 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~5 ms 
 if TYPE_CHECKING:  # typing and dataclasses cost ~15 ms of start-up on every CNI call
     from collections.abc import Mapping
     from typing import Any
-
-    Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Env:
@@ -60,8 +56,8 @@ class Config:
         cni_version: str,
         name: str,
         mode: str,
-        fake_v4: ipaddress.IPv4Network,
-        fake_v6: ipaddress.IPv6Network,
+        fake_v4: addr.Net,
+        fake_v6: addr.Net,
         log_file: str | None,
         prev_result: dict[str, Any] | None,
         raw: dict[str, Any],
@@ -172,12 +168,12 @@ def parse_config(data: dict[str, Any]) -> Config:
     return Config(version, name, mode, fake_v4, fake_v6, log_file or None, prev, data)
 
 
-def _network(data: Mapping[str, Any], key: str, default: str, family: int) -> Any:
+def _network(data: Mapping[str, Any], key: str, default: str, family: int) -> addr.Net:
     value = data.get(key, default)
     try:
         if not isinstance(value, str):
             raise ValueError("not a string")
-        net = ipaddress.ip_network(value, strict=True)
+        net = addr.ip_network(value)
     except ValueError as exc:
         raise e.CNIError(e.INVALID_CONFIG, f"{key} is not a valid prefix", str(exc)[:200]) from None
     if net.version != family:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-
+from cni_quickstart import addr
 from cni_quickstart import errors as e
+from cni_quickstart.addr import IP, Interface, Net
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~5 ms per CNI call
 if TYPE_CHECKING:
     from typing import Any
 
-    from cni_quickstart.config import Config, Network
-
-    Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-    Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+    from cni_quickstart.config import Config
 
 
 def has_ip_version_field(cni_version: str) -> bool:
@@ -21,11 +18,11 @@ def has_ip_version_field(cni_version: str) -> bool:
     return not cni_version.startswith("1.")
 
 
-def fake_address(real: Address, net: Network, mode: str, index: int) -> Address:
+def fake_address(real: IP, net: Net, mode: str, index: int) -> IP:
     """The address reported for the index-th real address of its family."""
     if mode == "translate":
         # Keep the real address's host bits inside the fake prefix.
-        return net.network_address + (int(real) & int(net.hostmask))  # type: ignore[return-value]
+        return net.network_address + (int(real) & int(net.hostmask))
     # fixed: the first address is the prefix's own address (1.2.3.0, as in the original
     # demo); later ones skip the gateway so no two entries report the same address.
     offset = 0 if index == 0 else index + 1
@@ -35,18 +32,18 @@ def fake_address(real: Address, net: Network, mode: str, index: int) -> Address:
             f"fake prefix {net} is too small for {index + 1} addresses of one family",
             "use a larger fakeIPv4/fakeIPv6 prefix",
         )
-    return net.network_address + offset  # type: ignore[return-value]
+    return net.network_address + offset
 
 
-def fake_gateway(real_gateway: Address | None, net: Network, mode: str) -> Address | None:
+def fake_gateway(real_gateway: IP | None, net: Net, mode: str) -> IP | None:
     if mode == "translate":
         if real_gateway is None:
             return None
         return fake_address(real_gateway, net, mode, 0)
-    return net.network_address + 1  # type: ignore[return-value]
+    return net.network_address + 1
 
 
-def _entries(prev: dict[str, Any]) -> list[tuple[dict[str, Any], Interface, Address | None]]:
+def _entries(prev: dict[str, Any]) -> list[tuple[dict[str, Any], Interface, IP | None]]:
     ips = prev.get("ips", [])
     if not isinstance(ips, list):
         raise e.CNIError(e.INVALID_CONFIG, "prevResult.ips must be a list")
@@ -61,12 +58,12 @@ def _entries(prev: dict[str, Any]) -> list[tuple[dict[str, Any], Interface, Addr
             address = entry["address"]
             if not isinstance(address, str) or "/" not in address:
                 raise ValueError("address must be a string in CIDR notation")
-            iface = ipaddress.ip_interface(address)
+            iface = addr.ip_interface(address)
             gateway = entry.get("gateway")
             if gateway is not None:
                 if not isinstance(gateway, str):
                     raise ValueError("gateway must be a string")
-                gw: Address | None = ipaddress.ip_address(gateway)
+                gw: IP | None = addr.ip_address(gateway)
                 if gw is not None and gw.version != iface.version:
                     raise ValueError("gateway family differs from address family")
             else:
@@ -82,7 +79,7 @@ def _entries(prev: dict[str, Any]) -> list[tuple[dict[str, Any], Interface, Addr
     return parsed
 
 
-def _fake_net(cfg: Config, version: int) -> Network:
+def _fake_net(cfg: Config, version: int) -> Net:
     return cfg.fake_v4 if version == 4 else cfg.fake_v6
 
 
@@ -95,10 +92,10 @@ def rewrite(prev: dict[str, Any], cfg: Config) -> tuple[dict[str, Any], list[tup
     mapping = []
     for entry, iface, gw in _entries(prev):
         net = _fake_net(cfg, iface.version)
-        addr = fake_address(iface.ip, net, cfg.mode, seen[iface.version])
+        fake = fake_address(iface.ip, net, cfg.mode, seen[iface.version])
         seen[iface.version] += 1
         new = dict(entry)
-        new["address"] = f"{addr}/{net.prefixlen}"
+        new["address"] = f"{fake}/{net.prefixlen}"
         fake_gw = fake_gateway(gw, net, cfg.mode)
         if fake_gw is None:
             new.pop("gateway", None)
@@ -135,10 +132,10 @@ def verify(prev: dict[str, Any], cfg: Config) -> None:
         net = _fake_net(cfg, iface.version)
         if cfg.mode == "fixed":
             want = fake_address(iface.ip, net, cfg.mode, seen[iface.version])
-            ok = iface.ip == want and iface.network.prefixlen == net.prefixlen
+            ok = iface.ip == want and iface.prefixlen == net.prefixlen
             expected = f"{want}/{net.prefixlen}"
         else:
-            ok = iface.ip in net and iface.network.prefixlen == net.prefixlen
+            ok = iface.ip in net and iface.prefixlen == net.prefixlen
             expected = f"an address in {net}"
         seen[iface.version] += 1
         if not ok:
