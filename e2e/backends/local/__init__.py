@@ -9,9 +9,8 @@ import os
 import shutil
 import signal
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -98,19 +97,12 @@ def open_backend(config: pytest.Config | None = None, **overrides: Any) -> Itera
         yield backend
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_as_interrupt() -> AbstractContextManager[None]:
     """A SIGTERM or SIGHUP unwinds like Ctrl-C, so the node is torn down instead of left behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    from e2e.backends.local.procs import signals_handled
 
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    saved = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    return signals_handled((signal.SIGTERM, signal.SIGHUP), _interrupt)

@@ -12,9 +12,10 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from cniqs import build, conflist
@@ -373,21 +374,10 @@ def _alive(proc: subprocess.Popen[bytes], layout: Layout) -> bool:
     return True
 
 
-@contextmanager
-def _deferred_signals() -> Iterator[None]:
+def _note_teardown(signum: int, _frame: FrameType | None) -> None:
+    os.write(2, b"\ncni-quickstart local backend: tearing down the node, please wait\n")
+
+
+def _deferred_signals() -> AbstractContextManager[None]:
     """Teardown is not interrupted by a second Ctrl-C or a SIGTERM: they are noted and ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def note(signum: int, _frame: object) -> None:
-        os.write(2, b"\ncni-quickstart local backend: tearing down the node, please wait\n")
-
-    for sig in saved:
-        signal.signal(sig, note)
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    return procs.signals_handled((signal.SIGINT, signal.SIGTERM), _note_teardown)
