@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+class WaitTimeout(TimeoutError):
+    """A setup wait gave up; the message says what it waited for, how long, and what it saw last.
+
+    One class for every backend, so callers (the cniqs tool) recognise a wait that gave up by type.
+    """
+
+
 @dataclass(frozen=True)
 class Pod:
     """A running pod. `node` names where it runs; `handle` is backend-private (sandbox id, ...)."""

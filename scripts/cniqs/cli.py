@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from cniqs import clusters, state
 from cniqs.clusters import CliError
 from cniqs.console import Console, elapsed
+from e2e.backends.base import WaitTimeout
 
 BACKEND_CHOICES = ("auto", "local", "kind")
 DEMO_POD = "test"
@@ -330,7 +331,7 @@ def hint(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, (CliError, state.StateError)):
         return ""
-    if name == "WaitTimeout":
+    if isinstance(exc, WaitTimeout):
         return "rerun with -v to see every command; `cniqs status` shows where the node's logs are"
     if name == "CommandError":
         return "rerun with -v to see every command and its output"

@@ -11,6 +11,7 @@ import pytest
 from cniqs import cli, debdeps, state
 from cniqs.clusters import CliError, choose_backend
 from cniqs.console import Console, command_line, elapsed
+from e2e.backends.base import WaitTimeout
 
 # -- backend auto-selection ------------------------------------------------------------------------
 
@@ -162,10 +163,6 @@ def test_up_refuses_when_something_is_up(capsys: pytest.CaptureFixture[str], mon
     assert cli.main(["up", "--backend", "local"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == ["cniqs: error: kind cluster cniqs (kubeconfig /k) is up already: use it, or run `cniqs down` first"]
-
-
-class WaitTimeout(TimeoutError):
-    """Named like the local backend's: the hint is chosen by the name."""
 
 
 def test_unexpected_errors_become_one_line_with_a_hint() -> None:

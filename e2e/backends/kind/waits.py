@@ -12,16 +12,17 @@ from typing import TypeVar, cast
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
 
+from e2e.backends.base import WaitTimeout
+
+__all__ = ["NotYet", "WaitTimeout", "wait_until", "CNI_LOADED_SECONDS", "PING_SECONDS", "POD_GONE_SECONDS",
+           "POD_READY_SECONDS"]  # fmt: skip
+
 T = TypeVar("T")
 
 POD_READY_SECONDS = 300.0
 PING_SECONDS = 60.0
 CNI_LOADED_SECONDS = 60.0
 POD_GONE_SECONDS = 120.0
-
-
-class WaitTimeout(TimeoutError):
-    """A wait gave up; the message says what it waited for, how long, and what it saw last."""
 
 
 class NotYet(Exception):

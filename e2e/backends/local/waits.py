@@ -7,11 +7,11 @@ from typing import TypeVar
 
 from tenacity import RetryError, Retrying, retry_if_exception, retry_if_result, stop_after_delay, wait_fixed
 
+from e2e.backends.base import WaitTimeout
+
+__all__ = ["Fatal", "WaitTimeout", "until"]
+
 T = TypeVar("T")
-
-
-class WaitTimeout(TimeoutError):
-    pass
 
 
 class Fatal(Exception):
