@@ -1,0 +1,291 @@
+"""Build real Kubernetes binaries (and the node tools the tiers need) with `go build` through the Go module proxy.
+
+    python -m cniqs.kubebin 1.35            # one pinned release
+    python -m cniqs.kubebin all             # every pinned release
+    python -m cniqs.kubebin tools           # crictl and containerd (shared by every release)
+
+`k8s.io/kubernetes` cannot be built with `go install pkg@version`: its own go.mod replaces each
+`k8s.io/*` staging module with a path inside its tree. So each release gets a small generated
+wrapper module that requires `k8s.io/kubernetes` and pins every staging module to the matching
+`v0.<minor>.<patch>` release instead. Outputs are cached per release and Go version in the user
+cache dir (`$CNIQS_CACHE`, else `$XDG_CACHE_HOME/cniqs`, else `~/.cache/cniqs`); a second run
+reuses them. Go's own module and build caches are the usual ones (`go env GOMODCACHE GOCACHE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Kubernetes patch releases this project pins, newest first: the first is the default.
+# Each minor also sits in the kind versions table, so both tiers test the same Kubernetes.
+KUBE_RELEASES: dict[str, str] = {
+    "1.36": "v1.36.3",
+    "1.35": "v1.35.4",
+    "1.34": "v1.34.4",
+}
+DEFAULT_MINOR = next(iter(KUBE_RELEASES))
+
+KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A node tool built with `go build` from its own module at a pinned release."""
+
+    name: str
+    module: str
+    version: str
+    package: str
+    tags: str = ""
+    cgo: bool = False
+
+
+# crictl at the release kind's current node images ship; containerd 2.x as on kind's nodes (Debian's
+# containerd 1.6 is older than any containerd that upstream pairs with Kubernetes >= 1.31).
+CRICTL = Tool("crictl", "sigs.k8s.io/cri-tools", "v1.34.0", "sigs.k8s.io/cri-tools/cmd/crictl")
+CONTAINERD = Tool(
+    "containerd",
+    "github.com/containerd/containerd/v2",
+    "v2.2.9",
+    "github.com/containerd/containerd/v2/cmd/containerd",
+    tags="no_btrfs no_devmapper no_zfs",
+    cgo=True,
+)
+CONTAINERD_SHIM = Tool(
+    "containerd-shim-runc-v2",
+    CONTAINERD.module,
+    CONTAINERD.version,
+    "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+)
+TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM)
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message names the step and the tail of its output."""
+
+
+def cache_root() -> Path:
+    if os.environ.get("CNIQS_CACHE"):
+        return Path(os.environ["CNIQS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cniqs"
+
+
+def go_version() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise BuildError("no Go toolchain on PATH: install Go (https://go.dev/doc/install) to build Kubernetes")
+    out = subprocess.run([go, "env", "GOVERSION"], check=True, capture_output=True, text=True).stdout.strip()
+    return out or "unknown"
+
+
+def release_for(minor: str) -> str:
+    try:
+        return KUBE_RELEASES[minor.removeprefix("v")]
+    except KeyError:
+        pinned = ", ".join(KUBE_RELEASES)
+        raise BuildError(f"Kubernetes {minor} is not pinned here; pinned minors: {pinned}") from None
+
+
+def staging_version(release: str) -> str:
+    """v1.35.4 -> v0.35.4: the staging modules are tagged with the same minor and patch."""
+    major, minor, patch = release.removeprefix("v").split(".")
+    if major != "1":
+        raise BuildError(f"unexpected Kubernetes release {release}")
+    return f"v0.{minor}.{patch}"
+
+
+def staging_modules(kubernetes_gomod: str) -> list[str]:
+    """The module paths that k8s.io/kubernetes's go.mod replaces with a path in its own tree."""
+    found = []
+    for line in kubernetes_gomod.splitlines():
+        left, arrow, right = line.partition("=>")
+        if arrow and right.strip().startswith("./staging/"):
+            path = left.strip().removeprefix("replace").strip().split()[0]
+            found.append(path)
+    return sorted(set(found))
+
+
+def wrapper_gomod(release: str, go_directive: str, staging: Iterable[str]) -> str:
+    """The wrapper module: requires k8s.io/kubernetes and pins each staging module to its tagged release."""
+    pinned = staging_version(release)
+    lines = [
+        "module cniqs.local/kubebuild",
+        "",
+        f"go {go_directive}",
+        "",
+        f"require k8s.io/kubernetes {release}",
+        "",
+        "replace (",
+    ]
+    lines += [f"\t{path} => {path} {pinned}" for path in staging]
+    lines += [")", ""]
+    return "\n".join(lines)
+
+
+def version_ldflags(release: str) -> str:
+    """Stamp the release into the binaries, as Kubernetes' own build does, so nodes report it."""
+    major, minor, _ = release.removeprefix("v").split(".")
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={release}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+        ]
+    return " ".join(flags)
+
+
+def _run(argv: Sequence[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    with log.open("ab") as out:
+        out.write(("$ " + " ".join(argv) + "\n").encode())
+        out.flush()
+        proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-25:]
+        raise BuildError(f"{' '.join(argv[:3])} ... failed (exit {proc.returncode}); log {log}:\n" + "\n".join(tail))
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _go_env(cgo: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CGO_ENABLED"] = "1" if cgo else "0"
+    env.setdefault("GOFLAGS", "-mod=mod")
+    return env
+
+
+def kube_bin_dir(minor: str) -> Path:
+    """Where one release's binaries live (not built here; see build_kube)."""
+    return cache_root() / "kube" / f"{release_for(minor)}-{go_version()}" / "bin"
+
+
+def tools_bin_dir() -> Path:
+    return cache_root() / "tools" / go_version() / "bin"
+
+
+def _complete(bin_dir: Path, names: Iterable[str]) -> bool:
+    return all((bin_dir / n).is_file() and os.access(bin_dir / n, os.X_OK) for n in names)
+
+
+def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
+    """Build one pinned release's commands (cached); returns the bin dir."""
+    release = release_for(minor)
+    bin_dir = kube_bin_dir(minor)
+    if _complete(bin_dir, commands):
+        _say(f"kubebin: Kubernetes {release}: cached in {bin_dir}")
+        return bin_dir
+    work = bin_dir.parent / "module"
+    work.mkdir(parents=True, exist_ok=True)
+    log = bin_dir.parent / "build.log"
+    env = _go_env(cgo=False)
+    started = time.monotonic()
+    _say(f"kubebin: Kubernetes {release}: resolving modules (log {log})")
+    info = subprocess.run(
+        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{release}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    if info.returncode != 0:
+        raise BuildError(f"the Go module proxy did not serve k8s.io/kubernetes@{release}: {info.stdout}{info.stderr}")
+    meta = json.loads(info.stdout)
+    upstream = Path(meta["GoMod"]).read_text()
+    go_directive = next(
+        (line.split()[1] for line in upstream.splitlines() if line.startswith("go ")),
+        "1.24",
+    )
+    (work / "go.mod").write_text(wrapper_gomod(release, go_directive, staging_modules(upstream)))
+    (work / "go.sum").touch()
+    _run(["go", "mod", "download", "k8s.io/kubernetes"], work, log, env)
+    # Each package at the release itself: a bare `go get` would move k8s.io/kubernetes to the newest release.
+    _run(["go", "get", *(f"k8s.io/kubernetes/cmd/{c}@{release}" for c in commands)], work, log, env)
+    _say(f"kubebin: Kubernetes {release}: modules ready after {time.monotonic() - started:.0f} s; compiling")
+    tmp = bin_dir.with_name("bin.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for command in commands:
+        t0 = time.monotonic()
+        _run(
+            ["go", "build", "-trimpath", "-ldflags", version_ldflags(release), "-o", str(tmp / command),
+             f"k8s.io/kubernetes/cmd/{command}"],
+            work,
+            log,
+            env,
+        )
+        _say(f"kubebin: Kubernetes {release}: {command} built in {time.monotonic() - t0:.0f} s")
+    if bin_dir.exists():
+        for old in bin_dir.iterdir():
+            if not (tmp / old.name).exists():
+                shutil.move(str(old), tmp / old.name)
+        shutil.rmtree(bin_dir)
+    tmp.rename(bin_dir)
+    _say(f"kubebin: Kubernetes {release}: done in {time.monotonic() - started:.0f} s -> {bin_dir}")
+    return bin_dir
+
+
+def build_tools(tools: Sequence[Tool] = TOOLS) -> Path:
+    """Build the node tools (cached); returns their bin dir."""
+    bin_dir = tools_bin_dir()
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = bin_dir.parent / "build.log"
+    for tool in tools:
+        stamp = bin_dir / f".{tool.name}.version"
+        if (bin_dir / tool.name).is_file() and stamp.is_file() and stamp.read_text() == tool.version:
+            continue
+        t0 = time.monotonic()
+        _say(f"kubebin: building {tool.name} {tool.version} (log {log})")
+        gobin = bin_dir.parent / "gobin"
+        gobin.mkdir(exist_ok=True)
+        env = _go_env(cgo=tool.cgo)
+        env["GOBIN"] = str(gobin)
+        argv = ["go", "install", "-trimpath", "-ldflags", "-s -w"]
+        if tool.tags:
+            argv += ["-tags", tool.tags]
+        argv.append(f"{tool.package}@{tool.version}")
+        _run(argv, bin_dir.parent, log, env)
+        os.replace(gobin / tool.name, bin_dir / tool.name)
+        stamp.write_text(tool.version)
+        _say(f"kubebin: {tool.name} built in {time.monotonic() - t0:.0f} s")
+    return bin_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cniqs.kubebin", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "what",
+        nargs="+",
+        help=f"a pinned Kubernetes minor ({', '.join(KUBE_RELEASES)}), 'all', or 'tools'",
+    )
+    args = parser.parse_args(argv)
+    try:
+        for what in args.what:
+            if what == "tools":
+                print(build_tools())
+            elif what == "all":
+                for minor in KUBE_RELEASES:
+                    print(build_kube(minor))
+            else:
+                print(build_kube(what))
+    except BuildError as err:
+        print(f"kubebin: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
