@@ -25,14 +25,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# Kubernetes patch releases this project pins, newest first: the first is the default.
-# Each minor also sits in the kind versions table, so both tiers test the same Kubernetes.
+# Kubernetes patch releases this project pins, newest first: the first is the default. Every kind-table
+# minor that the module proxy serves is here too (tests/kube), so both tiers test the same Kubernetes.
 KUBE_RELEASES: dict[str, str] = {
     "1.36": "v1.36.3",
     "1.35": "v1.35.4",
     "1.34": "v1.34.4",
 }
 DEFAULT_MINOR = next(iter(KUBE_RELEASES))
+# The Go module proxy serves k8s.io/kubernetes from 1.34 on: older kind-table minors cannot be built here.
+OLDEST_SERVED_MINOR = 34
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl")
 
@@ -66,7 +68,8 @@ CONTAINERD_SHIM = Tool(
     CONTAINERD.version,
     "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
 )
-TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM)
+CTR = Tool("ctr", CONTAINERD.module, CONTAINERD.version, "github.com/containerd/containerd/v2/cmd/ctr")
+TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 
 
 class BuildError(RuntimeError):

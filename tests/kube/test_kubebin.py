@@ -1,0 +1,72 @@
+"""The wrapper module that lets `go build` take k8s.io/kubernetes from the module proxy."""
+
+from __future__ import annotations
+
+import pytest
+
+from cniqs import kubebin
+
+UPSTREAM = """module k8s.io/kubernetes
+
+go 1.25.0
+
+require (
+\tk8s.io/api v0.0.0
+\tgithub.com/spf13/cobra v1.10.2
+)
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/client-go => ./staging/src/k8s.io/client-go
+\tgithub.com/example/fork => github.com/example/fork v1.2.3
+)
+"""
+
+
+def test_staging_modules_are_the_local_replaces_only() -> None:
+    assert kubebin.staging_modules(UPSTREAM) == ["k8s.io/api", "k8s.io/client-go"]
+
+
+def test_single_line_replace_is_read_too() -> None:
+    assert kubebin.staging_modules("replace k8s.io/kms => ./staging/src/k8s.io/kms\n") == ["k8s.io/kms"]
+
+
+def test_wrapper_pins_each_staging_module_to_the_matching_release() -> None:
+    text = kubebin.wrapper_gomod("v1.35.4", "1.25.0", ["k8s.io/api", "k8s.io/client-go"])
+    assert "require k8s.io/kubernetes v1.35.4" in text
+    assert "\tk8s.io/api => k8s.io/api v0.35.4" in text
+    assert "\tk8s.io/client-go => k8s.io/client-go v0.35.4" in text
+    assert "go 1.25.0" in text
+
+
+@pytest.mark.parametrize(("release", "staging"), [("v1.34.4", "v0.34.4"), ("v1.36.3", "v0.36.3")])
+def test_staging_version(release: str, staging: str) -> None:
+    assert kubebin.staging_version(release) == staging
+
+
+def test_unpinned_minor_is_refused_with_the_pinned_list() -> None:
+    with pytest.raises(kubebin.BuildError, match="pinned minors: 1.36, 1.35, 1.34"):
+        kubebin.release_for("1.20")
+
+
+def test_version_ldflags_stamp_the_release() -> None:
+    flags = kubebin.version_ldflags("v1.35.4")
+    assert "-X k8s.io/component-base/version.gitVersion=v1.35.4" in flags
+    assert "-X k8s.io/component-base/version.gitMinor=35" in flags
+
+
+def test_cache_root_honours_cniqs_cache(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CNIQS_CACHE", str(tmp_path))
+    assert kubebin.cache_root() == tmp_path
+    monkeypatch.delenv("CNIQS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert kubebin.cache_root() == tmp_path / "x" / "cniqs"
+
+
+def test_every_kind_minor_the_proxy_serves_is_pinned_here_too() -> None:
+    """Both Kubernetes tiers test the same Kubernetes where they can: the module proxy serves
+    k8s.io/kubernetes from 1.34 on, so every kind-table minor from 1.34 up is pinned here as well."""
+    from e2e.backends.kind.versions import IMAGES
+
+    buildable = {image.minor for image in IMAGES if int(image.minor.split(".")[1]) >= kubebin.OLDEST_SERVED_MINOR}
+    assert buildable <= set(kubebin.KUBE_RELEASES), sorted(buildable - set(kubebin.KUBE_RELEASES))
