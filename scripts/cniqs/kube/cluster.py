@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,9 @@ class ClusterState:
     nodes: list[str] = field(default_factory=list)  # node roots, each with its own run.json
     pids: list[int] = field(default_factory=list)  # control plane, kubelets, forwarder
     api_port: int | None = None
+    bin_dir: str = ""
+    tools_dir: str = ""
+    image: str = ""
     owner_pid: int | None = None
     kept: bool = False
 
@@ -181,7 +185,8 @@ def up(
     tools_dir = kubebin.build_tools()
     run_id = new_run_id()
     root = Path(tempfile.mkdtemp(prefix=f"cniqs-kube-{run_id}-", dir=root_parent))
-    state = ClusterState(run_id, str(root), minor, owner_pid=os.getpid())
+    state = ClusterState(run_id, str(root), minor, bin_dir=str(bin_dir), tools_dir=str(tools_dir),
+                         owner_pid=os.getpid())  # fmt: skip
     state.save()
     cluster: Cluster | None = None
     try:
@@ -313,20 +318,42 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     for node in nodes:
         _start_kubelet(node, ca, in_cluster, bin_dir, log_dir, state, minor_number, name)
 
-    cluster = Cluster(
-        name=name,
-        state=state,
-        bin_dir=bin_dir,
-        tools_dir=tools_dir,
-        nodes=nodes,
-        kubeconfig=paths.admin_kubeconfig,
-        ext=ext,
-        image=test.name,
-        log_dir=log_dir,
-    )
+    state.image = test.name
+    state.save()
+    cluster = _cluster(state, nodes)
     _kindnet(cluster)
     say(f"{len(nodes)} nodes Ready after {time.monotonic() - t0:.1f} s")
     return cluster
+
+
+def _cluster(state: ClusterState, nodes: list[Node]) -> Cluster:
+    root = Path(state.root)
+    return Cluster(
+        name=f"cniqs-{state.run_id}",
+        state=state,
+        bin_dir=Path(state.bin_dir),
+        tools_dir=Path(state.tools_dir),
+        nodes=nodes,
+        kubeconfig=root / "kubeconfig" / "admin.conf",
+        ext=Layout(state.run_id, root / "ext"),
+        image=state.image,
+        log_dir=root / "logs",
+    )
+
+
+def attach(root: Path) -> Cluster:
+    """The cluster a kept run left in root (cniqs up, then later commands); raises if it is not running."""
+    state = ClusterState.load(root)
+    dead = [pid for pid in state.pids if not procs.alive(pid)]
+    if dead:
+        raise RuntimeError(f"the kube cluster in {root} is not whole any more ({len(dead)} of its processes are gone)")
+    nodes = []
+    for index, node_root in enumerate(state.nodes):
+        node_state = RunState.load(Path(node_root) / "run.json")
+        layout = Layout(node_state.run_id, Path(node_root))
+        name = f"cniqs-{state.run_id}-{NODE_ROLES[index]}"
+        nodes.append(Node(name, index, layout, node_state, CRI(layout.socket), Path(node_root) / "kubelet"))
+    return _cluster(state, nodes)
 
 
 def _node(
@@ -507,19 +534,41 @@ def teardown(root: Path) -> list[str]:
     return problems
 
 
+def stale_roots(parent: Path, include_kept: bool = False) -> list[Path]:
+    """Cluster roots under parent whose owning process is gone (killed before it could tear down)."""
+    found = []
+    for state_file in sorted(parent.glob(f"cniqs-kube-*/{CLUSTER_STATE}")):
+        try:
+            state = ClusterState.load(state_file.parent)
+        except (OSError, ValueError, TypeError):
+            continue
+        if (state.owner_pid and procs.alive(state.owner_pid)) or (state.kept and not include_kept):
+            continue
+        found.append(state_file.parent)
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cniqs.kube.cluster")
+    parser = argparse.ArgumentParser(prog="python -m cniqs.kube.cluster", description="Tear down kube-tier clusters")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    down = sub.add_parser("down", help="tear down a kept cluster")
-    down.add_argument("roots", nargs="+", type=Path)
+    down = sub.add_parser("down", help="tear down kept clusters, or those a killed run left (--stale)")
+    down.add_argument("roots", nargs="*", type=Path, help="cluster roots (printed by a kept run)")
+    down.add_argument("--stale", action="store_true", help="also every cluster whose owning process is gone")
+    down.add_argument("--include-kept", action="store_true", help="with --stale: kept clusters too")
+    down.add_argument("--parent", type=Path, default=Path(tempfile.gettempdir()), help="where --stale looks")
     args = parser.parse_args(argv)
+    roots = list(args.roots) + (stale_roots(args.parent, args.include_kept) if args.stale else [])
     failed = False
-    for root in args.roots:
-        for problem in teardown(root):
-            failed = True
-            print(f"teardown {root}: {problem}")
+    for root in roots:
+        problems = teardown(root)
+        for problem in problems:
+            print(f"teardown {root}: {problem}", file=sys.stderr)
+        print(f"teardown {root}: {'done' if not problems else 'finished with problems'}", file=sys.stderr)
+        failed = failed or bool(problems)
+    if not roots:
+        print("teardown: nothing to tear down", file=sys.stderr)
     return 1 if failed else 0
 
 
