@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e.backends.base import KINDNET, kindnet_chain
-from e2e.backends.kind.nodeutils import Completed
+from cniqs.common.run import Completed
+from cniqs.provider import KINDNET, kindnet_chain
+from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.kind.commands import DOCKER
 
 CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 
@@ -206,3 +208,8 @@ class FakeDocker:
                     return fail("not runnable", 126)
                 return Completed(argv, 0, json.dumps({"cniVersion": "1.1.0", "supportedVersions": ["0.3.1"]}), "")
         return fail(f"fake docker: unknown command {cmd}", 127)
+
+
+def on_docker(run: Any) -> Nodes:
+    """The fake (or any runner) as the Kubernetes layer reaches kind nodes: through `docker exec`."""
+    return Nodes(run, DOCKER)
