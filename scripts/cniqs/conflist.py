@@ -13,19 +13,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cniqs.common.cniconfig import loaded_networks, pod_network
 from cniqs.common.errors import InstallError
 from cniqs.nodefiles import NodeFiles
 from cniqs.resources import CONFLIST_DIR
 
 CNI_TYPE = "cni-quickstart"
-INSTALLED_NAME = "00-cni-quickstart.conflist"
+INSTALLED_NAME = f"00-{CNI_TYPE}.conflist"
 # libcni's ConfFiles: files with these extensions, sorted by name.
 CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 
 
 def chain_entry(**overrides: Any) -> dict[str, Any]:
     """The plugin's chain entry from conflist/cni-quickstart.json, with overrides (None removes a key)."""
-    entry = json.loads((CONFLIST_DIR / "cni-quickstart.json").read_text())
+    entry = json.loads((CONFLIST_DIR / f"{CNI_TYPE}.json").read_text())
     for key, value in overrides.items():
         if value is None:
             entry.pop(key, None)
@@ -142,3 +143,24 @@ def uninstall(files: NodeFiles, conf_dir: str) -> bool:
         raise InstallError(f"{target} was not written by cni-quickstart; not removing it")
     files.remove(target)
     return True
+
+
+def chain_matches(text: str, entry: dict[str, Any] | None) -> bool:
+    """Whether the loaded pod network ends with exactly this chain entry (None: has no cni-quickstart)."""
+    net = pod_network(loaded_networks(text))
+    if net is None:
+        return False
+    ours = [n for n, t in enumerate(net.types) if t == CNI_TYPE]
+    if entry is None:
+        return not ours
+    if ours != [len(net.types) - 1]:
+        return False
+    last = net.plugins[-1]
+    # Compare the whole entry when containerd reports the plugin's source; else the type only.
+    return last == entry if "Source" not in last else True
+
+
+def base_matches(text: str, name: str, cni_version: str) -> bool:
+    """Whether the loaded pod network is this base chain (name, version) without cni-quickstart."""
+    net = pod_network(loaded_networks(text))
+    return net is not None and net.name == name and net.cni_version == cni_version and CNI_TYPE not in net.types

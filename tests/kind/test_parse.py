@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from cniqs import conflist
 from cniqs.common import cniconfig
 from cniqs.providers.k8s import parse
 from tests.kind.fakes import FakeNode, kindnet_conflist
@@ -76,20 +77,20 @@ def test_chain_matches_exact_entry_only() -> None:
     plain = node_with(("10-kindnet.conflist", json.dumps(chain))).crictl_info()
     chain["plugins"].append(entry)
     ours = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
-    assert cniconfig.chain_matches(ours, entry)
-    assert not cniconfig.chain_matches(ours, {**entry, "fakeIPv4": "198.51.100.0/24"})
-    assert not cniconfig.chain_matches(plain, entry)
-    assert cniconfig.chain_matches(plain, None)
-    assert not cniconfig.chain_matches(ours, None)
-    assert not cniconfig.chain_matches(FakeNode().crictl_info(), None)
+    assert conflist.chain_matches(ours, entry)
+    assert not conflist.chain_matches(ours, {**entry, "fakeIPv4": "198.51.100.0/24"})
+    assert not conflist.chain_matches(plain, entry)
+    assert conflist.chain_matches(plain, None)
+    assert not conflist.chain_matches(ours, None)
+    assert not conflist.chain_matches(FakeNode().crictl_info(), None)
 
 
 def test_base_matches() -> None:
     chain = json.loads(kindnet_conflist("10.244.0.0/24"))
     chain["cniVersion"] = "1.0.0"
     info = node_with(("05-cniqs-base.conflist", json.dumps(chain))).crictl_info()
-    assert cniconfig.base_matches(info, "kindnet", "1.0.0")
-    assert not cniconfig.base_matches(info, "kindnet", "0.3.1")
+    assert conflist.base_matches(info, "kindnet", "1.0.0")
+    assert not conflist.base_matches(info, "kindnet", "0.3.1")
 
 
 def test_sha256sum_and_manifest() -> None:
@@ -124,8 +125,8 @@ def test_chain_matches_by_type_when_containerd_gives_no_source() -> None:
     info = json.loads(node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info())
     for plugin in info["cniconfig"]["Networks"][1]["Config"]["Plugins"]:
         del plugin["Source"]
-    assert cniconfig.chain_matches(json.dumps(info), entry)
-    assert not cniconfig.chain_matches(json.dumps(info), None)
+    assert conflist.chain_matches(json.dumps(info), entry)
+    assert not conflist.chain_matches(json.dumps(info), None)
 
 
 def test_the_plugin_must_be_last() -> None:
@@ -133,7 +134,7 @@ def test_the_plugin_must_be_last() -> None:
     chain = json.loads(kindnet_conflist("10.244.0.0/24"))
     chain["plugins"].insert(1, entry)
     info = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
-    assert not cniconfig.chain_matches(info, entry)
+    assert not conflist.chain_matches(info, entry)
 
 
 def test_cniconfig_nested_under_info_is_accepted() -> None:

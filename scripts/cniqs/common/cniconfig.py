@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cniqs.common.errors import ParseError
-from cniqs.conflist import CNI_TYPE
 
 
 @dataclass(frozen=True)
@@ -73,27 +72,6 @@ def pod_network(networks: list[LoadedNetwork]) -> LoadedNetwork | None:
         if net.ifname != "lo":
             return net
     return None
-
-
-def chain_matches(text: str, entry: dict[str, Any] | None) -> bool:
-    """Whether the loaded pod network ends with exactly this chain entry (None: has no cni-quickstart)."""
-    net = pod_network(loaded_networks(text))
-    if net is None:
-        return False
-    ours = [n for n, t in enumerate(net.types) if t == CNI_TYPE]
-    if entry is None:
-        return not ours
-    if ours != [len(net.types) - 1]:
-        return False
-    last = net.plugins[-1]
-    # Compare the whole entry when containerd reports the plugin's source; else the type only.
-    return last == entry if "Source" not in last else True
-
-
-def base_matches(text: str, name: str, cni_version: str) -> bool:
-    """Whether the loaded pod network is this base chain (name, version) without cni-quickstart."""
-    net = pod_network(loaded_networks(text))
-    return net is not None and net.name == name and net.cni_version == cni_version and CNI_TYPE not in net.types
 
 
 def describe_chain(text: str) -> str:

@@ -98,7 +98,7 @@ def uninstall_binary(nodes: Nodes, node: str) -> bool:
 def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:
     """(loaded as wanted, one-line description of what containerd has loaded)."""
     text = crictl_info(nodes, node)
-    return cniconfig.chain_matches(text, entry), cniconfig.describe_chain(text)
+    return conflist.chain_matches(text, entry), cniconfig.describe_chain(text)
 
 
 # Base chain variants: kindnetd owns 10-kindnet.conflist and rewrites it whenever it restarts, so a
@@ -137,4 +137,4 @@ def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool 
 
 def base_state(nodes: Nodes, node: str, chain: dict[str, Any]) -> tuple[bool, str]:
     text = crictl_info(nodes, node)
-    return cniconfig.base_matches(text, chain["name"], chain["cniVersion"]), cniconfig.describe_chain(text)
+    return conflist.base_matches(text, chain["name"], chain["cniVersion"]), cniconfig.describe_chain(text)

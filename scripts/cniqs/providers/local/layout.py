@@ -13,6 +13,8 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cniqs.conflist import CNI_TYPE
+
 PREFIX = "cniqs"
 STATE_FILE = "run.json"
 
@@ -90,7 +92,7 @@ class Layout:
 
     @property
     def plugin_log(self) -> Path:
-        return self.logs / "cni-quickstart.log"
+        return self.logs / f"{CNI_TYPE}.log"
 
     @property
     def pod_logs(self) -> Path:
