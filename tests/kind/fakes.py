@@ -20,7 +20,7 @@ CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 
 
 def kindnet_conflist(*subnets: str, mtu: int = 1500) -> str:
-    """What kindnetd writes on a node (our own rendering of its shape, see facts.md)."""
+    """What kindnetd writes on a node (our own rendering of the shape kindnetd's cni.go writes)."""
     return json.dumps(kindnet_chain(KINDNET, list(subnets), "/run/cni-ipam-state", mtu=mtu), indent=2)
 
 

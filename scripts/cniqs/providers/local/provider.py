@@ -66,7 +66,7 @@ class LocalProvider:
             try:
                 __import__(module)
             except ImportError:
-                problems.append(f"missing Python module {module} (pip install -e .[e2e,build])")
+                problems.append(f"missing Python module {module} (pip install -e .[build])")
         archive = options.get("--local-image-archive")
         if archive and not Path(archive).is_file():
             problems.append(f"--local-image-archive {archive} is not a file")

@@ -68,7 +68,7 @@ disabled_plugins = [{disabled}]
 
   {cri}
     sandbox_image = {q(opts.sandbox_image)}
-    # runc here cannot lower oom_score_adj (facts.md): without this the sandbox never starts.
+    # runc on these machines cannot lower oom_score_adj: without this the sandbox never starts.
     restrict_oom_score_adj = true
     # Pod network namespaces under the run's state dir, not the machine's /run/netns.
     netns_mounts_under_state_dir = true
