@@ -1,24 +1,16 @@
-"""Backend selection for the e2e suite: `pytest e2e --backend local|kind`."""
+"""The e2e suite: `pytest e2e --backend local|kind` (see e2e/plugins for the options and the fixture)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from e2e.backends import NAMES, load
-from e2e.backends.base import Backend
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--backend", choices=NAMES, default="local", help="where the e2e suite runs")
-    for name in NAMES:
-        load(name).add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"))
-
-
-pytest_plugins = ["e2e.support_local"]  # the local-only `node` fixture
+pytest_plugins = [
+    "e2e.plugins.providers",  # --backend, the providers' options, the `backend` fixture
+    "e2e.support_local",  # the local-only `node` fixture
+]
 ONLY = {"kind_only": "kind", "local_only": "local"}
 
 
@@ -33,38 +25,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
-
-
-def missing_prerequisites(config: pytest.Config) -> None:
-    """Skip with the reason; where CI=true, fail instead: a skipped e2e run is never silent in CI."""
-    module = load(config.getoption("--backend"))
-    problems = module.prerequisites(config)
-    if not problems:
-        return
-    reason = f"{config.getoption('--backend')} backend cannot run here: " + "; ".join(problems)
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A backend module may define variants(config): the suite then runs once per variant (kind: per
-    Kubernetes version), each test id naming it, and open_backend(config, variant) opens each."""
-    if "backend" not in metafunc.fixturenames:
-        return
-    variants = getattr(load(metafunc.config.getoption("--backend")), "variants", None)
-    if variants is not None:
-        metafunc.parametrize("backend", variants(metafunc.config), indirect=True, scope="session")
-
-
-@pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    missing_prerequisites(request.config)
-    module = load(request.config.getoption("--backend"))
-    variant = getattr(request, "param", None)
-    opened = module.open_backend(request.config) if variant is None else module.open_backend(request.config, variant)
-    with opened as b:
-        yield b
 
 
 @pytest.hookimpl(wrapper=True)

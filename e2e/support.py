@@ -1,6 +1,6 @@
 """Backend-neutral helpers of the e2e tests: what a pod reports, what it really has, readable failures.
 
-Only base.Backend is used here, so every backend runs the same checks.
+Only cniqs.provider.Backend is used here, so every backend runs the same checks.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from e2e.backends.base import Backend, ExecResult, Pod, PodView
+from cniqs.common.ipaddr import parse_ip_addr
+from cniqs.provider import Backend, ExecResult, Pod, PodView
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -23,12 +24,7 @@ def real_interfaces(backend: Backend, pod: Pod, ifname: str = "eth0") -> list[In
     result = backend.exec(pod, ["ip", "-o", "addr", "show", "dev", ifname], timeout=15)
     if result.rc != 0:
         raise AssertionError(f"`ip addr show dev {ifname}` failed in pod {pod.name}: {result.stderr.strip()}")
-    found = []
-    for line in result.stdout.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[2] in ("inet", "inet6") and "global" in fields:
-            found.append(ipaddress.ip_interface(fields[3]))
-    return found
+    return [ipaddress.ip_interface(address) for address in parse_ip_addr(result.stdout, ifname)]
 
 
 def exec_until_ok(backend: Backend, pod: Pod, argv: Sequence[str], seconds: float = 10) -> ExecResult:
@@ -125,15 +121,3 @@ def translated(real: Address, fake_prefix: str) -> Address:
 def in_any(address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     ip = ipaddress.ip_address(address)
     return any(ip in net for net in networks)
-
-
-def adds_for(records: Iterable[dict[str, Any]], pod: Pod) -> list[dict[str, Any]]:
-    """The plugin's successful ADD records for a pod."""
-    return [
-        r
-        for r in records
-        if r.get("command") == "ADD"
-        and r.get("podName") == pod.name
-        and r.get("podNamespace") == pod.namespace
-        and "error" not in r
-    ]

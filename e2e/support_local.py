@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from e2e.backends.base import Backend
+from cniqs.common import mountinfo
+from cniqs.provider import Backend
 
 if TYPE_CHECKING:
-    from e2e.backends.local.node import LocalBackend
+    from cniqs.providers.local.node import LocalBackend
 
 # host-local's bookkeeping files in its per-network dir; every other file there is one allocated IP.
 IPAM_BOOKKEEPING = ("lock", "last_reserved_ip.")
@@ -26,7 +27,7 @@ CRI_NETNS_DIR = Path("io.containerd.grpc.v1.cri") / "netns"  # under containerd'
 def local(backend: Backend) -> LocalBackend:
     """The backend as the local backend, or skip: the test needs its own API (paths, containerd)."""
     try:
-        from e2e.backends.local.node import LocalBackend
+        from cniqs.providers.local.node import LocalBackend
     except ImportError as exc:
         pytest.skip(f"needs the local backend, which cannot be imported here: {exc}")
     if not isinstance(backend, LocalBackend):
@@ -89,23 +90,13 @@ def netns_mounts(node: LocalBackend) -> frozenset[str]:
     pid = node.run_state.containerd_pid if node.run_state is not None else None
     if not pid:
         return frozenset()
-    try:
-        mountinfo = Path(f"/proc/{pid}/mountinfo").read_text()
-    except OSError:
-        return frozenset()
     state = str(node.layout.containerd_state) + "/"
-    found = set()
-    for line in mountinfo.splitlines():
-        pre, _, post = line.partition(" - ")
-        parts = pre.split()
-        if post.startswith("nsfs ") and len(parts) > 4 and parts[4].startswith(state):
-            found.add(parts[4])
-    return frozenset(found)
+    return frozenset(m.point for m in mountinfo.read(pid) if m.fstype == "nsfs" and m.point.startswith(state))
 
 
 def veths(node: LocalBackend) -> frozenset[str]:
     """veths in the node's network namespace, except the node's own uplink."""
-    from e2e.backends.local import netns
+    from cniqs.providers.local import netns
 
     out = netns.ip(node.layout.node_netns, "-j", "link", "show", "type", "veth")
     links: list[dict[str, Any]] = json.loads(out or "[]")

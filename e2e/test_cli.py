@@ -26,13 +26,16 @@ from typing import Any
 
 import pytest
 
-from cniqs import REPO
-from e2e.backends import local
-from e2e.backends.local import cleanup, netns, procs
-from e2e.backends.local.layout import Layout, RunState
-from e2e.backends.local.render import EXT_HOST, POD_CIDR_V4
+from cniqs.common import procs
+from cniqs.common.mountinfo import mounts_under
+from cniqs.provider import RunOptions
+from cniqs.providers.local import netns
+from cniqs.providers.local.layout import Layout, RunState
+from cniqs.providers.local.provider import LocalProvider
+from cniqs.providers.local.render import EXT_HOST, POD_CIDR_V4
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
+REPO = Path(__file__).resolve().parents[1]
 
 FAKE = "1.2.3.0"
 TIMEOUT = 600  # the first `up` may build the plugin executable
@@ -40,7 +43,7 @@ TIMEOUT = 600  # the first `up` may build the plugin executable
 
 @pytest.fixture(scope="module", autouse=True)
 def local_prerequisites() -> None:
-    problems = local.prerequisites()
+    problems = LocalProvider().prerequisites(RunOptions())
     if cniqs_script() is None:
         problems.append("the `cniqs` console script is not installed (pip install -e .)")
     if problems:
@@ -111,7 +114,7 @@ def node_left_nothing(run_id: str, root: Path | None = None, containerd_pid: int
     if containerd_pid and procs.alive(containerd_pid):
         left.append(f"containerd {containerd_pid}: {procs.cmdline(containerd_pid)}")
     if root is not None:
-        left += [f"mount {m}" for m in cleanup.mounts_under(root)]
+        left += [f"mount {m}" for m in mounts_under(root)]
         left += [f"dir {p}" for p in (root, root.parent) if p.exists() and p.name.startswith("cniqs-")]
     return left
 
@@ -183,7 +186,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycle]:
         if (c.state_dir / "state.json").exists():
             saved = json.loads((c.state_dir / "state.json").read_text())
             if saved.get("backend") == "local" and (Path(saved["root"]) / "run.json").exists():
-                from e2e.backends.local import attach
+                from cniqs.providers.local import attach
 
                 attach.destroy(Path(saved["root"]))
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cniqs import REPO, conflist
+from cniqs import conflist
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend, Pod, primary
+from cniqs.provider import Backend, Pod, primary
 from e2e.support import (
     delete_pods,
     exec_until_ok,
@@ -34,10 +34,11 @@ from e2e.support import (
 from e2e.support_local import leftovers
 
 if TYPE_CHECKING:
-    from e2e.backends.local.node import LocalBackend
+    from cniqs.providers.local.node import LocalBackend
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 
+REPO = Path(__file__).resolve().parents[1]
 FAKE_V4 = "192.0.2.0/24"
 RACE_ROUNDS = 20
 
@@ -156,6 +157,7 @@ def test_install_and_uninstall_racing_leave_the_loaded_chain_right(node: LocalBa
 CRASHING_INSTALL = """
 import os, signal, sys
 from cniqs import conflist
+from cniqs.nodefiles import LocalFiles
 
 real_fsync = os.fsync
 
@@ -164,7 +166,7 @@ def fsync_then_die(fd):
     os.kill(os.getpid(), signal.SIGKILL)
 
 os.fsync = fsync_then_die
-conflist.install(conflist.LocalFiles(), sys.argv[1], {**conflist.chain_entry(), "logFile": sys.argv[2]})
+conflist.install(LocalFiles(), sys.argv[1], {**conflist.chain_entry(), "logFile": sys.argv[2]})
 """
 
 

@@ -14,10 +14,10 @@ from typing import cast
 
 import pytest
 
+from cniqs.common.waits import NotYet, wait_until
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend, Pod
-from e2e.backends.kind.backend import KindBackend
-from e2e.backends.kind.waits import NotYet, wait_until
+from cniqs.provider import Backend, Pod
+from cniqs.providers.kind.backend import KindBackend
 from e2e.support import delete_pods, expect, families, fixed_fakes, in_any, real_ips
 
 pytestmark = [

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend, Pod, primary
+from cniqs.provider import Backend, Pod, primary
 from e2e.support import delete_pods, expect, real_interfaces, run_pods, translated
 from e2e.support_local import leftovers, local
 

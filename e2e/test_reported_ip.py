@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend, Pod
+from cniqs.provider import Backend, Pod, adds_for
 from e2e.support import (
-    adds_for,
     delete_pods,
     expect,
     fake_prefix,

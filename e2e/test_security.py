@@ -12,11 +12,11 @@ import pytest
 
 from cniqs import conflist
 from cniqs.conflist import chain_entry
-from e2e.backends.base import primary
+from cniqs.provider import primary
 from e2e.support import delete_pods, expect, fixed_fakes
 
 if TYPE_CHECKING:
-    from e2e.backends.local.node import LocalBackend
+    from cniqs.providers.local.node import LocalBackend
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend
+from cniqs.provider import Backend
 from e2e.support import delete_pods, expect, families, fixed_fakes, real_ips
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,9 @@ import pytest
 
 from cniqs.build import host_arch
 from cniqs.conflist import chain_entry
-from e2e.backends import local
-from e2e.backends.base import Backend
-from e2e.backends.local import images
+from cniqs.provider import Backend, RunOptions
+from cniqs.providers.local import images
+from cniqs.providers.local.provider import LocalProvider
 from e2e.support import fixed_fakes, real_ips
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
@@ -25,7 +25,7 @@ def test_a_user_image_archive_runs_and_the_demo_holds(backend: Backend, tmp_path
     archive = images.write(images.test_image(busybox, host_arch(), name=USER_IMAGE), tmp_path)
     assert images.archive_image_names(archive) == [USER_IMAGE]
     entry = chain_entry(fakeIPv4="192.0.2.0/24")
-    with local.open_backend(image_archive=archive) as node:
+    with LocalProvider().open(RunOptions({"--local-image-archive": str(archive)})) as node:
         assert getattr(node, "image", None) == USER_IMAGE
         node.install(entry)
         pod = node.run_pod("user-image")

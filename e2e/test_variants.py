@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from cniqs.conflist import chain_entry
-from e2e.backends.base import Backend, ChainVariant
+from cniqs.provider import Backend, ChainVariant
 from e2e.support import delete_pods, exec_until_ok, expect, fixed_fakes, in_any, real_interfaces, run_pods, translated
 
 pytestmark = pytest.mark.e2e

@@ -13,18 +13,17 @@ from typing import Any
 
 import pytest
 
-from cniqs import CONFLIST_DIR
 from cniqs.conflist import (
     INSTALLED_NAME,
     InstallError,
-    LocalFiles,
     chain_entry,
     derive,
     install,
-    remove_stale_temps,
     uninstall,
 )
-from e2e.backends.base import KINDNET, ChainVariant, kindnet_chain
+from cniqs.nodefiles import LocalFiles, remove_stale_temps
+from cniqs.provider import KINDNET, ChainVariant, kindnet_chain
+from cniqs.resources import CONFLIST_DIR
 
 FILES = LocalFiles()
 
@@ -203,7 +202,7 @@ def test_install_and_uninstall_at_once_never_leave_a_broken_config(conf_dir: Pat
 
 def test_two_installer_processes_at_once(conf_dir: Path) -> None:
     code = (
-        "import sys; from cniqs.conflist import LocalFiles, install, chain_entry\n"
+        "import sys; from cniqs.conflist import install, chain_entry; from cniqs.nodefiles import LocalFiles\n"
         "for _ in range(30): install(LocalFiles(), sys.argv[1], chain_entry())"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(conf_dir)]) for _ in range(2)]

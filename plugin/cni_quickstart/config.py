@@ -6,7 +6,7 @@ from cni_quickstart import SUPPORTED_VERSIONS, addr, fastjson
 from cni_quickstart import errors as e
 
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC")
-# Which CNI_* variables each command needs (SPEC.md, "Parameters").
+# Which CNI_* variables each command needs (the CNI spec, containernetworking/cni SPEC.md, "Parameters").
 REQUIRED_ENV = {
     "ADD": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"),
     "CHECK": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"),
@@ -102,7 +102,8 @@ def parse_env(environ: Mapping[str, str]) -> Env:
 
 
 def _valid_container_id(cid: str) -> bool:
-    # SPEC.md: letters, digits, '_', '.' and '-', starting with a letter or digit (no `re`: start-up cost).
+    # The CNI spec (containernetworking/cni SPEC.md): letters, digits, '_', '.' and '-', starting with a letter
+    # or digit (no `re`: start-up cost).
     return cid[0] in _ALNUM and all(c in _ID_CHARS for c in cid)
 
 

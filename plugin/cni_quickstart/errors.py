@@ -12,7 +12,7 @@ IO_FAILURE = 5
 DECODE_FAILURE = 6
 INVALID_CONFIG = 7
 TRY_AGAIN_LATER = 11
-# Plugin-specific codes start at 100 (SPEC.md, "Error").
+# Plugin-specific codes start at 100 (the CNI spec, containernetworking/cni SPEC.md, "Error").
 NOT_CHAINED = 100
 CHECK_MISMATCH = 101
 INTERNAL = 199

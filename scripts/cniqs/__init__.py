@@ -1,6 +1,10 @@
-"""cniqs: the workshop steps, installers and helpers around the cni-quickstart plugin."""
+"""cniqs: the library around the cni-quickstart plugin, and the workshop tool on top of it.
 
-from pathlib import Path
+Layers, each importing only those below it:
 
-REPO = Path(__file__).resolve().parents[2]
-CONFLIST_DIR = REPO / "conflist"
+    cli/                  the `cniqs` tool (argument parsing, output, the state file)
+    providers/            local, kind, and k8s (the Kubernetes layer every cluster provider shares)
+    provider.py           the Provider and Backend interfaces
+    conflist.py build.py  installers and the node executable build, over nodefiles.NodeFiles
+    common/               the command runner, waits, typed errors, parsers, processes, signals
+"""

@@ -16,11 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cniqs import REPO
+from cniqs.common.errors import InstallError
+from cniqs.conflist import CNI_TYPE
+from cniqs.nodefiles import LocalFiles, NodeFiles
+from cniqs.resources import build_root, plugin_sources
 
-NAME = "cni-quickstart"
-ENTRY = REPO / "plugin" / "cni_quickstart" / "__main__.py"
-BUILD_ROOT = REPO / "build" / "plugin"
+NAME = CNI_TYPE  # the executable is named after the CNI type: libcni runs <bin dir>/<type>
+LINK_TARGET = f"{NAME}.d/{NAME}"
 # Modules the plugin never imports; keeping them out shrinks the folder and the start-up.
 EXCLUDES = (
     "tkinter",
@@ -56,8 +58,9 @@ def host_arch() -> str:
 def source_digest() -> str:
     """A digest of the plugin's sources: a build is reused while it matches."""
     h = hashlib.sha256()
-    for path in sorted((REPO / "plugin" / "cni_quickstart").rglob("*.py")):
-        h.update(path.relative_to(REPO).as_posix().encode())
+    sources = plugin_sources()
+    for path in sorted(sources.rglob("*.py")):
+        h.update(path.relative_to(sources.parent).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -67,7 +70,7 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
     if sys.platform != "linux":
         raise SystemExit("the local build needs Linux; on other hosts use the container build (plugin/Dockerfile)")
     digest = source_digest()
-    root = out or BUILD_ROOT / f"linux-{host_arch()}"
+    root = out or build_root() / f"linux-{host_arch()}"
     folder = root / NAME
     stamp = root / "source.sha256"
     if not force and (folder / NAME).is_file() and stamp.is_file() and stamp.read_text() == digest:
@@ -78,11 +81,11 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
     root.mkdir(parents=True)
     cmd = [
         sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--onedir",
-        "--name", NAME, "--paths", str(REPO / "plugin"),
+        "--name", NAME, "--paths", str(plugin_sources().parent),
         "--distpath", str(root), "--workpath", str(root / "work"), "--specpath", str(root),
         "--log-level", "WARN", "--strip", "--optimize", "2", "--debug", "noarchive",
         *(arg for mod in EXCLUDES for arg in ("--exclude-module", mod)),
-        str(ENTRY),
+        str(plugin_sources() / "__main__.py"),
     ]  # fmt: skip
     subprocess.run(cmd, check=True)
     shutil.rmtree(root / "work", ignore_errors=True)
@@ -90,29 +93,62 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
     return folder
 
 
-def install_into(folder: Path, bin_dir: Path) -> Path:
-    """Install a built folder as <bin_dir>/cni-quickstart.d plus the cni-quickstart symlink; return the link."""
-    target = bin_dir / f"{NAME}.d"
-    link = bin_dir / NAME
-    if (link.exists() or link.is_symlink()) and not is_our_link(link):
-        raise SystemExit(
-            f"{link} exists and is not an install of ours (a symlink to {NAME}.d/{NAME}); not replacing it"
-        )
-    tmp = bin_dir / f".{NAME}.d.{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(folder, tmp, symlinks=True)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    tmp_link = bin_dir / f".{NAME}.{os.getpid()}"
-    tmp_link.unlink(missing_ok=True)
-    tmp_link.symlink_to(f"{NAME}.d/{NAME}")
-    tmp_link.replace(link)
+def temp_names(bin_dir: str) -> tuple[str, str]:
+    """The hidden temp folder and link an install makes in bin_dir (same filesystem: the renames are atomic)."""
+    return f"{bin_dir}/.{NAME}.d.cniqs.tmp", f"{bin_dir}/.{NAME}.cniqs.tmp"
+
+
+def install_executable(files: NodeFiles, folder: Path, bin_dir: str) -> str:
+    """Install a built folder as <bin_dir>/cni-quickstart.d plus the cni-quickstart symlink; return the link.
+
+    Copy to a temp folder, swap it in, then replace the symlink by renaming a fresh one over it, so the
+    runtime never finds a half-copied executable behind <bin_dir>/cni-quickstart. Something else
+    named cni-quickstart is never replaced (InstallError).
+    """
+    target, link = f"{bin_dir}/{NAME}.d", f"{bin_dir}/{NAME}"
+    if files.exists(link) and files.readlink(link) != LINK_TARGET:
+        raise InstallError(f"{link} exists and is not an install of ours (not cni-quickstart's symlink to "
+                           f"{LINK_TARGET}); not touching it")  # fmt: skip
+    tmp, tmp_link = temp_names(bin_dir)
+    files.remove_tree(tmp)
+    files.copy_tree(folder, tmp)
+    files.remove_tree(target)
+    files.rename(tmp, target)
+    files.remove_tree(tmp_link)
+    files.symlink(LINK_TARGET, tmp_link)
+    files.rename(tmp_link, link)
     return link
 
 
+def uninstall_executable(files: NodeFiles, bin_dir: str) -> bool:
+    """Remove the symlink and folder when they are ours; leave anything else alone."""
+    link = f"{bin_dir}/{NAME}"
+    if files.readlink(link) != LINK_TARGET:
+        return False
+    files.remove(link)
+    files.remove_tree(f"{bin_dir}/{NAME}.d")
+    return True
+
+
+def install_into(folder: Path, bin_dir: Path) -> Path:
+    """install_executable into a directory of this machine; SystemExit (a message) when it may not."""
+    try:
+        return Path(install_executable(LocalFiles(), folder, str(bin_dir)))
+    except InstallError as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def is_our_link(link: Path) -> bool:
-    return link.is_symlink() and os.readlink(link) == f"{NAME}.d/{NAME}"
+    return link.is_symlink() and os.readlink(link) == LINK_TARGET
+
+
+def manifest(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of every regular file of a build folder (what the node must hold)."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            found[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

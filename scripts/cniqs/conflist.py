@@ -10,41 +10,23 @@ because host-local keys its IP allocations by network name.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from cniqs import CONFLIST_DIR
+from cniqs.common.cniconfig import loaded_networks, pod_network
+from cniqs.common.errors import InstallError
+from cniqs.nodefiles import NodeFiles
+from cniqs.resources import CONFLIST_DIR
 
 CNI_TYPE = "cni-quickstart"
-INSTALLED_NAME = "00-cni-quickstart.conflist"
+INSTALLED_NAME = f"00-{CNI_TYPE}.conflist"
 # libcni's ConfFiles: files with these extensions, sorted by name.
 CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 
 
-class InstallError(Exception):
-    """The conf dir is not in a state the installer understands; nothing was changed."""
-
-
-class NodeFiles(Protocol):
-    """The few file operations the installer needs on a node (local path or `docker exec`)."""
-
-    def list_dir(self, path: str) -> list[str]: ...
-
-    def read_text(self, path: str) -> str: ...
-
-    def write_atomic(self, path: str, text: str) -> None:
-        """Write a temp file in the same directory and rename it over path (containerd reloads on Rename)."""
-        ...
-
-    def remove(self, path: str) -> None: ...
-
-
 def chain_entry(**overrides: Any) -> dict[str, Any]:
     """The plugin's chain entry from conflist/cni-quickstart.json, with overrides (None removes a key)."""
-    entry = json.loads((CONFLIST_DIR / "cni-quickstart.json").read_text())
+    entry = json.loads((CONFLIST_DIR / f"{CNI_TYPE}.json").read_text())
     for key, value in overrides.items():
         if value is None:
             entry.pop(key, None)
@@ -163,58 +145,22 @@ def uninstall(files: NodeFiles, conf_dir: str) -> bool:
     return True
 
 
-class LocalFiles:
-    """NodeFiles on this machine's filesystem."""
-
-    def list_dir(self, path: str) -> list[str]:
-        return sorted(p.name for p in Path(path).iterdir())
-
-    def read_text(self, path: str) -> str:
-        return Path(path).read_text()
-
-    def write_atomic(self, path: str, text: str) -> None:
-        """Write a hidden temp file beside path, then rename it over path.
-
-        Readers (and containerd) see the old file or the new one, never a partial one. A temp file
-        left by a writer that died (its pid in the name no longer runs) is removed first.
-        """
-        target = Path(path)
-        remove_stale_temps(target)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fchmod(fh.fileno(), 0o644)
-                os.fsync(fh.fileno())
-            tmp.replace(target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-    def remove(self, path: str) -> None:
-        remove_stale_temps(Path(path))
-        Path(path).unlink(missing_ok=True)
-
-
-def remove_stale_temps(target: Path) -> list[Path]:
-    """Remove `.<name>.<pid>[-<thread>].tmp` files beside target whose writer process is gone."""
-    removed = []
-    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
-        pid = tmp.name[len(target.name) + 2 : -len(".tmp")].split("-")[0]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        tmp.unlink(missing_ok=True)
-        removed.append(tmp)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def chain_matches(text: str, entry: dict[str, Any] | None) -> bool:
+    """Whether the loaded pod network ends with exactly this chain entry (None: has no cni-quickstart)."""
+    net = pod_network(loaded_networks(text))
+    if net is None:
         return False
-    except PermissionError:
-        return True
-    return True
+    ours = [n for n, t in enumerate(net.types) if t == CNI_TYPE]
+    if entry is None:
+        return not ours
+    if ours != [len(net.types) - 1]:
+        return False
+    last = net.plugins[-1]
+    # Compare the whole entry when containerd reports the plugin's source; else the type only.
+    return last == entry if "Source" not in last else True
+
+
+def base_matches(text: str, name: str, cni_version: str) -> bool:
+    """Whether the loaded pod network is this base chain (name, version) without cni-quickstart."""
+    net = pod_network(loaded_networks(text))
+    return net is not None and net.name == name and net.cni_version == cni_version and CNI_TYPE not in net.types

@@ -224,8 +224,16 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
     for command in commands:
         t0 = time.monotonic()
         _run(
-            ["go", "build", "-trimpath", "-ldflags", version_ldflags(release), "-o", str(tmp / command),
-             f"k8s.io/kubernetes/cmd/{command}"],
+            [
+                "go",
+                "build",
+                "-trimpath",
+                "-ldflags",
+                version_ldflags(release),
+                "-o",
+                str(tmp / command),
+                f"k8s.io/kubernetes/cmd/{command}",
+            ],
             work,
             log,
             env,

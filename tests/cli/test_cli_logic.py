@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import cli, debdeps, state
-from cniqs.clusters import CliError, choose_backend
-from cniqs.console import Console, command_line, elapsed
-from e2e.backends.base import WaitTimeout
+from cniqs.cli import debdeps, session, state
+from cniqs.cli import main as cli
+from cniqs.cli.console import Console, command_line, elapsed
+from cniqs.cli.session import CliError, choose_backend
+from cniqs.common.errors import WaitTimeout
 
 # -- backend auto-selection ------------------------------------------------------------------------
 
@@ -96,7 +97,7 @@ def test_state_round_trip_and_clear(tmp_path: Path) -> None:
 def test_state_ignores_unknown_keys_from_newer_versions(tmp_path: Path) -> None:
     (tmp_path / state.FILE_NAME).write_text(json.dumps({"backend": "kind", "id": "cniqs", "future": 1}))
     loaded = state.load(tmp_path)
-    assert loaded is not None and loaded.backend == "kind" and "kind cluster cniqs" in loaded.describe()
+    assert loaded is not None and loaded.backend == "kind" and "kind cluster cniqs" in session.describe(loaded)
 
 
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"backend": "docker", "id": "x"}', '{"backend": "local"}'])
@@ -236,7 +237,7 @@ def test_missing_packages_and_when_cniqs_may_install_them(tmp_path: Path) -> Non
 
 
 def test_local_plan_installs_only_what_is_missing_as_root_on_debian() -> None:
-    from cniqs.clusters import local_plan
+    from cniqs.cli.session import local_plan
 
     problems = ["missing commands: containerd, runc (see .ci/apt-packages.txt)"]
     assert local_plan([], "linux", True, [], 0) == []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from cniqs import REPO
 from e2e.test_cli import quick_start_commands
 
+REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 
 
@@ -22,7 +23,7 @@ def test_run_the_tests_gives_the_command_ci_runs() -> None:
 
 
 def test_every_cniqs_subcommand_the_readme_shows_exists() -> None:
-    from cniqs.cli import build_parser
+    from cniqs.cli.main import build_parser
 
     used = set(re.findall(r"^cniqs ([a-z]+)", README, re.M)) | set(re.findall(r"`cniqs ([a-z]+)", README))
     parser = build_parser()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cniqs.reveal import Check, Reveal, _detail, parse_ip_addr, render
+from cniqs.cli.reveal import Check, Reveal, _detail, render
+from cniqs.common.ipaddr import parse_ip_addr
 
 # From the original demo's README (a kind pod): eth0 and two tunnel devices.
 SEED_IP_A = """\

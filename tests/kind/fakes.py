@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e.backends.base import KINDNET, kindnet_chain
-from e2e.backends.kind.nodeutils import Completed
+from cniqs.common.run import Completed
+from cniqs.provider import KINDNET, kindnet_chain
+from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.kind.commands import DOCKER
 
 CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 
 
 def kindnet_conflist(*subnets: str, mtu: int = 1500) -> str:
-    """What kindnetd writes on a node (our own rendering of its shape, see facts.md)."""
+    """What kindnetd writes on a node (our own rendering of the shape kindnetd's cni.go writes)."""
     return json.dumps(kindnet_chain(KINDNET, list(subnets), "/run/cni-ipam-state", mtu=mtu), indent=2)
 
 
@@ -206,3 +208,8 @@ class FakeDocker:
                     return fail("not runnable", 126)
                 return Completed(argv, 0, json.dumps({"cniVersion": "1.1.0", "supportedVersions": ["0.3.1"]}), "")
         return fail(f"fake docker: unknown command {cmd}", 127)
+
+
+def on_docker(run: Any) -> Nodes:
+    """The fake (or any runner) as the Kubernetes layer reaches kind nodes: through `docker exec`."""
+    return Nodes(run, DOCKER)

@@ -7,8 +7,13 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from e2e.backends.kind import diagnostics, nodebuild, pods, report
-from e2e.backends.kind.nodeutils import Completed
+from cniqs import build
+from cniqs.common.run import Completed
+from cniqs.providers.k8s import diagnostics, pods
+from cniqs.providers.kind import nodebuild
+from cniqs.providers.kind import provider as kind_provider
+from cniqs.providers.kind.commands import DOCKER
+from e2e.plugins import kind_report as report
 
 
 def test_cache_key_depends_on_sources_and_arch(tmp_path: Path) -> None:
@@ -62,7 +67,7 @@ def test_manifest(tmp_path: Path) -> None:
     (tmp_path / "cni-quickstart").write_bytes(b"a")
     (tmp_path / "_internal" / "b").write_bytes(b"b")
     (tmp_path / "link").symlink_to("cni-quickstart")
-    got = nodebuild.manifest(tmp_path)
+    got = build.manifest(tmp_path)
     assert sorted(got) == ["_internal/b", "cni-quickstart"]
     assert got["cni-quickstart"] == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
 
@@ -124,7 +129,7 @@ def test_endpoint_slice_addresses() -> None:
 
 def test_diagnostics_commands_and_slug(tmp_path: Path) -> None:
     assert diagnostics.slug("e2e/test_x.py::test_y[1.35]") == "e2e_test_x.py_test_y_1.35_"
-    node = diagnostics.node_commands("kind-worker", "/var/log/cni-quickstart.log")
+    node = diagnostics.node_commands(DOCKER, "kind-worker", "/var/log/cni-quickstart.log")
     assert node["kind-worker/crictl-info.json"] == ["docker", "exec", "kind-worker", "crictl", "info"]
     assert node["kind-worker/plugin-log.jsonl"][-1] == "/var/log/cni-quickstart.log"
     calls: list[list[str]] = []
@@ -133,7 +138,7 @@ def test_diagnostics_commands_and_slug(tmp_path: Path) -> None:
         calls.append(list(argv))
         return Completed(list(argv), 0 if "info" in argv else 1, "out", "boom")
 
-    dest = diagnostics.collect(
+    dest = kind_provider.collect(
         run, tmp_path / "a", kubeconfig="/kc", namespace="ns", nodes=["n1"], log_file="/l", kind="kind", cluster="c"
     )
     assert (dest / "n1" / "crictl-info.json").read_text() == "out"

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from e2e.backends.kind import cluster
+from cniqs.providers.kind import cluster
 
 
 def test_default_config_is_one_control_plane_and_one_worker() -> None:
@@ -55,7 +55,7 @@ def test_invalid_names_are_refused() -> None:
 
 
 def test_create_writes_the_config_and_runs_kind_create(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from e2e.backends.kind.nodeutils import Completed
+    from cniqs.common.run import Completed
 
     calls: list[list[str]] = []
 
@@ -74,13 +74,13 @@ def test_create_writes_the_config_and_runs_kind_create(tmp_path) -> None:  # typ
 
 
 def cluster_create_argv(config, kubeconfig):  # type: ignore[no-untyped-def]
-    from e2e.backends.kind import commands
+    from cniqs.providers.kind import commands
 
     return commands.kind_create("/k/kind", "cniqs-1-35-abcdef", "IMG", str(config), str(kubeconfig))
 
 
 def test_an_existing_name_is_never_taken_over(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from e2e.backends.kind.nodeutils import Completed
+    from cniqs.common.run import Completed
 
     def run(argv, *, input=None, timeout=None):  # type: ignore[no-untyped-def]
         return Completed(list(argv), 0, "cniqs-1-35-abcdef\n", "")

@@ -1,5 +1,5 @@
 """The derived conflist on several nodes and CIDRs, through cniqs.conflist (the one installer) with
-an in-memory NodeFiles, and through DockerExecFiles against the fake docker."""
+an in-memory NodeFiles, and through NodeShellFiles against the fake docker."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import pytest
 
 from cniqs import conflist
-from e2e.backends.kind import install
-from e2e.backends.kind.nodeutils import DockerExecFiles
-from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist
+from cniqs.providers.k8s import install
+from cniqs.providers.k8s.nodes import NodeShellFiles
+from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
 ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")
 CONF = "/etc/cni/net.d"
@@ -90,7 +90,7 @@ def test_docker_exec_files_write_through_a_temp_file_in_the_same_directory() -> 
     node = FakeNode()
     node.files[f"{CONF}/10-kindnet.conflist"] = kindnet_conflist("10.244.1.0/24").encode()
     run = FakeDocker({"kind-worker": node})
-    files = DockerExecFiles(run, "kind-worker")
+    files = NodeShellFiles(on_docker(run), "kind-worker")
     plan = conflist.install(files, CONF, ENTRY)
     assert plan is not None
     writes = [call for call in node.log if call[0] in ("cp", "mv", "chmod")]
@@ -124,19 +124,19 @@ def test_use_base_writes_its_own_file_and_install_derives_from_it() -> None:
     node = FakeNode()
     node.files[f"{CONF}/10-kindnet.conflist"] = kindnet_conflist("10.244.1.0/24").encode()
     run = FakeDocker({"w": node})
-    chain = install.use_base(run, "w", "1.0.0")
+    chain = install.use_base(on_docker(run), "w", "1.0.0")
     assert chain["cniVersion"] == "1.0.0"
-    assert install.base_state(run, "w", chain)[0]
-    plan = conflist.install(DockerExecFiles(run, "w"), CONF, ENTRY)
+    assert install.base_state(on_docker(run), "w", chain)[0]
+    plan = conflist.install(NodeShellFiles(on_docker(run), "w"), CONF, ENTRY)
     assert plan is not None and plan.source == f"{CONF}/{install.BASE_NAME}"
     assert plan.chain["cniVersion"] == "1.0.0"
-    conflist.uninstall(DockerExecFiles(run, "w"), CONF)
-    install.use_base(run, "w", None)
-    assert DockerExecFiles(run, "w").list_dir(CONF) == ["10-kindnet.conflist"]
+    conflist.uninstall(NodeShellFiles(on_docker(run), "w"), CONF)
+    install.use_base(on_docker(run), "w", None)
+    assert NodeShellFiles(on_docker(run), "w").list_dir(CONF) == ["10-kindnet.conflist"]
 
 
 def test_docker_exec_files_report_a_vanished_file_as_file_not_found() -> None:
     """The installer tolerates a file removed between listing and reading (a concurrent uninstall)."""
     run = FakeDocker({"w": FakeNode()})
     with pytest.raises(FileNotFoundError):
-        DockerExecFiles(run, "w").read_text(f"{CONF}/00-cni-quickstart.conflist")
+        NodeShellFiles(on_docker(run), "w").read_text(f"{CONF}/00-cni-quickstart.conflist")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from cniqs import conflist
-from e2e.backends.kind import install, nodebuild
-from e2e.backends.kind.nodeutils import CommandError, platform
-from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist
+from cniqs import build, conflist
+from cniqs.common.run import CommandError, Completed
+from cniqs.providers.k8s import install
+from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform
+from cniqs.providers.kind.commands import DOCKER
+from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
 ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24")
 
@@ -37,7 +40,14 @@ def cluster(*subnets: str) -> tuple[FakeDocker, dict[str, FakeNode]]:
 
 
 def test_binary_steps_copy_then_swap_then_relink() -> None:
-    steps = install.binary_steps("n", Path("/b/cni-quickstart"))
+    recorded: list[list[str]] = []
+
+    def run(argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
+        recorded.append(list(argv))
+        return Completed(list(argv), 1 if "test -e" in " ".join(argv) else 0, "", "")
+
+    build.install_executable(NodeShellFiles(Nodes(run, DOCKER), "n"), Path("/b/cni-quickstart"), install.BIN_DIR)
+    steps = recorded[1:]  # after the look whether something is installed already
     verbs = [s[3] if s[:2] == ["docker", "exec"] else s[1] for s in steps]
     assert verbs == ["rm", "cp", "rm", "mv", "rm", "ln", "mv"]
     assert steps[1] == ["docker", "cp", "/b/cni-quickstart", f"n:{install.TMP_FOLDER}"]
@@ -49,16 +59,16 @@ def test_binary_steps_copy_then_swap_then_relink() -> None:
 
 def test_install_on_every_node(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24")
-    expected = nodebuild.manifest(folder)
+    expected = build.manifest(folder)
     for name in nodes:
-        assert platform(run, name) == "linux/amd64"
-        installed, plan = install.install(run, name, folder, expected, ENTRY)
+        assert platform(on_docker(run), name) == "linux/amd64"
+        installed, plan = install.install(on_docker(run), name, folder, expected, ENTRY)
         assert installed.binary and installed.conflist == "/etc/cni/net.d/00-cni-quickstart.conflist"
         assert plan is not None
     for name, node in nodes.items():
         assert node.links[install.LINK] == "cni-quickstart.d/cni-quickstart"
         assert node.files[f"{install.FOLDER}/_internal/lib/x.so"] == b"so"
-        assert install.chain_state(run, name, ENTRY)[0]
+        assert install.chain_state(on_docker(run), name, ENTRY)[0]
         assert not any(p.startswith(install.TMP_FOLDER) for p in node.files)
     subnets = {
         json.loads(n.files["/etc/cni/net.d/00-cni-quickstart.conflist"])["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
@@ -71,15 +81,15 @@ def test_a_damaged_copy_is_caught(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     nodes["kind-control-plane"].corrupt.add("_internal/lib/x.so")
     with pytest.raises(install.NodeInstallError, match=r"_internal/lib/x.so: sha256 .* on the node"):
-        install.install_binary(run, "kind-control-plane", folder, nodebuild.manifest(folder))
+        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
 
 
 def test_a_foreign_cni_quickstart_is_left_alone(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     nodes["kind-control-plane"].files[install.LINK] = b"someone else's"
     with pytest.raises(install.NodeInstallError, match="not cni-quickstart's symlink"):
-        install.install_binary(run, "kind-control-plane", folder, nodebuild.manifest(folder))
-    assert install.uninstall_binary(run, "kind-control-plane") is False
+        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+    assert install.uninstall_binary(on_docker(run), "kind-control-plane") is False
     assert nodes["kind-control-plane"].files[install.LINK] == b"someone else's"
 
 
@@ -87,11 +97,11 @@ def test_uninstall_removes_only_what_install_added(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24", "10.244.1.0/24")
     before = {name: (dict(n.files), dict(n.links)) for name, n in nodes.items()}
     for name in nodes:
-        install.install(run, name, folder, nodebuild.manifest(folder), ENTRY)
+        install.install(on_docker(run), name, folder, build.manifest(folder), ENTRY)
     for name in nodes:
-        assert install.uninstall_conflist(run, name)
-        assert install.chain_state(run, name, None)[0]
-        assert install.uninstall_binary(run, name)
+        assert install.uninstall_conflist(on_docker(run), name)
+        assert install.chain_state(on_docker(run), name, None)[0]
+        assert install.uninstall_binary(on_docker(run), name)
     for name, node in nodes.items():
         assert (node.files, node.links) == before[name]
         assert install.FOLDER not in node.dirs
@@ -99,19 +109,19 @@ def test_uninstall_removes_only_what_install_added(folder: Path) -> None:
 
 def test_reinstall_over_our_own_install(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
-    expected = nodebuild.manifest(folder)
-    install.install(run, "kind-control-plane", folder, expected, ENTRY)
+    expected = build.manifest(folder)
+    install.install(on_docker(run), "kind-control-plane", folder, expected, ENTRY)
     other = {**ENTRY, "fakeIPv4": "198.51.100.0/24"}
-    _, plan = install.install(run, "kind-control-plane", folder, expected, other)
+    _, plan = install.install(on_docker(run), "kind-control-plane", folder, expected, other)
     assert plan is not None
-    assert install.chain_state(run, "kind-control-plane", other)[0]
-    assert not install.chain_state(run, "kind-control-plane", ENTRY)[0]
+    assert install.chain_state(on_docker(run), "kind-control-plane", other)[0]
+    assert not install.chain_state(on_docker(run), "kind-control-plane", ENTRY)[0]
 
 
 def test_a_node_without_cni_config_is_refused(folder: Path) -> None:
     run = FakeDocker({"n": FakeNode()})
     with pytest.raises(conflist.InstallError, match="no CNI config"):
-        install.install(run, "n", folder, nodebuild.manifest(folder), ENTRY)
+        install.install(on_docker(run), "n", folder, build.manifest(folder), ENTRY)
 
 
 def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
@@ -125,22 +135,22 @@ def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
 
     run.exec = broken  # type: ignore[method-assign]
     with pytest.raises(CommandError, match="run /opt/cni/bin/cni-quickstart on kind-control-plane"):
-        install.install_binary(run, "kind-control-plane", folder, nodebuild.manifest(folder))
+        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
 
 
 def test_arm_nodes_map_to_arm64() -> None:
     run = FakeDocker({"mac": FakeNode(machine="aarch64")})
-    assert platform(run, "mac") == "linux/arm64"
+    assert platform(on_docker(run), "mac") == "linux/arm64"
 
 
 def test_an_intact_install_is_not_copied_again(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
-    expected = nodebuild.manifest(folder)
-    install.install_binary(run, "kind-control-plane", folder, expected)
+    expected = build.manifest(folder)
+    install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
     copies = sum(1 for c in run.calls if c[:2] == ["docker", "cp"])
-    install.install_binary(run, "kind-control-plane", folder, expected)
+    install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
     assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == copies == 1
     nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] = b"tampered"
-    install.install_binary(run, "kind-control-plane", folder, expected)
+    install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
     assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == 2
     assert nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] == b"so"

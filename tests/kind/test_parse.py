@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from e2e.backends.kind import parse
+from cniqs import conflist
+from cniqs.common import cniconfig
+from cniqs.providers.k8s import parse
 from tests.kind.fakes import FakeNode, kindnet_conflist
 
 
@@ -47,26 +49,26 @@ def node_with(*confs: tuple[str, str]) -> FakeNode:
 
 def test_loaded_networks_from_crictl_info() -> None:
     info = node_with(("10-kindnet.conflist", kindnet_conflist("10.244.1.0/24"))).crictl_info()
-    nets = parse.loaded_networks(info)
+    nets = cniconfig.loaded_networks(info)
     assert [(n.name, n.ifname) for n in nets] == [("cni-loopback", "lo"), ("kindnet", "eth0")]
     assert nets[1].types == ["ptp", "portmap"]
     assert nets[1].cni_version == "0.3.1"
-    assert parse.describe_chain(info) == "kindnet (0.3.1): ptp, portmap"
+    assert cniconfig.describe_chain(info) == "kindnet (0.3.1): ptp, portmap"
 
 
 def test_cniconfig_as_a_json_string_is_accepted() -> None:
     info = json.loads(node_with(("10-kindnet.conflist", kindnet_conflist("10.244.0.0/24"))).crictl_info())
     info["cniconfig"] = json.dumps(info["cniconfig"])
-    assert parse.pod_network(parse.loaded_networks(json.dumps(info))) is not None
+    assert cniconfig.pod_network(cniconfig.loaded_networks(json.dumps(info))) is not None
 
 
 def test_crictl_info_errors() -> None:
     with pytest.raises(parse.ParseError, match="JSON"):
-        parse.loaded_networks("not json")
+        cniconfig.loaded_networks("not json")
     with pytest.raises(parse.ParseError, match="no cniconfig"):
-        parse.loaded_networks("{}")
-    assert parse.describe_chain("{}").startswith("`crictl info` has no cniconfig")
-    assert parse.describe_chain(FakeNode().crictl_info()) == "no pod network loaded"
+        cniconfig.loaded_networks("{}")
+    assert cniconfig.describe_chain("{}").startswith("`crictl info` has no cniconfig")
+    assert cniconfig.describe_chain(FakeNode().crictl_info()) == "no pod network loaded"
 
 
 def test_chain_matches_exact_entry_only() -> None:
@@ -75,20 +77,20 @@ def test_chain_matches_exact_entry_only() -> None:
     plain = node_with(("10-kindnet.conflist", json.dumps(chain))).crictl_info()
     chain["plugins"].append(entry)
     ours = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
-    assert parse.chain_matches(ours, entry)
-    assert not parse.chain_matches(ours, {**entry, "fakeIPv4": "198.51.100.0/24"})
-    assert not parse.chain_matches(plain, entry)
-    assert parse.chain_matches(plain, None)
-    assert not parse.chain_matches(ours, None)
-    assert not parse.chain_matches(FakeNode().crictl_info(), None)
+    assert conflist.chain_matches(ours, entry)
+    assert not conflist.chain_matches(ours, {**entry, "fakeIPv4": "198.51.100.0/24"})
+    assert not conflist.chain_matches(plain, entry)
+    assert conflist.chain_matches(plain, None)
+    assert not conflist.chain_matches(ours, None)
+    assert not conflist.chain_matches(FakeNode().crictl_info(), None)
 
 
 def test_base_matches() -> None:
     chain = json.loads(kindnet_conflist("10.244.0.0/24"))
     chain["cniVersion"] = "1.0.0"
     info = node_with(("05-cniqs-base.conflist", json.dumps(chain))).crictl_info()
-    assert parse.base_matches(info, "kindnet", "1.0.0")
-    assert not parse.base_matches(info, "kindnet", "0.3.1")
+    assert conflist.base_matches(info, "kindnet", "1.0.0")
+    assert not conflist.base_matches(info, "kindnet", "0.3.1")
 
 
 def test_sha256sum_and_manifest() -> None:
@@ -123,8 +125,8 @@ def test_chain_matches_by_type_when_containerd_gives_no_source() -> None:
     info = json.loads(node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info())
     for plugin in info["cniconfig"]["Networks"][1]["Config"]["Plugins"]:
         del plugin["Source"]
-    assert parse.chain_matches(json.dumps(info), entry)
-    assert not parse.chain_matches(json.dumps(info), None)
+    assert conflist.chain_matches(json.dumps(info), entry)
+    assert not conflist.chain_matches(json.dumps(info), None)
 
 
 def test_the_plugin_must_be_last() -> None:
@@ -132,11 +134,11 @@ def test_the_plugin_must_be_last() -> None:
     chain = json.loads(kindnet_conflist("10.244.0.0/24"))
     chain["plugins"].insert(1, entry)
     info = node_with(("00-cni-quickstart.conflist", json.dumps(chain))).crictl_info()
-    assert not parse.chain_matches(info, entry)
+    assert not conflist.chain_matches(info, entry)
 
 
 def test_cniconfig_nested_under_info_is_accepted() -> None:
     info = json.loads(node_with(("10-kindnet.conflist", kindnet_conflist("10.244.0.0/24"))).crictl_info())
     nested = {"status": {}, "info": {"cniconfig": json.dumps(info["cniconfig"])}}
-    net = parse.pod_network(parse.loaded_networks(json.dumps(nested)))
+    net = cniconfig.pod_network(cniconfig.loaded_networks(json.dumps(nested)))
     assert net is not None and net.types == ["ptp", "portmap"]

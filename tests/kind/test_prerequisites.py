@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e.backends.kind import options
-from e2e.backends.kind.nodeutils import Completed
+from cniqs.common.run import Completed
+from cniqs.providers.kind import options
+from cniqs.providers.kind.provider import KindProvider
+from e2e.plugins.providers import add_options
 
 ALL = {"kind": "/usr/local/bin/kind", "docker": "/usr/bin/docker", "kubectl": "/usr/bin/kubectl"}
 
@@ -120,6 +122,6 @@ def test_options_register_on_a_group() -> None:
         def addoption(self, name: str, **kwargs: object) -> None:
             names.append(name)
 
-    options.add_options(Group())
+    add_options(Group(), KindProvider())
     assert "--k8s-version" in names and "--kind-cluster" in names and "--kind-keep" in names
     assert all(n == "--k8s-version" or n.startswith("--kind-") for n in names)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import e2e.backends.kind as kind_backend
+from cniqs.providers.kind import provider as kind_provider
 
 
 @dataclass
@@ -40,7 +40,7 @@ class FakeBackend:
 
 def teardown(cluster: FakeCluster, backend: FakeBackend, keep: bool) -> list[str]:
     notes: list[str] = []
-    kind_backend._teardown(cluster, backend, keep=keep, notes=notes)  # type: ignore[arg-type]
+    kind_provider._teardown(cluster, backend, keep=keep, notes=notes)  # type: ignore[arg-type]
     return notes
 
 

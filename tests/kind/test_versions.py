@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.backends.kind import versions
-from e2e.backends.kind.versions import IMAGES, NodeImage
+from cniqs.providers.kind import versions
+from cniqs.providers.kind.versions import IMAGES, NodeImage
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "e2e.yml"
 

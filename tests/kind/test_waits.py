@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.backends.kind import waits
-from e2e.backends.kind.waits import NotYet, WaitTimeout, wait_until
+from cniqs.common import waits
+from cniqs.common.waits import NotYet, WaitTimeout, wait_until
 
 
 def test_returns_the_first_value() -> None:

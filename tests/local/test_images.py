@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.backends.local import images
+from cniqs.providers.local import images
 
 FAKE_BUSYBOX = b"\x7fELF fake busybox for tests"
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from e2e.backends import base
-from e2e.backends.local import cleanup, procs
-from e2e.backends.local.layout import Layout, RunState, new_run_id
-from e2e.backends.local.node import chain_summary, loaded_chain
-from e2e.backends.local.settings import Settings
-from e2e.backends.local.waits import Fatal, WaitTimeout, until
+from cniqs import provider as base
+from cniqs.common import procs
+from cniqs.common.cniconfig import chain_summary, loaded_chain
+from cniqs.common.waits import Fatal, WaitTimeout, until
+from cniqs.providers.local import cleanup
+from cniqs.providers.local.layout import Layout, RunState, new_run_id
+from cniqs.providers.local.settings import Settings
 
 
 def test_kindnet_chain_has_kindnetd_shape() -> None:
@@ -153,17 +154,19 @@ def test_layout_paths() -> None:
 
 
 def test_prerequisites_name_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import e2e.backends.local as local
+    from cniqs.provider import RunOptions
+    from cniqs.providers.local import provider as local
 
     monkeypatch.setattr(local.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(local.shutil, "which", lambda name, path=None: None if name in ("dnsmasq", "ctr") else name)
-    problems = local.prerequisites(None)
+    problems = local.LocalProvider().prerequisites(RunOptions())
     assert any("needs root" in p for p in problems)
     assert any("missing commands: ctr, dnsmasq" in p for p in problems)
 
 
 def test_prerequisites_need_linux(monkeypatch: pytest.MonkeyPatch) -> None:
-    import e2e.backends.local as local
+    from cniqs.provider import RunOptions
+    from cniqs.providers.local import provider as local
 
     monkeypatch.setattr(local.sys, "platform", "darwin")
-    assert local.prerequisites(None) == ["needs Linux (this is darwin)"]
+    assert local.LocalProvider().prerequisites(RunOptions()) == ["needs Linux (this is darwin)"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.backends.local import render
-from e2e.backends.local.layout import Layout
+from cniqs.providers.local import render
+from cniqs.providers.local.layout import Layout
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cniqs import chain
+from tests import chain
 from tests.plugin.netns import REFERENCE_BIN, netns_pair
 
 DATA = Path(__file__).parent / "data"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import chain
 from cniqs.build import NAME, build_local, install_into
 from cniqs.conflist import chain_entry
-from e2e.backends.base import KINDNET, kindnet_chain
+from cniqs.provider import KINDNET, kindnet_chain
+from tests import chain
 from tests.plugin.conftest import MODULE, assert_cni_error, chained, fixture_results, invoke
 from tests.plugin.netns import REFERENCE_BIN, can_make_netns, netns_pair
 

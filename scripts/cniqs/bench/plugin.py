@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from cniqs import REPO
 from cniqs.build import NAME, build_local
+from cniqs.resources import plugin_sources
 
 REFERENCE_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, float | None]] = []
     for _ in range(2):  # warm the page cache once
         median_ms([str(exe)], env, stdin, 2)
-    rows.append((f"cni-quickstart ADD, frozen ({exe.relative_to(REPO)})", median_ms([str(exe)], env, stdin, args.runs)))
-    src_env = {**env, "PYTHONPATH": str(REPO / "plugin")}
+    rows.append((f"cni-quickstart ADD, frozen ({exe})", median_ms([str(exe)], env, stdin, args.runs)))
+    src_env = {**env, "PYTHONPATH": str(plugin_sources().parent)}
     rows.append(
         (
             "cni-quickstart ADD, python3 -m cni_quickstart",

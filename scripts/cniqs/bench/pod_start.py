@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cniqs import REPO
 from cniqs.conflist import chain_entry
+from cniqs.resources import checkout
 
 PLUGIN_TARGET = 1.5
 SESSION_TARGET_S = 60.0
@@ -39,14 +39,16 @@ def time_sandboxes(backend: Any, label: str, count: int) -> list[float]:
 
 
 def measure_pod_start(pods: int, rounds: int, warmup: int, say: Callable[[str], None]) -> dict[str, list[float]]:
-    from e2e.backends.local import open_backend, prerequisites
+    from cniqs.provider import RunOptions
+    from cniqs.providers.local.provider import LocalProvider
 
-    problems = prerequisites(None)
+    provider, options = LocalProvider(), RunOptions(say=say)
+    problems = provider.prerequisites(options)
     if problems:
         raise SystemExit("cannot run the local node here: " + "; ".join(problems))
     per_round = max(1, pods // rounds)
     samples: dict[str, list[float]] = {"plain": [], "plugin": []}
-    with open_backend(None, say=say) as backend:
+    with provider.open(options) as backend:
         time_sandboxes(backend, "warmup", warmup)
         for r in range(rounds):
             samples["plain"] += time_sandboxes(backend, f"plain{r}", per_round)
@@ -61,8 +63,13 @@ def measure_pod_start(pods: int, rounds: int, warmup: int, say: Callable[[str], 
 def session_wall_time(pytest_args: list[str]) -> tuple[float, int, str]:
     argv = [sys.executable, "-m", "pytest", "e2e", "--backend", "local", "-m", "not load",
             "-q", "-p", "no:cacheprovider", *pytest_args]  # fmt: skip
+    repo = checkout()
+    if repo is None:
+        raise SystemExit(
+            "timing the e2e session needs a source checkout (the suite is not installed); use --no-session"
+        )
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
     wall = time.perf_counter() - start
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     return wall, proc.returncode, lines[-1] if lines else "(no output)"

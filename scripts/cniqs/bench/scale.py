@@ -77,13 +77,15 @@ def remove(backend: Any, sandbox_ids: Sequence[str]) -> None:
 
 
 def measure(sizes: Sequence[int], parallel: int, warmup: int, say: Callable[[str], None]) -> list[Run]:
-    from e2e.backends.local import open_backend, prerequisites
+    from cniqs.provider import RunOptions
+    from cniqs.providers.local.provider import LocalProvider
 
-    problems = prerequisites(None)
+    provider, options = LocalProvider(), RunOptions(say=say)
+    problems = provider.prerequisites(options)
     if problems:
         raise SystemExit("cannot run the local node here: " + "; ".join(problems))
     runs = []
-    with open_backend(None, say=say) as backend:
+    with provider.open(options) as backend:
         ids, _, _ = create(backend, [f"warmup-{i}" for i in range(warmup)], 1)
         remove(backend, ids)
         for n in sizes:

@@ -1,0 +1,122 @@
+"""Pytest plugin: `--backend NAME` picks a provider (cniqs.providers), whose options become pytest options,
+and the session-scoped `backend` fixture opens it (once per variant: kind runs once per version)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cniqs import providers
+from cniqs.provider import Backend, Option, Provider, RunOptions
+from e2e.plugins.kind_report import KindRunPlugin
+
+NOTICES = "cniqs-notices"
+# Providers whose runs a pytest plugin follows per variant (a cniqs.provider.Watcher), by name.
+WATCHERS: dict[str, type[KindRunPlugin]] = {"kind": KindRunPlugin}
+WATCHER = "cniqs-watcher"
+# Options that name a path: relative ones are below the run's root directory.
+PATH_OPTIONS = ("--kind-artifacts",)
+
+
+class Notices:
+    """Lines for the end of the session (a kept node's how-to, teardown problems): output written while
+    session fixtures tear down is captured, the terminal summary is not."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.lines.append(text)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.lines:
+            terminalreporter.section("cni-quickstart local node")
+            for text in self.lines:
+                terminalreporter.write_line(text)
+
+
+def add_options(group: Any, provider: Provider) -> None:
+    """A provider's options on a pytest option group."""
+    for option in provider.options():
+        group.addoption(option.flag, **_addoption_kwargs(option))
+
+
+def _addoption_kwargs(option: Option) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"help": option.help}
+    if option.action:
+        kwargs["action"] = option.action
+    else:
+        kwargs.update(default=option.default, metavar=option.metavar)
+        if option.type is not None:
+            kwargs["type"] = option.type
+        if option.choices is not None:
+            kwargs["choices"] = list(option.choices)
+    return kwargs
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", choices=providers.NAMES, default="local", help="where the e2e suite runs")
+    for name in providers.NAMES:
+        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"), providers.get(name))
+
+
+def provider(config: pytest.Config) -> Provider:
+    return providers.get(config.getoption("--backend"))
+
+
+def run_options(config: pytest.Config) -> RunOptions:
+    """The chosen provider's option values, its notices and (kind) the run's watcher."""
+    chosen = provider(config)
+    values: dict[str, Any] = {}
+    for option in chosen.options():
+        value = config.getoption(option.flag)
+        if option.flag in PATH_OPTIONS and value and not Path(value).is_absolute():
+            value = str(config.rootpath / value)
+        values[option.flag] = value
+    notices = config.pluginmanager.get_plugin(NOTICES)
+    if notices is None:
+        notices = Notices()
+        config.pluginmanager.register(notices, NOTICES)
+    watcher: KindRunPlugin | None = config.pluginmanager.get_plugin(WATCHER)
+    if watcher is None and chosen.name in WATCHERS:
+        watcher = WATCHERS[chosen.name](config)
+        config.pluginmanager.register(watcher, WATCHER)
+    say = watcher.say if watcher is not None else notices.say
+    return RunOptions(values, say=say, watcher=watcher)
+
+
+def missing_prerequisites(config: pytest.Config) -> None:
+    """Skip with the reason; where CI=true, fail instead: a skipped e2e run is never silent in CI."""
+    problems = provider(config).prerequisites(run_options(config))
+    if not problems:
+        return
+    reason = f"{config.getoption('--backend')} backend cannot run here: " + "; ".join(problems)
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A provider with variants (kind: Kubernetes versions) runs the suite once per variant, each test id
+    naming it; the `backend` fixture opens each."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    try:
+        variants = provider(metafunc.config).variants(run_options(metafunc.config))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if variants:
+        metafunc.parametrize("backend", variants, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    missing_prerequisites(request.config)
+    variant = getattr(request, "param", None)
+    with provider(request.config).open(run_options(request.config), variant) as b:
+        yield b

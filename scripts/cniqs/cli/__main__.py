@@ -1,0 +1,3 @@
+from cniqs.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,2 @@
+"""Plumbing every provider shares: the command runner, waits, typed errors, parsers of what node tools
+print (containerd's loaded CNI config, `ip addr`, mountinfo), processes and signals."""

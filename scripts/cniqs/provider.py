@@ -1,0 +1,279 @@
+"""The interface every provider implements, and the one the cniqs tool and the e2e tests are written against.
+
+A Provider brings a Backend up (for a test session, for one demo, or kept between cniqs commands),
+finds a kept one again and destroys it. A Backend is one cluster (a kind cluster, or one local
+containerd node) that can install and uninstall the plugin, run pods and look at them from the
+runtime's side and from inside. Callers only use what is declared here; each provider maps it onto
+its own tools. Providers never import the cniqs tool or the tests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A running pod. `node` names where it runs; `handle` is backend-private (sandbox id, ...)."""
+
+    namespace: str
+    name: str
+    node: str
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What connectivity tests reach from a pod: an external IP, an external name, an HTTP URL."""
+
+    ip: str
+    name: str
+    url: str | None = None
+    name_ip: str | None = None  # what `name` must resolve to, where the backend knows (its own DNS)
+
+
+@dataclass(frozen=True)
+class ChainVariant:
+    """A variant of kindnet's chain for the base conflist (the one the plugin is installed on top of).
+
+    The default is what kindnetd writes: cniVersion 0.3.1, IPv4 only.
+    """
+
+    cni_version: str = "0.3.1"
+    dual_stack: bool = False
+
+
+KINDNET = ChainVariant()
+
+
+def kindnet_chain(variant: ChainVariant, subnets: Sequence[str], data_dir: str, mtu: int = 1500) -> dict[str, Any]:
+    """kindnet's chain as kindnetd writes it (ptp + host-local, then portmap) in the given variant.
+
+    subnets are the node's pod CIDRs (an IPv6 one only matters for a dual-stack variant).
+    """
+    routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
+    return {
+        "cniVersion": variant.cni_version,
+        "name": "kindnet",
+        "plugins": [
+            {
+                "type": "ptp",
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "dataDir": data_dir,
+                    "routes": routes,
+                    "ranges": [[{"subnet": s}] for s in subnets],
+                },
+                "mtu": mtu,
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class PodView:
+    """Everything a failing test should show about a pod."""
+
+    pod: Pod
+    reported: list[str] = field(default_factory=list)
+    real: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+class Backend(Protocol):
+    name: str
+    targets: Targets
+    nodes: Sequence[str]
+
+    def close(self) -> None:
+        """Let go of the backend's connections; whatever runs keeps running (teardown is the provider's)."""
+
+    def pods(self) -> list[Pod]:
+        """The pods this backend runs (in its namespace), by name."""
+
+    def find_pod(self, name: str) -> Pod | None: ...
+
+    def how_to_poke(self) -> str:
+        """Lines that tell a user how to look at the node or cluster by hand."""
+
+    def install(self, entry: dict[str, Any]) -> None:
+        """Install the plugin with this chain entry on every node; return once every runtime loaded it."""
+
+    def uninstall(self) -> None:
+        """Remove only what install added, on every node; return once every runtime loaded the old chain."""
+
+    def run_pod(self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")) -> Pod:
+        """Start a pod running command in the test image and wait until it runs."""
+
+    def delete_pod(self, pod: Pod) -> None: ...
+
+    def reported_views(self, pod: Pod) -> dict[str, list[str]]:
+        """Every place the backend can read the pod's reported IPs from, each primary first.
+
+        Local: {"PodSandboxStatus": [...]}. Kind: {"status.podIPs": [...], "kubectl describe": [...],
+        "crictl inspectp": [...]}. Tests assert that every view shows the same addresses.
+        """
+
+    def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult: ...
+
+    def pod_cidrs(self, node: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The node's pod CIDRs: real pod addresses come from these."""
+
+    def plugin_log(self, node: str) -> list[dict[str, Any]]:
+        """The plugin's JSON-lines log records on a node (empty if none)."""
+
+    def diagnostics(self) -> str:
+        """Runtime and plugin log tails, for a failing test's report."""
+
+    def use_base_chain(self, variant: ChainVariant | None) -> None:
+        """Make kindnet's chain in this variant the active base chain on every node (None: the cluster's own).
+
+        Called while the plugin is not installed; returns once every runtime loaded the chain, and
+        pod_cidrs() reflects it. A backend that cannot run a variant raises NotImplementedError with
+        the reason (the tests skip with it).
+        """
+
+
+def adds_for(records: Iterable[dict[str, Any]], pod: Pod) -> list[dict[str, Any]]:
+    """The plugin's successful ADD records for a pod, from its log (Backend.plugin_log)."""
+    return [
+        r
+        for r in records
+        if r.get("command") == "ADD"
+        and r.get("podName") == pod.name
+        and r.get("podNamespace") == pod.namespace
+        and "error" not in r
+    ]
+
+
+def primary(views: dict[str, list[str]]) -> list[str]:
+    """The first view's addresses: the one a backend lists first is what kubelet would copy."""
+    return next(iter(views.values()), [])
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option of a provider (the e2e suite's pytest plugin adds them to pytest)."""
+
+    flag: str
+    help: str
+    default: Any = None
+    action: str | None = None
+    type: Callable[[str], Any] | None = None
+    choices: Sequence[str] | None = None
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+class Watcher(Protocol):
+    """What a test run follows of each backend a provider opens for it, per variant (kind: per version)."""
+
+    def record(self, variant: str, **facts: Any) -> None:
+        """Facts for the run's summary: image, cluster, artifacts."""
+
+    def note(self, variant: str, text: str) -> None: ...
+
+    def opened(self, variant: str, backend: Any, artifacts: Path) -> None:
+        """The backend is up: a failing test may collect its diagnostics into artifacts."""
+
+    def closed(self, variant: str) -> None: ...
+
+    def failed(self, variant: str) -> bool:
+        """Whether any test failed on this variant (diagnostics are collected before teardown)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The values of a provider's options (by Option.dest), where its notices go, who watches the run."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    say: Callable[[str], None] = _stderr
+    watcher: Watcher | None = None
+
+    def get(self, dest: str, default: Any = None) -> Any:
+        value = self.values.get(dest)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
+class State:
+    """A node or cluster a provider's up() left running, as the cniqs tool saves it between commands.
+
+    provider (saved as "backend"): its name. id: the local run id or the kind cluster name.
+    Local: root is the run root; image is the pods' image. Kind: kubeconfig is the cluster's own
+    kubeconfig file; kind is the kind binary used.
+    """
+
+    backend: str
+    id: str
+    root: str = ""
+    image: str = ""
+    kubeconfig: str = ""
+    kind: str = ""
+    created: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """One kind of node or cluster: how to bring it up, use it and tear it down."""
+
+    name: str
+    # Missing prerequisites may be Debian packages of .ci/apt-packages.txt (the cniqs tool installs them).
+    debian_packages: bool
+
+    def options(self) -> Sequence[Option]:
+        """Its command-line options (the e2e suite's)."""
+
+    def prerequisites(self, options: RunOptions) -> list[str]:
+        """What keeps it from running here, in words (empty: it can run)."""
+
+    def variants(self, options: RunOptions) -> list[str]:
+        """The variants a test run covers, each opened once (kind: Kubernetes versions); [] for none.
+
+        ValueError with the reason when the options ask for something impossible.
+        """
+
+    def open(self, options: RunOptions, variant: str | None = None) -> AbstractContextManager[Backend]:
+        """A backend for a test session: up, yielded, torn down on exit."""
+
+    def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> AbstractContextManager[Backend]:
+        """A backend for one demo run, torn down on the way out (also on errors and Ctrl-C)."""
+
+    def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
+        """Bring a node or cluster up that outlives this process."""
+
+    def attach(self, state: State) -> Backend:
+        """The backend of a kept node or cluster (NodeGone when it is not running any more)."""
+
+    def destroy(self, state: State) -> list[str]:
+        """Tear a kept node or cluster down; return what could not be cleaned up."""
+
+    def describe(self, state: State) -> str: ...
+
+    def up_message(self, name: str) -> str:
+        """What bringing one up does, in a few words."""
+
+    def hints(self, state: State) -> list[str]:
+        """Lines for the user once it is up (how to reach it by hand)."""

@@ -1,0 +1,5 @@
+"""The Kubernetes layer every cluster provider shares: the API client, kubectl, crictl, node installs.
+
+A provider hands it a NodeAccess (how a command or a copy reaches one of its nodes: kind through
+`docker exec` and `docker cp`), a kubeconfig and a builder of the node executable.
+"""

@@ -1,0 +1,299 @@
+"""A Provider's Backend over one Kubernetes cluster: the API client, kubectl and crictl on its nodes.
+
+Parametrized by the provider's node access (kind: `docker exec`/`docker cp`), a kubeconfig and a
+builder of the node executable per architecture; everything else is the same for every cluster.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from cniqs import build
+from cniqs.common.run import CommandError, check
+from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
+from cniqs.conflist import chain_entry
+from cniqs.provider import ExecResult, Pod, Targets
+from cniqs.providers.k8s import commands as cmd
+from cniqs.providers.k8s import diagnostics, parse, pods
+from cniqs.providers.k8s import install as node_install
+from cniqs.providers.k8s.nodes import Nodes, platform, read_optional
+
+DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
+
+# (architecture, force a fresh build) -> the one-folder build of the plugin for linux/<architecture>
+Builder = Callable[[str, bool], Path]
+
+
+class KubeBackend:
+    """cniqs.provider.Backend on a Kubernetes cluster whose nodes this process reaches through `nodes`."""
+
+    def __init__(
+        self,
+        name: str,
+        nodes: Nodes,
+        cluster: str,
+        kubeconfig: Path,
+        node_names: Sequence[str] | None,
+        builder: Builder,
+        targets: Targets,
+        pod_image: str,
+        *,
+        rebuild: bool = False,
+        namespace: str | None = None,
+    ) -> None:
+        self.name = name
+        self.shell = nodes
+        self.run = nodes.run
+        self.cluster = cluster
+        self.builder = builder
+        self.targets = targets
+        self.pod_image = pod_image
+        self.rebuild = rebuild
+        self.namespace = namespace or f"cniqs-e2e-{secrets.token_hex(3)}"
+        self.kubeconfig = str(kubeconfig)
+        self.api_client = k8s_config.new_client_from_config(config_file=self.kubeconfig)
+        # Any: the API takes plain dict bodies at run time, which its annotations do not admit.
+        self.core: Any = cast(Any, k8s.CoreV1Api(self.api_client))
+        self.discovery: Any = cast(Any, k8s.DiscoveryV1Api(self.api_client))
+        api_nodes = {n.metadata.name: n for n in self.core.list_node().items}
+        # Only Kubernetes nodes count (kind also lists an HA load balancer container as a node).
+        candidates = sorted(api_nodes) if node_names is None else node_names
+        self.nodes: Sequence[str] = [n for n in candidates if n in api_nodes]
+        self.default_node = pods.default_node([api_nodes[n] for n in self.nodes])
+        self.entry: dict[str, Any] | None = None
+        self.installed: dict[str, node_install.Installed] = {}
+        self.manifests: dict[str, dict[str, str]] = {}
+
+    # lifecycle helpers used by the provider's open
+
+    def wait_nodes_ready(self) -> None:
+        def probe() -> bool:
+            items = self.core.list_node().items
+            waiting = [n.metadata.name for n in items if not pods.node_ready(n)]
+            if waiting or not items:
+                raise NotYet(f"not Ready: {', '.join(waiting) or 'no nodes yet'}")
+            return True
+
+        wait_until(f"every node of {self.cluster} to be Ready", probe, POD_READY_SECONDS, interval=2)
+
+    def create_namespace(self) -> None:
+        self.core.create_namespace(
+            {"metadata": {"name": self.namespace, "labels": {pods.TEST_LABEL: pods.TEST_LABEL_VALUE}}}
+        )
+
+        def probe() -> bool:
+            self.core.read_namespaced_service_account("default", self.namespace)
+            return True
+
+        wait_until(f"the default ServiceAccount of {self.namespace}", probe, 60, retry_on=(ApiException,))
+
+    def delete_namespace(self) -> None:
+        try:
+            self.core.delete_namespace(self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # install / uninstall
+
+    def install(self, entry: dict[str, Any]) -> None:
+        builds: dict[str, tuple[Path, dict[str, str]]] = {}
+        for node in self.nodes:
+            arch = parse.platform_arch(platform(self.shell, node))
+            if arch not in builds:
+                folder = self.builder(arch, self.rebuild)
+                self.rebuild = False  # a forced rebuild is one build per run, not one per install
+                builds[arch] = (folder, build.manifest(folder))
+            folder, expected = builds[arch]
+            self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry)
+            self.manifests[node] = expected
+        self.entry = dict(entry)
+        for node in self.nodes:
+            self._wait_chain(node, entry)
+
+    def uninstall(self) -> None:
+        for node in self.nodes:
+            node_install.uninstall_conflist(self.shell, node)
+        for node in self.nodes:
+            self._wait_chain(node, None)
+        for node in self.nodes:
+            node_install.uninstall_binary(self.shell, node)
+            self.installed.pop(node, None)
+
+    def _wait_chain(self, node: str, entry: dict[str, Any] | None) -> None:
+        def probe() -> bool:
+            loaded, seen = node_install.chain_state(self.shell, node, entry)
+            if not loaded:
+                raise NotYet(f"loaded {seen}")
+            return True
+
+        what = "cni-quickstart in the loaded chain" if entry is not None else "a chain without cni-quickstart"
+        wait_until(f"{what} on {node} (crictl info)", probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+
+    def use_base_chain(self, variant: Any) -> None:
+        """kindnet's chain in another variant (base.ChainVariant: cni_version, dual_stack) on every node.
+
+        None restores the cluster's own chain (kindnetd's file). Only while the plugin is not installed.
+        """
+        if self.installed:
+            raise RuntimeError("use_base_chain needs the plugin uninstalled first")
+        version = None if variant is None else str(variant.cni_version)
+        dual = False if variant is None else bool(variant.dual_stack)
+        chains = {node: node_install.use_base(self.shell, node, version, dual) for node in self.nodes}
+        for node, chain in chains.items():
+
+            def probe(node: str = node, chain: dict[str, Any] = chain) -> bool:
+                loaded, seen = node_install.base_state(self.shell, node, chain)
+                if not loaded:
+                    raise NotYet(f"loaded {seen}")
+                return True
+
+            what = f"base chain {chain['name']} {chain['cniVersion']} loaded on {node} (crictl info)"
+            wait_until(what, probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+
+    # pods
+
+    def run_pod(self, name: str, *, node: str | None = None, command: Sequence[str] = ("sleep", "infinity")) -> Pod:
+        # Without a node, pods go to one default node (the first worker): tests that send traffic
+        # with a small TTL rely on pod -> node -> pod being the whole path.
+        manifest = pods.pod_manifest(name, self.namespace, self.pod_image, command, node or self.default_node)
+        self.core.create_namespaced_pod(self.namespace, manifest)
+
+        def probe() -> Any:
+            obj = self.core.read_namespaced_pod(name, self.namespace)
+            ran, where = pods.pod_state(obj)
+            if not ran:
+                raise NotYet(where)
+            return obj
+
+        try:
+            obj = wait_until(f"pod {self.namespace}/{name} to be Ready", probe, POD_READY_SECONDS, interval=2)
+        except BaseException:  # never Ready, or Ctrl-C: the pod must not outlive the attempt
+            self.delete_pod(Pod(self.namespace, name, node or self.default_node or ""))
+            raise
+        return Pod(self.namespace, name, obj.spec.node_name, handle=obj.metadata.uid)
+
+    def delete_pod(self, pod: Pod) -> None:
+        try:
+            self.core.delete_namespaced_pod(pod.name, pod.namespace, grace_period_seconds=0)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+
+        def probe() -> bool:
+            try:
+                self.core.read_namespaced_pod(pod.name, pod.namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return True
+                raise
+            raise NotYet("still there")
+
+        wait_until(f"pod {pod.namespace}/{pod.name} to be gone", probe, POD_GONE_SECONDS)
+
+    def reported_views(self, pod: Pod) -> dict[str, list[str]]:
+        obj = self.core.read_namespaced_pod(pod.name, pod.namespace)
+        return {
+            "status.podIPs": pods.status_ips(obj),
+            "kubectl describe": parse.describe_ips(self.describe_pod(pod)),
+            "crictl inspectp": self.sandbox_ips(pod.node, obj.metadata.uid),
+        }
+
+    def sandbox_ips(self, node: str, pod_uid: str) -> list[str]:
+        access = self.shell.access
+        ids = parse.lines(check(self.run, cmd.crictl_pods_of(access, node, pod_uid), f"crictl pods on {node}"))
+        if not ids:
+            return []
+        inspected = check(self.run, cmd.crictl_inspectp(access, node, ids[0]), f"crictl inspectp on {node}")
+        return parse.inspectp_ips(inspected)
+
+    def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult:
+        result = self.run(cmd.kubectl_exec(self.kubeconfig, pod.namespace, pod.name, argv), timeout=timeout)
+        return ExecResult(result.rc, result.stdout, result.stderr)
+
+    def pod_cidrs(self, node: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return pods.node_cidrs(self.core.read_node(node))
+
+    def plugin_log(self, node: str) -> list[dict[str, Any]]:
+        text = read_optional(self.shell, node, self.log_file)
+        return parse.json_lines(text or "")
+
+    @property
+    def log_file(self) -> str:
+        return str((self.entry or {}).get("logFile") or DEFAULT_LOG_FILE)
+
+    # helpers for the Kubernetes-only tests (e2e/test_kind_*.py)
+
+    def create_service(self, name: str, pod: Pod) -> None:
+        self.core.create_namespaced_service(pod.namespace, pods.service_manifest(name, pod.namespace, pod.name))
+
+    def endpoint_addresses(self, service: str, namespace: str | None = None) -> list[str]:
+        selector = f"kubernetes.io/service-name={service}"
+        return pods.endpoint_slice_addresses(
+            self.discovery.list_namespaced_endpoint_slice(namespace or self.namespace, label_selector=selector)
+        )
+
+    def verify_node(self, node: str) -> None:
+        """Check the installed files on a node against the build again (raises NodeInstallError)."""
+        node_install.verify_binary(self.shell, node, self.manifests[node])
+
+    def loaded_chain(self, node: str) -> tuple[bool, str]:
+        """(the installed entry is what containerd loaded on node, the loaded chain in one line)."""
+        return node_install.chain_state(self.shell, node, self.entry)
+
+    def describe_pod(self, pod: Pod) -> str:
+        return check(self.run, cmd.kubectl_describe_pod(self.kubeconfig, pod.namespace, pod.name), "kubectl describe")
+
+    def diagnostics(self) -> str:
+        parts = []
+        for node in self.nodes:
+            try:
+                _, chain = node_install.chain_state(self.shell, node, self.entry)
+            except CommandError as exc:
+                chain = str(exc)
+            log_tail = (read_optional(self.shell, node, self.log_file) or "(no plugin log)").splitlines()[-10:]
+            parts.append(f"== {node}: loaded chain {chain}\n" + "\n".join(log_tail))
+        events = self.run(cmd.kubectl_events(self.kubeconfig, self.namespace), timeout=30)
+        parts.append(
+            f"== events in {self.namespace}\n" + "\n".join((events.stdout or events.stderr).splitlines()[-20:])
+        )
+        return "\n".join(parts)
+
+    def collect(self, dest: Path) -> Path:
+        """Namespace and node state into dest (a failing test's artifacts)."""
+        return diagnostics.collect(
+            self.shell, dest, kubeconfig=self.kubeconfig, namespace=self.namespace, node_names=list(self.nodes),
+            log_file=self.log_file,
+        )  # fmt: skip
+
+    # what the cniqs tool shows
+
+    def pods(self) -> list[Pod]:
+        items = self.core.list_namespaced_pod(self.namespace).items
+        return sorted((self._pod(obj) for obj in items), key=lambda p: p.name)
+
+    def find_pod(self, name: str) -> Pod | None:
+        try:
+            return self._pod(self.core.read_namespaced_pod(name, self.namespace))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _pod(self, obj: Any) -> Pod:
+        return Pod(self.namespace, obj.metadata.name, obj.spec.node_name or "", handle=obj.metadata.uid)
+
+    def how_to_poke(self) -> str:
+        return f"  kubectl:  export KUBECONFIG={self.kubeconfig}"

@@ -1,0 +1,119 @@
+"""Command lines of the Kubernetes layer: kubectl (always with an explicit kubeconfig), crictl and the
+plain tools (coreutils) on a node, reached through the provider's NodeAccess. Small pure functions,
+one per action; nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+
+class NodeAccess(Protocol):
+    """How a command or a copy reaches a node: kind wraps them in `docker exec` and `docker cp`."""
+
+    def exec_argv(
+        self, node: str, argv: Sequence[str], *, stdin: bool = False, env: Mapping[str, str] | None = None
+    ) -> list[str]: ...
+
+    def copy_argv(self, src: str, node: str, dest: str) -> list[str]:
+        """Copy a local path to dest on the node; a directory lands as dest when dest does not exist yet."""
+        ...
+
+
+def kubectl(kubeconfig: str, *args: str) -> list[str]:
+    """Always with an explicit --kubeconfig: the user's ~/.kube/config is never read or written."""
+    return ["kubectl", "--kubeconfig", kubeconfig, *args]
+
+
+def kubectl_describe_pod(kubeconfig: str, namespace: str, name: str) -> list[str]:
+    return kubectl(kubeconfig, "describe", "pod", "--namespace", namespace, name)
+
+
+def kubectl_describe_pods(kubeconfig: str, namespace: str) -> list[str]:
+    return kubectl(kubeconfig, "describe", "pods", "--namespace", namespace)
+
+
+def kubectl_events(kubeconfig: str, namespace: str) -> list[str]:
+    return kubectl(kubeconfig, "get", "events", "--namespace", namespace, "--sort-by=.metadata.creationTimestamp")
+
+
+def kubectl_exec(kubeconfig: str, namespace: str, pod: str, argv: Sequence[str]) -> list[str]:
+    return kubectl(kubeconfig, "exec", "--namespace", namespace, pod, "--", *argv)
+
+
+def kubectl_get_nodes_wide(kubeconfig: str) -> list[str]:
+    return kubectl(kubeconfig, "get", "nodes", "-o", "wide")
+
+
+def crictl(access: NodeAccess, node: str, *args: str) -> list[str]:
+    return access.exec_argv(node, ["crictl", *args])
+
+
+def crictl_info(access: NodeAccess, node: str) -> list[str]:
+    """The runtime's status; its `cniconfig` is the CNI config containerd has loaded."""
+    return crictl(access, node, "info")
+
+
+def crictl_pods_of(access: NodeAccess, node: str, pod_uid: str) -> list[str]:
+    """Ready sandbox ids of one Kubernetes pod: kubelet labels every sandbox with the pod's uid."""
+    return crictl(access, node, "pods", "--label", f"io.kubernetes.pod.uid={pod_uid}", "--state", "ready", "--quiet")
+
+
+def crictl_inspectp(access: NodeAccess, node: str, sandbox_id: str) -> list[str]:
+    return crictl(access, node, "inspectp", "--output", "json", sandbox_id)
+
+
+def node_uname_machine(access: NodeAccess, node: str) -> list[str]:
+    return access.exec_argv(node, ["uname", "-m"])
+
+
+def node_sha256sum(access: NodeAccess, node: str, paths: Sequence[str]) -> list[str]:
+    return access.exec_argv(node, ["sha256sum", "--", *paths])
+
+
+def node_readlink(access: NodeAccess, node: str, path: str) -> list[str]:
+    return access.exec_argv(node, ["readlink", "--", path])
+
+
+def node_exists(access: NodeAccess, node: str, path: str) -> list[str]:
+    """rc 0 when path exists as anything, a dangling symlink included."""
+    return access.exec_argv(node, ["sh", "-c", 'test -e "$1" || test -L "$1"', "sh", path])
+
+
+def node_cat(access: NodeAccess, node: str, path: str) -> list[str]:
+    return access.exec_argv(node, ["cat", "--", path])
+
+
+def node_ls(access: NodeAccess, node: str, path: str) -> list[str]:
+    return access.exec_argv(node, ["ls", "-1A", "--", path])
+
+
+def node_write_stdin(access: NodeAccess, node: str, path: str) -> list[str]:
+    return access.exec_argv(node, ["cp", "/dev/stdin", path], stdin=True)
+
+
+def node_chmod(access: NodeAccess, node: str, mode: str, path: str) -> list[str]:
+    return access.exec_argv(node, ["chmod", mode, "--", path])
+
+
+def node_rename(access: NodeAccess, node: str, src: str, dest: str) -> list[str]:
+    """rename(2) within one directory: -T so dest is replaced, never entered when it is a directory."""
+    return access.exec_argv(node, ["mv", "-f", "-T", "--", src, dest])
+
+
+def node_rm(access: NodeAccess, node: str, path: str, *, recursive: bool = False) -> list[str]:
+    return access.exec_argv(node, ["rm", "-rf" if recursive else "-f", "--", path])
+
+
+def node_symlink(access: NodeAccess, node: str, target: str, link: str) -> list[str]:
+    return access.exec_argv(node, ["ln", "-s", "-f", "-n", "--", target, link])
+
+
+def node_plugin_version(access: NodeAccess, node: str, executable: str) -> list[str]:
+    """Run the installed plugin once (CNI VERSION): proves it starts on this node's userland."""
+    return access.exec_argv(node, [executable], stdin=True, env={"CNI_COMMAND": "VERSION"})
+
+
+def node_copy(access: NodeAccess, src: str, node: str, dest: str) -> list[str]:
+    return access.copy_argv(src, node, dest)

@@ -1,0 +1,140 @@
+"""Install and uninstall the plugin on one node of a Kubernetes cluster, through NodeShellFiles.
+
+Layout (cniqs.build.install_executable, the one executable install): /opt/cni/bin/cni-quickstart.d/
+holds the one-folder build, /opt/cni/bin/cni-quickstart is a symlink to cni-quickstart.d/cni-quickstart.
+The conflist goes through cniqs.conflist (the one conflist installer for every provider).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cniqs import build, conflist
+from cniqs.build import NAME
+from cniqs.common import cniconfig
+from cniqs.common.errors import InstallError
+from cniqs.common.run import check
+from cniqs.providers.k8s import commands as cmd
+from cniqs.providers.k8s import parse
+from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, crictl_info, sha256sums
+
+BIN_DIR = "/opt/cni/bin"
+CONF_DIR = "/etc/cni/net.d"
+FOLDER = f"{BIN_DIR}/{NAME}.d"
+LINK = f"{BIN_DIR}/{NAME}"
+TMP_FOLDER, TMP_LINK = build.temp_names(BIN_DIR)
+
+
+class NodeInstallError(InstallError):
+    """The node is not in a state install understands, or the copy did not arrive intact."""
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What install did on one node."""
+
+    node: str
+    binary: bool
+    conflist: str | None
+
+
+def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str]) -> None:
+    files = NodeShellFiles(nodes, node)
+    if not (files.readlink(LINK) == build.LINK_TARGET and verified(nodes, node, expected)):
+        try:
+            build.install_executable(files, folder, BIN_DIR)
+        except InstallError as exc:
+            raise NodeInstallError(f"{node}: {exc}") from None
+        verify_binary(nodes, node, expected)
+    argv = cmd.node_plugin_version(nodes.access, node, LINK)
+    out = check(nodes.run, argv, f"run {LINK} on {node}", input="", timeout=60)
+    try:
+        versions = json.loads(out).get("supportedVersions")
+    except ValueError:
+        versions = None
+    if not versions:
+        raise NodeInstallError(f"{node}: {LINK} VERSION printed {out[:200]!r}, not a CNI version answer")
+
+
+def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:
+    try:
+        verify_binary(nodes, node, expected)
+    except NodeInstallError:
+        return False
+    return True
+
+
+def verify_binary(nodes: Nodes, node: str, expected: dict[str, str]) -> None:
+    """sha256 of every file on the node against the build; the executable also through the symlink."""
+    paths = [f"{FOLDER}/{rel}" for rel in sorted(expected)]
+    actual = sha256sums(nodes, node, [*paths, LINK])
+    problems = parse.manifest_problems(expected, actual, FOLDER)
+    if actual.get(LINK) != expected.get(NAME):
+        problems.append(f"{LINK} does not resolve to the built executable")
+    if problems:
+        raise NodeInstallError(f"{node}: the copied plugin does not match the build: " + "; ".join(problems))
+
+
+def install(
+    nodes: Nodes, node: str, folder: Path, expected: dict[str, str], entry: dict[str, Any]
+) -> tuple[Installed, conflist.Plan | None]:
+    install_binary(nodes, node, folder, expected)
+    plan = conflist.install(NodeShellFiles(nodes, node), CONF_DIR, entry)
+    return Installed(node, True, None if plan is None else plan.path), plan
+
+
+def uninstall_conflist(nodes: Nodes, node: str) -> bool:
+    return conflist.uninstall(NodeShellFiles(nodes, node), CONF_DIR)
+
+
+def uninstall_binary(nodes: Nodes, node: str) -> bool:
+    """Remove the symlink and folder when they are ours; leave anything else alone."""
+    return build.uninstall_executable(NodeShellFiles(nodes, node), BIN_DIR)
+
+
+def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:
+    """(loaded as wanted, one-line description of what containerd has loaded)."""
+    text = crictl_info(nodes, node)
+    return conflist.chain_matches(text, entry), cniconfig.describe_chain(text)
+
+
+# Base chain variants: kindnetd owns 10-kindnet.conflist and rewrites it whenever it restarts, so a
+# variant goes into its own file that sorts before it (and after the plugin's 00- file, which is
+# then derived from it). Network name, dataDir and ranges stay kindnet's: host-local keys its
+# allocations by network name, so pods keep one allocation store.
+BASE_NAME = "05-cniqs-base.conflist"
+KINDNET_NAME = "10-kindnet.conflist"
+
+
+def base_variant(kindnet: dict[str, Any], cni_version: str, dual_stack: bool) -> dict[str, Any]:
+    """The node's own kindnet chain in another cniVersion; refuses a family mix the node lacks."""
+    ranges = kindnet["plugins"][0].get("ipam", {}).get("ranges", [])
+    families = {":" in r[0]["subnet"] for r in ranges if r and isinstance(r[0], dict) and "subnet" in r[0]}
+    if dual_stack and len(families) < 2:
+        raise NotImplementedError("this kind cluster is single-stack; create it with --kind-ip-family dual")
+    if not dual_stack and len(families) > 1:
+        raise NotImplementedError("this kind cluster is dual-stack; a single-stack chain would drop a family")
+    derived = json.loads(json.dumps(kindnet))
+    derived["cniVersion"] = cni_version
+    return derived
+
+
+def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> dict[str, Any]:
+    """Write (or with cni_version None remove) the base variant on a node; returns the chain now in force."""
+    files = NodeShellFiles(nodes, node)
+    kindnet = conflist.parse_chain(files.read_text(f"{CONF_DIR}/{KINDNET_NAME}"), f"{node}:{CONF_DIR}/{KINDNET_NAME}")
+    if cni_version is None:
+        if BASE_NAME in files.list_dir(CONF_DIR):
+            files.remove(f"{CONF_DIR}/{BASE_NAME}")
+        return kindnet
+    chain = base_variant(kindnet, cni_version, dual_stack)
+    files.write_atomic(f"{CONF_DIR}/{BASE_NAME}", conflist.render(chain))
+    return chain
+
+
+def base_state(nodes: Nodes, node: str, chain: dict[str, Any]) -> tuple[bool, str]:
+    text = crictl_info(nodes, node)
+    return conflist.base_matches(text, chain["name"], chain["cniVersion"]), cniconfig.describe_chain(text)

@@ -1,0 +1,253 @@
+"""The kind provider: `pytest e2e --backend kind` (tox -e e2e) per Kubernetes version, and `cniqs --backend kind`.
+
+A test run, per version from the versions table: create a kind cluster (or reuse one) with its own
+kubeconfig, yield a KindBackend whose install builds the plugin for each node's platform and
+installs it on every node; on any failure collect diagnostics before teardown; delete the cluster
+unless asked to keep it. The cniqs tool: one one-node cluster named by the user, kept between commands.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cniqs.common.errors import NodeGone, Refused
+from cniqs.common.run import Runner, run_process
+from cniqs.provider import Option, RunOptions, State, Targets
+from cniqs.providers.k8s import diagnostics
+from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
+from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.k8s.parse import lines
+from cniqs.providers.kind import cluster as kind_cluster
+from cniqs.providers.kind import commands, versions
+from cniqs.providers.kind.backend import KindBackend
+from cniqs.providers.kind.commands import DOCKER
+from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
+
+POD_NAMESPACE = "default"
+CLI_POD_IMAGE = "alpine:3.20"
+CLI_TARGETS = Targets(ip="1.1.1.1", name="kubernetes.io")
+
+
+class NullWatcher:
+    """Watcher of a run nobody follows."""
+
+    def record(self, variant: str, **facts: Any) -> None:
+        pass
+
+    def note(self, variant: str, text: str) -> None:
+        pass
+
+    def opened(self, variant: str, backend: Any, artifacts: Path) -> None:
+        pass
+
+    def closed(self, variant: str) -> None:
+        pass
+
+    def failed(self, variant: str) -> bool:
+        return False
+
+
+def _read(options: RunOptions) -> KindOptions:
+    defaults = {option.flag: option.default for option in OPTIONS}
+    return read_options(lambda flag: options.get(flag, defaults[flag]))
+
+
+class KindProvider:
+    name = "kind"
+    debian_packages = False
+
+    def options(self) -> Sequence[Option]:
+        return OPTIONS
+
+    def prerequisites(self, options: RunOptions) -> list[str]:
+        """kind, docker (daemon answering, buildx) and kubectl; empty when the kind provider can run."""
+        return versions.problems() + tool_problems()
+
+    def variants(self, options: RunOptions) -> list[str]:
+        """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
+        opts = _read(options)
+        chosen = versions.select(opts.k8s_version)
+        problems = option_problems(opts, len(chosen)) + versions.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return [entry.minor for entry in chosen]
+
+    @contextmanager
+    def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KindBackend]:
+        opts = _read(options)
+        image = versions.select(variant or opts.k8s_version)[0]
+        watcher = options.watcher or NullWatcher()
+        minor = image.minor
+        watcher.record(minor, image=image.image)
+        kind = commands.kind_binary()
+        workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
+        cluster: kind_cluster.Cluster | None = None
+        backend: KindBackend | None = None
+        failed = False
+        notes: list[str] = []
+        try:
+            if opts.reuse_cluster:
+                cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
+            else:
+                cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
+                watcher.record(minor, cluster=cluster.name)
+                kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family)
+            watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
+            backend = KindBackend(run_process, cluster, opts.targets, opts.pod_image, rebuild=opts.rebuild)
+            watcher.opened(minor, backend, opts.artifacts / cluster.name)
+            backend.wait_nodes_ready()
+            if not cluster.created:
+                # A reused cluster may hold what an interrupted run left: start from the cluster's own chain.
+                backend.uninstall()
+                backend.use_base_chain(None)
+            backend.create_namespace()
+            yield backend
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            watcher.closed(minor)
+            try:
+                if cluster is not None and (failed or watcher.failed(minor)):
+                    artifacts = _collect(kind, cluster, backend, opts.artifacts / cluster.name)
+                    watcher.record(minor, artifacts=artifacts)
+                    options.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {minor} in {artifacts}")
+                _teardown(cluster, backend, keep=opts.keep, notes=notes)
+            except Exception as exc:
+                # Never hide the failure that brought us here behind a teardown error.
+                notes.append(f"teardown failed: {exc}")
+                if not failed:
+                    raise
+            finally:
+                for note in notes:
+                    watcher.note(minor, note)
+                if cluster is None or not (cluster.created and opts.keep):
+                    shutil.rmtree(workdir, ignore_errors=True)
+
+    # the cniqs tool: one one-node cluster, kept between commands
+
+    def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
+        kind = commands.kind_binary()
+        if not kind_cluster.valid_name(name):
+            raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
+        if name in kind_cluster.existing_clusters(run_process, kind):
+            raise Refused(
+                f"a kind cluster named {name} exists already: delete it (kind delete cluster --name {name}) "
+                "or pick another name with --name"
+            )
+        workdir.mkdir(parents=True, exist_ok=True)
+        cluster = kind_cluster.prepare(kind, name, workdir)
+        image = versions.select("")[0]
+        try:
+            # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
+            kind_cluster.create(run_process, cluster, image.image, 0, "ipv4")
+        except BaseException:
+            if name in kind_cluster.existing_clusters(run_process, kind):
+                cluster.delete(run_process)
+            raise
+        return State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image.image)
+
+    def attach(self, state: State) -> KindBackend:
+        if not Path(state.kubeconfig).is_file():
+            raise NodeGone(f"the kubeconfig {state.kubeconfig} of kind cluster {state.id} is gone: run `cniqs down`")
+        cluster = kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, state.kind or "kind")
+        return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
+
+    def destroy(self, state: State) -> list[str]:
+        kind = state.kind or "kind"
+        if state.id in kind_cluster.existing_clusters(run_process, kind):
+            kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
+        for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):
+            path.unlink(missing_ok=True)
+        return []
+
+    @contextmanager
+    def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KindBackend]:
+        state = self.up(options, name=name, workdir=workdir)
+        try:
+            backend = self.attach(state)
+            try:
+                yield backend
+            finally:
+                backend.close()
+        finally:
+            self.destroy(state)
+
+    def describe(self, state: State) -> str:
+        return f"kind cluster {state.id} (kubeconfig {state.kubeconfig})"
+
+    def up_message(self, name: str) -> str:
+        return f"Creating kind cluster {name} with its own kubeconfig (the first time pulls the node image)"
+
+    def hints(self, state: State) -> list[str]:
+        return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
+
+
+def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:
+    nodes = list(backend.nodes) if backend is not None else _nodes(cluster)
+    return collect(
+        run_process,
+        dest,
+        kubeconfig=str(cluster.kubeconfig),
+        namespace=backend.namespace if backend is not None else "default",
+        nodes=nodes,
+        log_file=backend.log_file if backend is not None else DEFAULT_LOG_FILE,
+        kind=kind,
+        cluster=cluster.name,
+    )
+
+
+def _nodes(cluster: kind_cluster.Cluster) -> list[str]:
+    return sorted(lines(run_process(commands.kind_get_nodes(cluster.kind, cluster.name), timeout=60).stdout))
+
+
+def collect(
+    run: Runner,
+    dest: Path,
+    *,
+    kubeconfig: str,
+    namespace: str,
+    nodes: Sequence[str],
+    log_file: str,
+    kind: str | None = None,
+    cluster: str | None = None,
+) -> Path:
+    """Namespace and node state into dest; with kind and cluster also `kind export logs`."""
+    diagnostics.collect(
+        Nodes(run, DOCKER), dest, kubeconfig=kubeconfig, namespace=namespace, node_names=nodes, log_file=log_file
+    )
+    if kind and cluster:
+        result = run(commands.kind_export_logs(kind, cluster, str(dest / "kind-logs")), timeout=600)
+        if result.rc != 0:
+            (dest / "kind-export-logs.err").write_text(result.stderr)
+    return dest
+
+
+def _teardown(
+    cluster: kind_cluster.Cluster | None, backend: KindBackend | None, *, keep: bool, notes: list[str]
+) -> None:
+    if cluster is None:
+        return
+    deleting = cluster.created and not keep
+    try:
+        if backend is not None and not cluster.created:
+            # A reused cluster goes back to how it was: plugin and test namespace removed. A kept
+            # cluster this run created stays as the tests left it, for a look around.
+            backend.uninstall()
+            backend.use_base_chain(None)
+            backend.delete_namespace()
+    finally:
+        if backend is not None:
+            backend.close()
+        if deleting:
+            cluster.delete(run_process)
+        elif cluster.created:
+            notes.append(
+                f"kept: kubectl --kubeconfig {cluster.kubeconfig} ...; "
+                f"delete with: {' '.join(commands.kind_delete(cluster.kind, cluster.name, str(cluster.kubeconfig)))}"
+            )

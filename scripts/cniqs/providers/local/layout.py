@@ -1,0 +1,139 @@
+"""Where one run keeps everything: a unique id, a temp root, and names derived from both.
+
+Nothing a run creates lives outside its root except its two network namespaces (named with the run id)
+and its cgroup parent (named with the run id), so two runs at once never collide.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cniqs.conflist import CNI_TYPE
+
+PREFIX = "cniqs"
+STATE_FILE = "run.json"
+
+
+def new_run_id() -> str:
+    """Short (names must fit in 15-byte interface names elsewhere), unique per process and call."""
+    # The pid tells concurrent runs apart; a counter from a random start tells this process's calls apart
+    # (two random bytes alone collide within 50 calls about 2% of the time).
+    return f"{os.getpid() % 0xFFFF:04x}{next(_CALLS) % 0x10000:04x}"
+
+
+_CALLS = itertools.count(secrets.randbelow(0x10000))
+
+
+@dataclass(frozen=True)
+class Layout:
+    run_id: str
+    root: Path
+
+    @property
+    def node_netns(self) -> str:
+        return f"{PREFIX}-{self.run_id}-node"
+
+    @property
+    def ext_netns(self) -> str:
+        return f"{PREFIX}-{self.run_id}-ext"
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"/{PREFIX}-{self.run_id}"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.root / "containerd" / "root"
+
+    @property
+    def containerd_state(self) -> Path:
+        return self.root / "containerd" / "state"
+
+    @property
+    def containerd_config(self) -> Path:
+        return self.root / "containerd" / "config.toml"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "containerd" / "containerd.sock"
+
+    @property
+    def runc_root(self) -> Path:
+        return self.root / "containerd" / "runc"
+
+    @property
+    def cni_bin(self) -> Path:
+        return self.root / "cni" / "bin"
+
+    @property
+    def cni_conf(self) -> Path:
+        return self.root / "cni" / "net.d"
+
+    @property
+    def cni_cache(self) -> Path:
+        return self.root / "cni" / "cache"
+
+    @property
+    def ipam_data(self) -> Path:
+        return self.root / "cni" / "ipam"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def containerd_log(self) -> Path:
+        return self.logs / "containerd.log"
+
+    @property
+    def plugin_log(self) -> Path:
+        return self.logs / f"{CNI_TYPE}.log"
+
+    @property
+    def pod_logs(self) -> Path:
+        return self.logs / "pods"
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def www(self) -> Path:
+        return self.root / "ext" / "www"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / STATE_FILE
+
+    def dirs(self) -> list[Path]:
+        return [
+            self.containerd_root, self.containerd_state, self.runc_root, self.cni_bin, self.cni_conf,
+            self.cni_cache, self.ipam_data, self.pod_logs, self.images, self.www,
+        ]  # fmt: skip
+
+
+@dataclass
+class RunState:
+    """What teardown needs to find everything a run started, saved so a kept node can be torn down later."""
+
+    run_id: str
+    root: str
+    containerd_pid: int | None = None
+    containerd_mntns: str | None = None
+    service_pids: list[int] | None = None
+    owner_pid: int | None = None
+    kept: bool = False
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        return cls(**json.loads(path.read_text()))

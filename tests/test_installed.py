@@ -1,0 +1,64 @@
+"""`pip install .` into a fresh venv: the cniqs tool works from another directory, with no checkout behind it.
+
+Needs PyPI (the library's dependencies are installed from it); the first run takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOT_SOURCES = (".git", ".tox", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "artifacts")
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
+    venv, elsewhere, state_dir = tmp_path / "venv", tmp_path / "elsewhere", tmp_path / "state"
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python, cniqs = str(venv / "bin" / "python"), str(venv / "bin" / "cniqs")
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "CNIQS_STATE_DIR": str(state_dir),
+    }
+    # From a copy: pip builds in the source tree, and the checkout stays as it is.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCES))
+    installed = run([python, "-m", "pip", "install", "--quiet", str(source)], elsewhere, env, timeout=1200)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+
+    shown = run([cniqs, "--help"], elsewhere, env)
+    assert shown.returncode == 0 and "demo" in shown.stdout and "status" in shown.stdout, shown
+
+    status = run([cniqs, "status"], elsewhere, env)
+    assert status.returncode == 1 and "nothing is up: run `cniqs up` first" in status.stderr, status
+    assert "Traceback" not in status.stderr
+
+    # A recorded local node that is gone: status loads the local provider and says what to do.
+    state_dir.mkdir()
+    gone = {"backend": "local", "id": "0000dead", "root": str(tmp_path / "no-such-root"), "image": "x:1"}
+    (state_dir / "state.json").write_text(json.dumps(gone))
+    status = run([cniqs, "status"], elsewhere, env)
+    assert status.returncode == 1 and "run `cniqs down` to forget it" in status.stderr, status
+    assert "Traceback" not in status.stderr
+
+    # The library runs from site-packages, finds its data there, and brings no `e2e` package along.
+    probe = (
+        "import importlib.util, cniqs, cniqs.resources as r; from cniqs.conflist import chain_entry;"
+        "print(cniqs.__file__); print(chain_entry()['type']); print(r.checkout());"
+        "print(importlib.util.find_spec('e2e'))"
+    )
+    found = run([python, "-c", probe], elsewhere, env)
+    assert found.returncode == 0, found.stderr
+    where, cni_type, checkout, e2e = found.stdout.split("\n")[:4]
+    assert "site-packages" in where and not where.startswith((str(REPO), str(source)))
+    assert (cni_type, checkout, e2e) == ("cni-quickstart", "None", "None")
