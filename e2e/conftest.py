@@ -11,7 +11,8 @@ pytest_plugins = [
     "e2e.plugins.providers",  # --backend, the providers' options, the `backend` fixture
     "e2e.support_local",  # the local-only `node` fixture
 ]
-ONLY = {"kind_only": "kind", "local_only": "local"}
+# marker -> the backends its tests run on; elsewhere they are deselected
+ONLY = {"kind_only": {"kind"}, "local_only": {"local"}, "k8s_only": {"kind", "kube"}}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -19,7 +20,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     backend = config.getoption("--backend")
 
     def runs_here(item: pytest.Item) -> bool:
-        return all(item.get_closest_marker(marker) is None for marker, name in ONLY.items() if name != backend)
+        return all(item.get_closest_marker(marker) is None for marker, names in ONLY.items() if backend not in names)
 
     kept = [item for item in items if runs_here(item)]
     if len(kept) != len(items):

@@ -40,10 +40,14 @@ class Notices:
                 terminalreporter.write_line(text)
 
 
-def add_options(group: Any, provider: Provider) -> None:
-    """A provider's options on a pytest option group."""
+def add_options(group: Any, provider: Provider, added: set[str] | None = None) -> None:
+    """A provider's options on a pytest option group; those in added (shared, such as --k8s-version, and
+    added with an earlier provider's group) are left out, and the ones added here join it."""
+    seen = set() if added is None else added
     for option in provider.options():
-        group.addoption(option.flag, **_addoption_kwargs(option))
+        if option.flag not in seen:
+            group.addoption(option.flag, **_addoption_kwargs(option))
+            seen.add(option.flag)
 
 
 def _addoption_kwargs(option: Option) -> dict[str, Any]:
@@ -61,8 +65,9 @@ def _addoption_kwargs(option: Option) -> dict[str, Any]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--backend", choices=providers.NAMES, default="local", help="where the e2e suite runs")
+    added: set[str] = set()
     for name in providers.NAMES:
-        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"), providers.get(name))
+        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"), providers.get(name), added)
 
 
 def provider(config: pytest.Config) -> Provider:

@@ -22,7 +22,13 @@ def _kind() -> Provider:
     return KindProvider()
 
 
-PROVIDERS: dict[str, Callable[[], Provider]] = {"local": _local, "kind": _kind}
+def _kube() -> Provider:
+    from cniqs.providers.kube.provider import KubeProvider
+
+    return KubeProvider()
+
+
+PROVIDERS: dict[str, Callable[[], Provider]] = {"local": _local, "kube": _kube, "kind": _kind}
 NAMES = tuple(PROVIDERS)
 
 

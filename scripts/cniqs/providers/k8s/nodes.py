@@ -6,7 +6,7 @@ The runner is the only thing that touches processes, so every helper is testable
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +17,28 @@ from cniqs.providers.k8s.commands import NodeAccess
 
 
 @dataclass(frozen=True)
+class CniDirs:
+    """Where a node's runtime reads CNI plugins and configs (kind: /opt/cni/bin and /etc/cni/net.d)."""
+
+    bin: str = "/opt/cni/bin"
+    conf: str = "/etc/cni/net.d"
+
+
+KIND_DIRS = CniDirs()
+
+
+def _kind_dirs(node: str) -> CniDirs:
+    return KIND_DIRS
+
+
+@dataclass(frozen=True)
 class Nodes:
-    """How the Kubernetes layer reaches a cluster's nodes: a runner, and the provider's NodeAccess."""
+    """How the Kubernetes layer reaches a cluster's nodes: a runner, the provider's NodeAccess, and where
+    each node keeps its CNI dirs (kind's paths unless the provider says otherwise)."""
 
     run: Runner
     access: NodeAccess
+    cni_dirs: Callable[[str], CniDirs] = _kind_dirs
 
 
 def machine(nodes: Nodes, node: str) -> str:

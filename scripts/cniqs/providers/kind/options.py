@@ -11,6 +11,7 @@ from typing import Any
 
 from cniqs.common.run import Runner, run_process
 from cniqs.provider import Option, Targets
+from cniqs.providers.k8s.options import K8S_VERSION
 from cniqs.providers.kind import commands
 from cniqs.providers.kind.cluster import IP_FAMILIES
 
@@ -28,12 +29,7 @@ INSTALL_HINTS = {
 
 
 OPTIONS = (
-    Option(
-        "--k8s-version",
-        "Kubernetes minor from the kind versions table (default: the newest); 'all' runs the suite per version",
-        default="",
-        metavar="X.Y|all",
-    ),
+    K8S_VERSION,
     Option(
         "--kind-cluster",
         "reuse this existing kind cluster instead of creating one (a cni-quickstart installed there by hand "

@@ -26,16 +26,18 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cniqs import build, conflist, kubebin
-from cniqs.kube import pki
-from cniqs.kube import render as kr
-from e2e.backends import base
-from e2e.backends.local import cleanup, containerd, images, netns, procs, services
-from e2e.backends.local import render as lr
-from e2e.backends.local.cri import CRI
-from e2e.backends.local.layout import Layout, RunState, new_run_id
-from e2e.backends.local.sh import CommandError, in_netns, run
-from e2e.backends.local.waits import Fatal, until
+from cniqs import build, conflist, kubebin, provider
+from cniqs.common import procs
+from cniqs.common.mountinfo import mounts_under
+from cniqs.common.run import in_netns, run
+from cniqs.common.waits import Fatal, NotYet, until
+from cniqs.nodefiles import LocalFiles
+from cniqs.providers.kube import pki
+from cniqs.providers.kube import render as kube_render
+from cniqs.providers.local import cleanup, containerd, images, netns, services
+from cniqs.providers.local import render as local_render
+from cniqs.providers.local.cri import CRI
+from cniqs.providers.local.layout import Layout, RunState, new_run_id
 
 REFERENCE_PLUGINS = Path("/usr/lib/cni")
 KIND_PLUGINS = ("host-local", "loopback", "ptp", "portmap")  # what /opt/cni/bin holds on a kind node
@@ -85,7 +87,7 @@ class Node:
 
     @property
     def address(self) -> str:
-        return str(kr.node_address(self.index).ip)
+        return str(kube_render.node_address(self.index).ip)
 
     @property
     def netns(self) -> str:
@@ -196,7 +198,7 @@ def up(
         if keep:
             state.kept = True
             state.save()
-            say(f"kube cluster kept; teardown: python -m cniqs.kube.cluster down {root}")
+            say(f"kube cluster kept; teardown: python -m cniqs.providers.kube.cluster down {root}")
         else:
             problems = teardown(root)
             if problems:
@@ -217,9 +219,9 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     netns.add(ext.ext_netns)
     netns.ip(ext.ext_netns, "link", "set", "lo", "up")
     netns.ip(ext.ext_netns, "link", "add", BRIDGE, "type", "bridge")
-    netns.ip(ext.ext_netns, "addr", "add", str(kr.NODE_GATEWAY), "dev", BRIDGE)
+    netns.ip(ext.ext_netns, "addr", "add", str(kube_render.NODE_GATEWAY), "dev", BRIDGE)
     netns.ip(ext.ext_netns, "link", "set", BRIDGE, "up")
-    for host in (lr.EXT_HOST, lr.EXT_DNS):
+    for host in (local_render.EXT_HOST, local_render.EXT_DNS):
         netns.ip(ext.ext_netns, "addr", "add", f"{host}/32", "dev", "lo")
     netns.sysctl(ext.ext_netns, "net.ipv4.ip_forward", "0")
     state.pids += [p.pid for p in services.start(ext)]
@@ -247,12 +249,12 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
         "apiserver",
         "kube-apiserver",
         server=True,
-        dns=["kubernetes", "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{kr.CLUSTER_DOMAIN}",
+        dns=["kubernetes", "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{kube_render.CLUSTER_DOMAIN}",
              "localhost"],
-        ips=[kr.node_address(0).ip, kr.API_SERVICE_IP, ipaddress.ip_address("127.0.0.1")],
+        ips=[kube_render.node_address(0).ip, kube_render.API_SERVICE_IP, ipaddress.ip_address("127.0.0.1")],
     )  # fmt: skip
     ca.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"], client=True)
-    in_cluster = f"https://{cp.address}:{kr.API_PORT}"
+    in_cluster = f"https://{cp.address}:{kube_render.API_PORT}"
     kubeconfigs = root / "kubeconfig"
     kubeconfigs.mkdir()
     for user, cn, orgs in (
@@ -261,7 +263,7 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     ):
         pair = ca.issue(user, cn, orgs, client=True)
         (kubeconfigs / f"{user}.conf").write_text(pki.kubeconfig(in_cluster, ca.pair.cert, pair, cn, name))
-    paths = kr.ControlPlanePaths(
+    paths = kube_render.ControlPlanePaths(
         pki=pki_dir,
         etcd_data=root / "etcd",
         admin_kubeconfig=root / "kubeconfig" / "admin.conf",
@@ -270,15 +272,15 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     )
 
     etcd_log = log_dir / "etcd.log"
-    etcd = _spawn(in_netns(cp.netns, kr.etcd_argv(paths.etcd_data, cp.name)), etcd_log)
+    etcd = _spawn(in_netns(cp.netns, kube_render.etcd_argv(paths.etcd_data, cp.name)), etcd_log)
     state.pids.append(etcd.pid)
     state.save()
-    health = in_netns(cp.netns, ["busybox", "wget", "-q", "-O", "-", f"{kr.ETCD_CLIENT}/health"])
+    health = in_netns(cp.netns, ["busybox", "wget", "-q", "-O", "-", f"{kube_render.ETCD_CLIENT}/health"])
     until("etcd to answer /health", lambda: _alive_or_fatal(etcd, "etcd", etcd_log) and run(health, timeout=5),
           timeout=30, interval=0.2)  # fmt: skip
 
     api_log = log_dir / "kube-apiserver.log"
-    api = _spawn(in_netns(cp.netns, kr.apiserver_argv(bin_dir, paths, kr.node_address(0).ip)), api_log)
+    api = _spawn(in_netns(cp.netns, kube_render.apiserver_argv(bin_dir, paths, kube_render.node_address(0).ip)), api_log)
     state.pids.append(api.pid)
     state.save()
 
@@ -287,7 +289,7 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     forward = [
         "socat",
         f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
-        f"EXEC:nsenter --net=/run/netns/{cp.netns} socat STDIO TCP\\:{cp.address}\\:{kr.API_PORT},nofork",
+        f"EXEC:nsenter --net=/run/netns/{cp.netns} socat STDIO TCP\\:{cp.address}\\:{kube_render.API_PORT},nofork",
     ]
     forwarder_log = log_dir / "forwarder.log"
     forwarder = _spawn(forward, forwarder_log)
@@ -307,8 +309,8 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     say(f"API server ready at https://127.0.0.1:{port} after {time.monotonic() - t0:.1f} s")
 
     for argv, what in (
-        (kr.controller_manager_argv(bin_dir, paths), "kube-controller-manager"),
-        (kr.scheduler_argv(bin_dir, paths), "kube-scheduler"),
+        (kube_render.controller_manager_argv(bin_dir, paths), "kube-controller-manager"),
+        (kube_render.scheduler_argv(bin_dir, paths), "kube-scheduler"),
     ):
         proc = _spawn(in_netns(cp.netns, argv), log_dir / f"{what}.log")
         state.pids.append(proc.pid)
@@ -380,17 +382,17 @@ def _node(
     netns.ip(ns, "link", "set", "lo", "up")
     peer = f"veth{index}"
     netns.ip(ns, "link", "add", "eth0", "type", "veth", "peer", "name", peer, "netns", ext.ext_netns)
-    netns.ip(ns, "addr", "add", str(kr.node_address(index)), "dev", "eth0")
+    netns.ip(ns, "addr", "add", str(kube_render.node_address(index)), "dev", "eth0")
     netns.ip(ns, "link", "set", "eth0", "up")
     netns.ip(ext.ext_netns, "link", "set", peer, "master", BRIDGE, "up")
-    netns.ip(ns, "route", "add", "default", "via", str(kr.NODE_GATEWAY.ip))
+    netns.ip(ns, "route", "add", "default", "via", str(kube_render.NODE_GATEWAY.ip))
     netns.sysctl(ns, "net.ipv4.ip_forward", "1")
-    netns.masquerade(ns, [str(kr.CLUSTER_CIDR)])
+    netns.masquerade(ns, [str(kube_render.CLUSTER_CIDR)])
 
     for plugin in KIND_PLUGINS:
         (layout.cni_bin / plugin).symlink_to(REFERENCE_PLUGINS / plugin)
-    opts = lr.ContainerdOptions(sandbox_image=pause)
-    layout.containerd_config.write_text(lr.containerd_config(layout, opts))
+    opts = local_render.ContainerdOptions(sandbox_image=pause)
+    layout.containerd_config.write_text(local_render.containerd_config(layout, opts))
     env = {**os.environ, "PATH": f"{tools_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"}
     argv = [str(tools_dir / "containerd") if a == "containerd" else a for a in containerd.argv(layout)]
     proc = _spawn(argv, layout.containerd_log, env)
@@ -426,9 +428,9 @@ def _start_kubelet(
 ) -> None:
     client = ca.issue(f"kubelet-{node.index}", f"system:node:{node.name}", ["system:nodes"], client=True)
     serving = ca.issue(
-        f"kubelet-{node.index}-serving", node.name, server=True, dns=[node.name], ips=[kr.node_address(node.index).ip]
+        f"kubelet-{node.index}-serving", node.name, server=True, dns=[node.name], ips=[kube_render.node_address(node.index).ip]
     )
-    paths = kr.KubeletPaths(
+    paths = kube_render.KubeletPaths(
         root_dir=node.kubelet_root,
         config=node.kubelet_root / "config.json",
         kubeconfig=node.kubelet_root / "kubeconfig.json",
@@ -438,14 +440,14 @@ def _start_kubelet(
         resolv_conf=node.kubelet_root / "resolv.conf",
         pod_logs=node.layout.pod_logs,
     )
-    paths.resolv_conf.write_text(f"nameserver {lr.EXT_DNS}\n")
+    paths.resolv_conf.write_text(f"nameserver {local_render.EXT_DNS}\n")
     paths.kubeconfig.write_text(pki.kubeconfig(server, ca.pair.cert, client, node.name, cluster_name))
-    config = kr.kubelet_config(paths, kr.node_address(node.index).ip, [str(lr.EXT_DNS)], node.layout.cgroup_parent,
+    config = kube_render.kubelet_config(paths, kube_render.node_address(node.index).ip, [str(local_render.EXT_DNS)], node.layout.cgroup_parent,
                                minor)  # fmt: skip
     config["containerRuntimeEndpoint"] = f"unix://{node.layout.socket}"
     paths.config.write_text(json.dumps(config, indent=2) + "\n")
     _make_cgroup_root(node.layout.cgroup_parent)
-    argv = node.enter(kr.kubelet_argv(bin_dir, paths, node.name, kr.node_address(node.index).ip))
+    argv = node.enter(kube_render.kubelet_argv(bin_dir, paths, node.name, kube_render.node_address(node.index).ip))
     proc = _spawn(argv, log_dir / f"kubelet-{node.name}.log")
     state.pids.append(proc.pid)
     state.save()
@@ -464,16 +466,16 @@ def _kindnet(cluster: Cluster) -> None:
                 cidrs[item["metadata"]["name"]] = cidr
         missing = [n.name for n in cluster.nodes if n.name not in cidrs]
         if missing:
-            raise CommandError(f"no podCIDR yet for {', '.join(missing)} (registered: {len(items)})")
+            raise NotYet(f"no podCIDR yet for {', '.join(missing)} (registered: {len(items)})")
         return True
 
     until("every node registered with a podCIDR", all_cidrs, timeout=90, interval=0.5)
-    files = conflist.LocalFiles()
+    files = LocalFiles()
     addresses = {n.name: n.address for n in cluster.nodes}
     for node in cluster.nodes:
-        chain = base.kindnet_chain(base.KINDNET, [cidrs[node.name]], str(node.layout.ipam_data))
+        chain = provider.kindnet_chain(provider.KINDNET, [cidrs[node.name]], str(node.layout.ipam_data))
         files.write_atomic(str(node.layout.cni_conf / BASE_CONFLIST), conflist.render(chain))
-        for cidr, via in kr.kindnet_routes(node.name, cidrs, addresses):
+        for cidr, via in kube_render.kindnet_routes(node.name, cidrs, addresses):
             netns.ip(node.netns, "route", "replace", cidr, "via", via)
 
     def ready() -> bool:
@@ -484,7 +486,7 @@ def _kindnet(cluster: Cluster) -> None:
             if not any(c["type"] == "Ready" and c["status"] == "True" for c in i["status"].get("conditions", []))
         ]
         if waiting:
-            raise CommandError(f"not Ready: {', '.join(waiting)}")
+            raise NotYet(f"not Ready: {', '.join(waiting)}")
         return True
 
     until("every node Ready", ready, timeout=120, interval=0.5)
@@ -527,7 +529,7 @@ def teardown(root: Path) -> list[str]:
         netns.delete(ext.ext_netns)
     except Exception as exc:  # noqa: BLE001
         problems.append(f"netns {ext.ext_netns}: {exc}")
-    if cleanup.mounts_under(root):
+    if mounts_under(root):
         problems.append(f"{root} still has mounts; not removing it")
     else:
         shutil.rmtree(root, ignore_errors=True)
@@ -551,7 +553,7 @@ def stale_roots(parent: Path, include_kept: bool = False) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cniqs.kube.cluster", description="Tear down kube-tier clusters")
+    parser = argparse.ArgumentParser(prog="python -m cniqs.providers.kube.cluster", description="Tear down kube-tier clusters")
     sub = parser.add_subparsers(dest="cmd", required=True)
     down = sub.add_parser("down", help="tear down kept clusters, or those a killed run left (--stale)")
     down.add_argument("roots", nargs="*", type=Path, help="cluster roots (printed by a kept run)")

@@ -1,0 +1,217 @@
+"""The kube provider: real kube-apiserver, controller-manager, scheduler and kubelets (built here from the
+k8s.io/kubernetes Go module) on local containerd nodes. `pytest e2e --backend kube` (tox -e kube) per
+Kubernetes version, and `cniqs --backend kube`.
+
+Everything that talks to the API server, kubectl and crictl is the shared Kubernetes layer
+(cniqs.providers.k8s); only cluster creation (cluster.py) and node access (entering a node's network
+and mount namespaces) live here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from cniqs import build, kubebin
+from cniqs.common.errors import NodeGone
+from cniqs.common.run import run_process
+from cniqs.common.signals import interrupt_on_termination
+from cniqs.provider import Option, RunOptions, State, Targets
+from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.k8s.nodes import CniDirs, Nodes
+from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.kube import cluster as kube_cluster
+from cniqs.providers.kube.cluster import Cluster
+from cniqs.providers.local import render as local_render
+
+TOOLS = ("runc", "nsenter", "unshare", "ip", "iptables", "busybox", "dnsmasq", "mount", "umount", "sysctl",
+         "socat", "etcd")  # fmt: skip
+REFERENCE_PLUGINS = ("ptp", "host-local", "portmap", "loopback")
+PYTHON_MODULES = ("cryptography", "kubernetes", "grpc", "cri_api.v1.api_pb2", "tenacity", "PyInstaller")
+TARGETS = Targets(
+    ip=str(local_render.EXT_HOST),
+    name=local_render.EXT_NAME,
+    url=f"http://{local_render.EXT_NAME}/",
+    name_ip=str(local_render.EXT_HOST),
+)
+
+OPTIONS = (
+    K8S_VERSION,
+    Option("--kube-keep", "leave the kube cluster up and print how to reach it and tear it down", action="store_true"),
+    Option("--kube-workers", "worker nodes besides the control plane (default 1)", default=1, type=int, metavar="N"),
+)
+ENV_VERSION = "CNIQS_K8S_VERSION"  # the default of --k8s-version for this provider (.ci/run sets 'all')
+
+
+class KubeAccess:
+    """cniqs.providers.k8s.commands.NodeAccess for a kube-tier node: its network namespace and its
+    containerd's mount namespace, with the built tools (crictl) first on PATH."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def exec_argv(
+        self, node: str, argv: Sequence[str], *, stdin: bool = False, env: Mapping[str, str] | None = None
+    ) -> list[str]:
+        target = self.cluster.node(node)
+        path = f"{self.cluster.tools_dir}:{self.cluster.bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"
+        settings = [f"PATH={path}", f"CONTAINER_RUNTIME_ENDPOINT=unix://{target.layout.socket}"]
+        settings += [f"{key}={value}" for key, value in (env or {}).items()]
+        return target.enter(["env", *settings, *argv])
+
+    def copy_argv(self, src: str, node: str, dest: str) -> list[str]:
+        return self.exec_argv(node, ["cp", "-a", "--", src, dest])
+
+
+def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeBackend:
+    def dirs(node: str) -> CniDirs:
+        layout = cluster.node(node).layout
+        return CniDirs(bin=str(layout.cni_bin), conf=str(layout.cni_conf))
+
+    def builder(arch: str, force: bool) -> Path:
+        if arch != build.host_arch():
+            raise RuntimeError(f"kube nodes run on this machine ({build.host_arch()}), not {arch}")
+        return build.build_local(force=force)
+
+    return KubeBackend(
+        "kube", Nodes(run_process, KubeAccess(cluster), dirs), cluster.name, cluster.kubeconfig,
+        [n.name for n in cluster.nodes], builder, TARGETS, cluster.image, namespace=namespace,
+    )  # fmt: skip
+
+
+@contextmanager
+def kubectl_on_path(cluster: Cluster) -> Iterator[None]:
+    """The cluster's own kubectl first on PATH (the Kubernetes layer runs `kubectl`): no version skew."""
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{cluster.bin_dir}:{saved}"
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = saved
+
+
+def select(version: str) -> list[str]:
+    """--k8s-version as pinned minors: '' the default, 'all' every pinned one, else exactly the one asked."""
+    chosen = version or os.environ.get(ENV_VERSION, "") or kubebin.DEFAULT_MINOR
+    if chosen == "all":
+        return list(kubebin.KUBE_RELEASES)
+    if chosen.removeprefix("v") not in kubebin.KUBE_RELEASES:
+        raise ValueError(f"--k8s-version {chosen}: pinned for the kube tier are {', '.join(kubebin.KUBE_RELEASES)}")
+    return [chosen.removeprefix("v")]
+
+
+class KubeProvider:
+    name = "kube"
+    debian_packages = True
+
+    def options(self) -> Sequence[Option]:
+        return OPTIONS
+
+    def prerequisites(self, options: RunOptions) -> list[str]:
+        if sys.platform != "linux":
+            return [f"needs Linux (this is {sys.platform}); on a laptop use the kind backend"]
+        problems = []
+        if os.geteuid() != 0:
+            problems.append("needs root (network namespaces, containerd, kubelet, iptables)")
+        path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+        missing = [t for t in TOOLS if shutil.which(t, path=path) is None]
+        if missing:
+            problems.append("missing commands: " + ", ".join(missing) + " (see .ci/apt-packages.txt)")
+        plugins = [p for p in REFERENCE_PLUGINS if not (kube_cluster.REFERENCE_PLUGINS / p).is_file()]
+        if plugins:
+            problems.append(f"missing CNI plugins in {kube_cluster.REFERENCE_PLUGINS}: {', '.join(plugins)}")
+        for module in PYTHON_MODULES:
+            try:
+                __import__(module)
+            except ImportError:
+                problems.append(f"missing Python module {module} (pip install -e '.[e2e,build]')")
+        try:
+            minors = select(str(options.get("--k8s-version", "")))
+        except ValueError as exc:
+            return [*problems, str(exc)]
+        unbuilt = [m for m in minors if not kubebin.is_built(m)]
+        if unbuilt and shutil.which("go") is None:
+            problems.append(
+                f"Kubernetes {', '.join(unbuilt)} is not built yet and there is no Go toolchain on PATH to build it "
+                "(https://go.dev/doc/install; then `python -m cniqs.kubebin tools " + " ".join(unbuilt) + "`)"
+            )
+        return problems
+
+    def variants(self, options: RunOptions) -> list[str]:
+        return select(str(options.get("--k8s-version", "")))
+
+    @contextmanager
+    def _cluster(self, minor: str, options: RunOptions, keep: bool) -> Iterator[KubeBackend]:
+        workers = int(options.get("--kube-workers", 1))
+        if workers < 1:
+            raise ValueError("--kube-workers must be at least 1: the suite needs pods on two nodes")
+        with (
+            interrupt_on_termination(),
+            kube_cluster.up(minor, workers=workers, keep=keep, say=options.say) as cluster,
+            kubectl_on_path(cluster),
+        ):
+            backend = backend_for(cluster)
+            try:
+                backend.create_namespace()
+                yield backend
+            finally:
+                backend.close()
+
+    @contextmanager
+    def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KubeBackend]:
+        minor = variant or select(str(options.get("--k8s-version", "")))[0]
+        with self._cluster(minor, options, keep=bool(options.get("--kube-keep", False))) as backend:
+            yield backend
+
+    @contextmanager
+    def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KubeBackend]:
+        minor = select(str(options.get("--k8s-version", "")))[0]
+        with (
+            interrupt_on_termination(),
+            kube_cluster.up(minor, workers=0, say=options.say) as cluster,
+            kubectl_on_path(cluster),
+        ):
+            backend = backend_for(cluster, namespace="default")
+            try:
+                yield backend
+            finally:
+                backend.close()
+
+    def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
+        minor = select(str(options.get("--k8s-version", "")))[0]
+        with kube_cluster.up(minor, workers=0, keep=True, say=lambda _: None) as cluster:
+            state = State(
+                "kube", cluster.name, root=cluster.state.root, image=cluster.image, kubeconfig=str(cluster.kubeconfig),
+                extra={"bin": str(cluster.bin_dir), "minor": minor},
+            )  # fmt: skip
+        return state
+
+    def attach(self, state: State) -> KubeBackend:
+        try:
+            cluster = kube_cluster.attach(Path(state.root))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise NodeGone(f"kube cluster {state.id} is not running any more ({exc}): run `cniqs down`") from None
+        os.environ["PATH"] = f"{cluster.bin_dir}:{os.environ.get('PATH', '')}"  # this process only: kubectl
+        return backend_for(cluster, namespace="default")
+
+    def destroy(self, state: State) -> list[str]:
+        if not (Path(state.root) / kube_cluster.CLUSTER_STATE).is_file():
+            return []
+        return kube_cluster.teardown(Path(state.root))
+
+    def describe(self, state: State) -> str:
+        return f"kube cluster {state.id} (Kubernetes {state.extra.get('minor', '?')}, root {state.root})"
+
+    def up_message(self, name: str) -> str:
+        return "Starting a real Kubernetes (etcd, API server, scheduler, kubelet) on a local containerd node"
+
+    def hints(self, state: State) -> list[str]:
+        return [
+            f"  export KUBECONFIG={state.kubeconfig}",
+            f"  export PATH={state.extra.get('bin', '')}:$PATH",
+            "  kubectl get nodes; kubectl describe pod test; kubectl exec test -- ip a s",
+        ]
