@@ -35,7 +35,7 @@ class Notices:
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.lines:
-            terminalreporter.section("cni-quickstart local node")
+            terminalreporter.section("cni-quickstart provider notices")
             for text in self.lines:
                 terminalreporter.write_line(text)
 

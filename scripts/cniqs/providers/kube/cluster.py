@@ -328,6 +328,20 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     return cluster
 
 
+# In the node's new private mount namespace: the node's own /var/log (kubelet's /var/log/containers links and
+# the plugin's default log stay per node, as on a kind node) and libcni's cache, then become containerd.
+_LAUNCH = 'mount --bind "$1" /var/log && mkdir -p "$2" && mount --bind "$3" "$2" && shift 3 && exec "$@"'
+
+
+def node_launch_argv(layout: Layout, var_log: Path, containerd_binary: Path) -> list[str]:
+    return [
+        "unshare", "--mount", "--propagation", "private",
+        "nsenter", f"--net=/run/netns/{layout.node_netns}",
+        "sh", "-c", _LAUNCH, "kube-node-launch", str(var_log), containerd.CNI_CACHE, str(layout.cni_cache),
+        str(containerd_binary), "--config", str(layout.containerd_config),
+    ]  # fmt: skip
+
+
 def _cluster(state: ClusterState, nodes: list[Node]) -> Cluster:
     root = Path(state.root)
     return Cluster(
@@ -394,8 +408,9 @@ def _node(
     opts = local_render.ContainerdOptions(sandbox_image=pause)
     layout.containerd_config.write_text(local_render.containerd_config(layout, opts))
     env = {**os.environ, "PATH": f"{tools_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"}
-    argv = [str(tools_dir / "containerd") if a == "containerd" else a for a in containerd.argv(layout)]
-    proc = _spawn(argv, layout.containerd_log, env)
+    var_log = root / "var-log"
+    var_log.mkdir()
+    proc = _spawn(node_launch_argv(layout, var_log, tools_dir / "containerd"), layout.containerd_log, env)
     node_state.containerd_pid = proc.pid
     node_state.save(layout.state_file)
 
