@@ -12,14 +12,14 @@ import pytest
 
 from cniqs import providers
 from cniqs.provider import Backend, Option, Provider, RunOptions
-from e2e.plugins.kind_report import KindRunPlugin
+from e2e.plugins.versions_report import VersionsPlugin
 
 NOTICES = "cniqs-notices"
 # Providers whose runs a pytest plugin follows per variant (a cniqs.provider.Watcher), by name.
-WATCHERS: dict[str, type[KindRunPlugin]] = {"kind": KindRunPlugin}
+WATCHERS: dict[str, type[VersionsPlugin]] = {"kind": VersionsPlugin, "kube": VersionsPlugin}
 WATCHER = "cniqs-watcher"
 # Options that name a path: relative ones are below the run's root directory.
-PATH_OPTIONS = ("--kind-artifacts",)
+PATH_OPTIONS = ("--kind-artifacts", "--kube-artifacts")
 
 
 class Notices:
@@ -87,7 +87,7 @@ def run_options(config: pytest.Config) -> RunOptions:
     if notices is None:
         notices = Notices()
         config.pluginmanager.register(notices, NOTICES)
-    watcher: KindRunPlugin | None = config.pluginmanager.get_plugin(WATCHER)
+    watcher: VersionsPlugin | None = config.pluginmanager.get_plugin(WATCHER)
     if watcher is None and chosen.name in WATCHERS:
         watcher = WATCHERS[chosen.name](config)
         config.pluginmanager.register(watcher, WATCHER)

@@ -13,7 +13,7 @@ from cniqs.providers.k8s import diagnostics, pods
 from cniqs.providers.kind import nodebuild
 from cniqs.providers.kind import provider as kind_provider
 from cniqs.providers.kind.commands import DOCKER
-from e2e.plugins import kind_report as report
+from e2e.plugins import versions_report as report
 
 
 def test_cache_key_depends_on_sources_and_arch(tmp_path: Path) -> None:

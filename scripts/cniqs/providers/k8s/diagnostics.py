@@ -21,9 +21,7 @@ def slug(text: str, limit: int = 120) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:limit] or "_"
 
 
-def node_commands(
-    access: NodeAccess, node: str, log_file: str, dirs: CniDirs = KIND_DIRS
-) -> dict[str, list[str]]:
+def node_commands(access: NodeAccess, node: str, log_file: str, dirs: CniDirs = KIND_DIRS) -> dict[str, list[str]]:
     """File name -> command, for what each node contributes."""
     conf_dir = dirs.conf
     return {

@@ -238,7 +238,7 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     nodes = []
     for index in range(1 + workers):
         nodes.append(_node(state, index, f"{name}-{NODE_ROLES[index]}", ext, tools_dir, pause.name, archives))
-    say(f"{len(nodes)} containerd nodes up in {time.monotonic() - t0:.1f} s")
+    say(f"{len(nodes)} containerd node(s) up in {time.monotonic() - t0:.1f} s")
 
     # Certificates and kubeconfigs, then the control plane on the first node.
     cp = nodes[0]
@@ -249,10 +249,9 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
         "apiserver",
         "kube-apiserver",
         server=True,
-        dns=["kubernetes", "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{kube_render.CLUSTER_DOMAIN}",
-             "localhost"],
+        dns=kube_render.api_server_names(),
         ips=[kube_render.node_address(0).ip, kube_render.API_SERVICE_IP, ipaddress.ip_address("127.0.0.1")],
-    )  # fmt: skip
+    )
     ca.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"], client=True)
     in_cluster = f"https://{cp.address}:{kube_render.API_PORT}"
     kubeconfigs = root / "kubeconfig"
@@ -280,7 +279,9 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
           timeout=30, interval=0.2)  # fmt: skip
 
     api_log = log_dir / "kube-apiserver.log"
-    api = _spawn(in_netns(cp.netns, kube_render.apiserver_argv(bin_dir, paths, kube_render.node_address(0).ip)), api_log)
+    api = _spawn(
+        in_netns(cp.netns, kube_render.apiserver_argv(bin_dir, paths, kube_render.node_address(0).ip)), api_log
+    )
     state.pids.append(api.pid)
     state.save()
 
@@ -324,7 +325,7 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     state.save()
     cluster = _cluster(state, nodes)
     _kindnet(cluster)
-    say(f"{len(nodes)} nodes Ready after {time.monotonic() - t0:.1f} s")
+    say(f"{len(nodes)} node(s) Ready after {time.monotonic() - t0:.1f} s")
     return cluster
 
 
@@ -443,7 +444,11 @@ def _start_kubelet(
 ) -> None:
     client = ca.issue(f"kubelet-{node.index}", f"system:node:{node.name}", ["system:nodes"], client=True)
     serving = ca.issue(
-        f"kubelet-{node.index}-serving", node.name, server=True, dns=[node.name], ips=[kube_render.node_address(node.index).ip]
+        f"kubelet-{node.index}-serving",
+        node.name,
+        server=True,
+        dns=[node.name],
+        ips=[kube_render.node_address(node.index).ip],
     )
     paths = kube_render.KubeletPaths(
         root_dir=node.kubelet_root,
@@ -457,8 +462,8 @@ def _start_kubelet(
     )
     paths.resolv_conf.write_text(f"nameserver {local_render.EXT_DNS}\n")
     paths.kubeconfig.write_text(pki.kubeconfig(server, ca.pair.cert, client, node.name, cluster_name))
-    config = kube_render.kubelet_config(paths, kube_render.node_address(node.index).ip, [str(local_render.EXT_DNS)], node.layout.cgroup_parent,
-                               minor)  # fmt: skip
+    address = kube_render.node_address(node.index).ip
+    config = kube_render.kubelet_config(paths, address, [str(local_render.EXT_DNS)], node.layout.cgroup_parent, minor)
     config["containerRuntimeEndpoint"] = f"unix://{node.layout.socket}"
     paths.config.write_text(json.dumps(config, indent=2) + "\n")
     _make_cgroup_root(node.layout.cgroup_parent)
@@ -505,6 +510,22 @@ def _kindnet(cluster: Cluster) -> None:
         return True
 
     until("every node Ready", ready, timeout=120, interval=0.5)
+
+
+def collect_logs(cluster: Cluster, dest: Path) -> Path:
+    """The control plane's and kubelets' logs, each node's containerd log and CNI dirs, into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(cluster.log_dir, dest / "components", dirs_exist_ok=True)
+    for node in cluster.nodes:
+        node_dest = dest / node.name
+        node_dest.mkdir(exist_ok=True)
+        for source in (node.layout.containerd_log, node.layout.root / "var-log" / "cni-quickstart.log"):
+            if source.is_file():
+                shutil.copy2(source, node_dest / source.name)
+        listing = [f"{p.relative_to(node.layout.root)}" for d in (node.layout.cni_bin, node.layout.cni_conf)
+                   for p in sorted(d.iterdir())]  # fmt: skip
+        (node_dest / "cni-dirs.txt").write_text("\n".join(listing) + "\n")
+    return dest
 
 
 def teardown(root: Path) -> list[str]:
@@ -568,7 +589,9 @@ def stale_roots(parent: Path, include_kept: bool = False) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cniqs.providers.kube.cluster", description="Tear down kube-tier clusters")
+    parser = argparse.ArgumentParser(
+        prog="python -m cniqs.providers.kube.cluster", description="Tear down kube-tier clusters"
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     down = sub.add_parser("down", help="tear down kept clusters, or those a killed run left (--stale)")
     down.add_argument("roots", nargs="*", type=Path, help="cluster roots (printed by a kept run)")

@@ -43,7 +43,14 @@ OPTIONS = (
     K8S_VERSION,
     Option("--kube-keep", "leave the kube cluster up and print how to reach it and tear it down", action="store_true"),
     Option("--kube-workers", "worker nodes besides the control plane (default 1)", default=1, type=int, metavar="N"),
+    Option(
+        "--kube-artifacts",
+        "where component logs and node state go when something fails (default artifacts/kube)",
+        default=str(Path("artifacts") / "kube"),
+        metavar="DIR",
+    ),
 )
+DEFAULT_ARTIFACTS = Path("artifacts") / "kube"
 ENV_VERSION = "CNIQS_K8S_VERSION"  # the default of --k8s-version for this provider (.ci/run sets 'all')
 
 
@@ -145,27 +152,40 @@ class KubeProvider:
         return select(str(options.get("--k8s-version", "")))
 
     @contextmanager
-    def _cluster(self, minor: str, options: RunOptions, keep: bool) -> Iterator[KubeBackend]:
+    def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KubeBackend]:
+        """A cluster per Kubernetes version for the e2e suite; on a failed test its component logs and node
+        state go to artifacts/kube/<cluster> before teardown."""
+        minor = variant or select(str(options.get("--k8s-version", "")))[0]
         workers = int(options.get("--kube-workers", 1))
         if workers < 1:
             raise ValueError("--kube-workers must be at least 1: the suite needs pods on two nodes")
+        watcher = options.watcher
+        if watcher is not None:
+            watcher.record(minor, image=f"Kubernetes {kubebin.release_for(minor)} built here")
+        keep = bool(options.get("--kube-keep", False))
         with (
             interrupt_on_termination(),
             kube_cluster.up(minor, workers=workers, keep=keep, say=options.say) as cluster,
             kubectl_on_path(cluster),
         ):
             backend = backend_for(cluster)
+            artifacts = Path(str(options.get("--kube-artifacts", DEFAULT_ARTIFACTS))) / cluster.name
+            if watcher is not None:
+                watcher.record(minor, cluster=cluster.name)
+                watcher.opened(minor, backend, artifacts)
+            failed = False
             try:
                 backend.create_namespace()
                 yield backend
+            except BaseException:
+                failed = True
+                raise
             finally:
+                if watcher is not None:
+                    watcher.closed(minor)
+                    if failed or watcher.failed(minor):
+                        watcher.record(minor, artifacts=kube_cluster.collect_logs(cluster, artifacts))
                 backend.close()
-
-    @contextmanager
-    def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KubeBackend]:
-        minor = variant or select(str(options.get("--k8s-version", "")))[0]
-        with self._cluster(minor, options, keep=bool(options.get("--kube-keep", False))) as backend:
-            yield backend
 
     @contextmanager
     def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KubeBackend]:

@@ -29,6 +29,12 @@ ETCD_CLIENT = "http://127.0.0.1:2379"
 CLUSTER_DOMAIN = "cluster.local"
 
 
+def api_server_names() -> list[str]:
+    """The DNS names the API server's certificate carries (the in-cluster Service's, and localhost)."""
+    service = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{CLUSTER_DOMAIN}"]
+    return [*service, "localhost"]
+
+
 def node_address(index: int) -> ipaddress.IPv4Interface:
     """Node 0 (the control plane) is .2, node 1 is .3, ..."""
     return ipaddress.IPv4Interface(f"{NODE_NET.network_address + 2 + index}/{NODE_NET.prefixlen}")

@@ -1,6 +1,7 @@
-"""A pytest plugin for kind runs: per-version outcomes, diagnostics on failure, the final summary.
+"""A pytest plugin for runs on a real Kubernetes (kind, kube): per-version outcomes, diagnostics on failure,
+the final summary.
 
-It is the kind provider's cniqs.provider.Watcher: the provider tells it what it opened, it tells the
+It is those providers' cniqs.provider.Watcher: the provider tells it what it opened, it tells the
 provider whether a version's tests failed.
 """
 
@@ -16,7 +17,7 @@ import pytest
 from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import KubeBackend
 
-PLUGIN_NAME = "cniqs-kind-run"
+PLUGIN_NAME = "cniqs-versions-run"
 
 
 @dataclass
@@ -60,7 +61,7 @@ def summary_lines(runs: dict[str, VersionRun]) -> list[str]:
     return out
 
 
-class KindRunPlugin:
+class VersionsPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.item_version: dict[str, str] = {}
@@ -116,21 +117,21 @@ class KindRunPlugin:
             dest = artifacts / diagnostics.slug(report.nodeid)
             backend.collect(dest)
             self.run_of(version).artifacts = artifacts
-            self.say(f"\ncni-quickstart kind: diagnostics of {report.nodeid} in {dest}")
+            self.say(f"\ncni-quickstart {backend.name}: diagnostics of {report.nodeid} in {dest}")
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not any(run.outcomes for run in self.runs.values()):
             return  # nothing ran (--collect-only, or no kind test selected)
-        terminalreporter.section("cni-quickstart on kind, per Kubernetes version")
+        terminalreporter.section(f"cni-quickstart on {self.config.getoption('--backend')}, per Kubernetes version")
         for line in summary_lines(self.runs):
             terminalreporter.write_line(line)
 
 
-def plugin(config: pytest.Config) -> KindRunPlugin:
+def plugin(config: pytest.Config) -> VersionsPlugin:
     found = config.pluginmanager.get_plugin(PLUGIN_NAME)
-    if isinstance(found, KindRunPlugin):
+    if isinstance(found, VersionsPlugin):
         return found
-    made = KindRunPlugin(config)
+    made = VersionsPlugin(config)
     config.pluginmanager.register(made, PLUGIN_NAME)
     return made
