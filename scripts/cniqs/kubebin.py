@@ -72,6 +72,17 @@ CTR = Tool("ctr", CONTAINERD.module, CONTAINERD.version, "github.com/containerd/
 TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 
 
+TIMINGS = "build-seconds.json"  # beside a release's bin dir: how long its cold build took, per step
+
+
+def cold_build_seconds(minor: str) -> dict[str, float]:
+    """The recorded timings of this release's last real build ({} when none was recorded)."""
+    try:
+        return dict(json.loads((kube_bin_dir(minor).parent / TIMINGS).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
 class BuildError(RuntimeError):
     """A build step failed; the message names the step and the tail of its output."""
 
@@ -229,6 +240,7 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
     tmp = bin_dir.with_name("bin.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    timings: dict[str, float] = {"modules": round(time.monotonic() - started, 1)}
     for command in commands:
         t0 = time.monotonic()
         _run(
@@ -246,13 +258,16 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
             log,
             env,
         )
-        _say(f"kubebin: Kubernetes {release}: {command} built in {time.monotonic() - t0:.0f} s")
+        timings[command] = round(time.monotonic() - t0, 1)
+        _say(f"kubebin: Kubernetes {release}: {command} built in {timings[command]:.0f} s")
     if bin_dir.exists():
         for old in bin_dir.iterdir():
             if not (tmp / old.name).exists():
                 shutil.move(str(old), tmp / old.name)
         shutil.rmtree(bin_dir)
     tmp.rename(bin_dir)
+    timings["total"] = round(time.monotonic() - started, 1)
+    (bin_dir.parent / TIMINGS).write_text(json.dumps(timings, indent=2) + "\n")
     _say(f"kubebin: Kubernetes {release}: done in {time.monotonic() - started:.0f} s -> {bin_dir}")
     return bin_dir
 

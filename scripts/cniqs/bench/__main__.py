@@ -5,6 +5,7 @@ OPTIONS go to the benchmark when exactly one is named.
 plugin     one ADD through the node executable, beside Go ptp and a bare python3
 pod-start  RunPodSandbox with kindnet's chain and with cni-quickstart appended; local e2e wall time
 scale      N pods sequentially and in parallel, with and without cni-quickstart
+kube       the kube tier: build, cluster up, kubectl apply -> Ready with and without cni-quickstart, e2e session
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = {"plugin": "cniqs.bench.plugin", "pod-start": "cniqs.bench.pod_start", "scale": "cniqs.bench.scale"}
+BENCHMARKS = {
+    "plugin": "cniqs.bench.plugin",
+    "pod-start": "cniqs.bench.pod_start",
+    "scale": "cniqs.bench.scale",
+    "kube": "cniqs.bench.kube",
+}
 
 
 def main(argv: list[str]) -> int:

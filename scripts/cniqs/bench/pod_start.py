@@ -60,8 +60,9 @@ def measure_pod_start(pods: int, rounds: int, warmup: int, say: Callable[[str], 
     return samples
 
 
-def session_wall_time(pytest_args: list[str]) -> tuple[float, int, str]:
-    argv = [sys.executable, "-m", "pytest", "e2e", "--backend", "local", "-m", "not load",
+def session_wall_time(pytest_args: list[str], backend: str = "local") -> tuple[float, int, str]:
+    """(wall seconds, exit code, pytest's last line) of one e2e session on backend, in a subprocess."""
+    argv = [sys.executable, "-m", "pytest", "e2e", "--backend", backend, "-m", "not load",
             "-q", "-p", "no:cacheprovider", *pytest_args]  # fmt: skip
     repo = checkout()
     if repo is None:
