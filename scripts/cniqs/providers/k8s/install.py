@@ -114,9 +114,9 @@ def base_variant(kindnet: dict[str, Any], cni_version: str, dual_stack: bool) ->
     ranges = kindnet["plugins"][0].get("ipam", {}).get("ranges", [])
     families = {":" in r[0]["subnet"] for r in ranges if r and isinstance(r[0], dict) and "subnet" in r[0]}
     if dual_stack and len(families) < 2:
-        raise NotImplementedError("this kind cluster is single-stack; create it with --kind-ip-family dual")
+        raise NotImplementedError("this cluster is single-stack (kind: create it with --kind-ip-family dual)")
     if not dual_stack and len(families) > 1:
-        raise NotImplementedError("this kind cluster is dual-stack; a single-stack chain would drop a family")
+        raise NotImplementedError("this cluster is dual-stack; a single-stack chain would drop a family")
     derived = json.loads(json.dumps(kindnet))
     derived["cniVersion"] = cni_version
     return derived
