@@ -19,12 +19,10 @@ from cniqs.common.errors import InstallError
 from cniqs.common.run import check
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s import parse
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, crictl_info, sha256sums
+from cniqs.providers.k8s.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
 
-BIN_DIR = "/opt/cni/bin"
-CONF_DIR = "/etc/cni/net.d"
-FOLDER = f"{BIN_DIR}/{NAME}.d"
-LINK = f"{BIN_DIR}/{NAME}"
+# The default CNI dirs (kubelet's and containerd's), where a provider's Nodes name no others.
+BIN_DIR, CONF_DIR, FOLDER, LINK = KUBELET_CNI.bin_dir, KUBELET_CNI.conf_dir, KUBELET_CNI.folder, KUBELET_CNI.link
 TMP_FOLDER, TMP_LINK = build.temp_names(BIN_DIR)
 
 
@@ -43,20 +41,20 @@ class Installed:
 
 def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str]) -> None:
     files = NodeShellFiles(nodes, node)
-    if not (files.readlink(LINK) == build.LINK_TARGET and verified(nodes, node, expected)):
+    if not (files.readlink(nodes.cni.link) == build.LINK_TARGET and verified(nodes, node, expected)):
         try:
-            build.install_executable(files, folder, BIN_DIR)
+            build.install_executable(files, folder, nodes.cni.bin_dir)
         except InstallError as exc:
             raise NodeInstallError(f"{node}: {exc}") from None
         verify_binary(nodes, node, expected)
-    argv = cmd.node_plugin_version(nodes.access, node, LINK)
-    out = check(nodes.run, argv, f"run {LINK} on {node}", input="", timeout=60)
+    argv = cmd.node_plugin_version(nodes.access, node, nodes.cni.link)
+    out = check(nodes.run, argv, f"run {nodes.cni.link} on {node}", input="", timeout=60)
     try:
         versions = json.loads(out).get("supportedVersions")
     except ValueError:
         versions = None
     if not versions:
-        raise NodeInstallError(f"{node}: {LINK} VERSION printed {out[:200]!r}, not a CNI version answer")
+        raise NodeInstallError(f"{node}: {nodes.cni.link} VERSION printed {out[:200]!r}, not a CNI version answer")
 
 
 def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:
@@ -69,11 +67,11 @@ def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:
 
 def verify_binary(nodes: Nodes, node: str, expected: dict[str, str]) -> None:
     """sha256 of every file on the node against the build; the executable also through the symlink."""
-    paths = [f"{FOLDER}/{rel}" for rel in sorted(expected)]
-    actual = sha256sums(nodes, node, [*paths, LINK])
-    problems = parse.manifest_problems(expected, actual, FOLDER)
-    if actual.get(LINK) != expected.get(NAME):
-        problems.append(f"{LINK} does not resolve to the built executable")
+    paths = [f"{nodes.cni.folder}/{rel}" for rel in sorted(expected)]
+    actual = sha256sums(nodes, node, [*paths, nodes.cni.link])
+    problems = parse.manifest_problems(expected, actual, nodes.cni.folder)
+    if actual.get(nodes.cni.link) != expected.get(NAME):
+        problems.append(f"{nodes.cni.link} does not resolve to the built executable")
     if problems:
         raise NodeInstallError(f"{node}: the copied plugin does not match the build: " + "; ".join(problems))
 
@@ -82,17 +80,17 @@ def install(
     nodes: Nodes, node: str, folder: Path, expected: dict[str, str], entry: dict[str, Any]
 ) -> tuple[Installed, conflist.Plan | None]:
     install_binary(nodes, node, folder, expected)
-    plan = conflist.install(NodeShellFiles(nodes, node), CONF_DIR, entry)
+    plan = conflist.install(NodeShellFiles(nodes, node), nodes.cni.conf_dir, entry)
     return Installed(node, True, None if plan is None else plan.path), plan
 
 
 def uninstall_conflist(nodes: Nodes, node: str) -> bool:
-    return conflist.uninstall(NodeShellFiles(nodes, node), CONF_DIR)
+    return conflist.uninstall(NodeShellFiles(nodes, node), nodes.cni.conf_dir)
 
 
 def uninstall_binary(nodes: Nodes, node: str) -> bool:
     """Remove the symlink and folder when they are ours; leave anything else alone."""
-    return build.uninstall_executable(NodeShellFiles(nodes, node), BIN_DIR)
+    return build.uninstall_executable(NodeShellFiles(nodes, node), nodes.cni.bin_dir)
 
 
 def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:
@@ -125,13 +123,15 @@ def base_variant(kindnet: dict[str, Any], cni_version: str, dual_stack: bool) ->
 def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> dict[str, Any]:
     """Write (or with cni_version None remove) the base variant on a node; returns the chain now in force."""
     files = NodeShellFiles(nodes, node)
-    kindnet = conflist.parse_chain(files.read_text(f"{CONF_DIR}/{KINDNET_NAME}"), f"{node}:{CONF_DIR}/{KINDNET_NAME}")
+    kindnet = conflist.parse_chain(
+        files.read_text(f"{nodes.cni.conf_dir}/{KINDNET_NAME}"), f"{node}:{nodes.cni.conf_dir}/{KINDNET_NAME}"
+    )
     if cni_version is None:
-        if BASE_NAME in files.list_dir(CONF_DIR):
-            files.remove(f"{CONF_DIR}/{BASE_NAME}")
+        if BASE_NAME in files.list_dir(nodes.cni.conf_dir):
+            files.remove(f"{nodes.cni.conf_dir}/{BASE_NAME}")
         return kindnet
     chain = base_variant(kindnet, cni_version, dual_stack)
-    files.write_atomic(f"{CONF_DIR}/{BASE_NAME}", conflist.render(chain))
+    files.write_atomic(f"{nodes.cni.conf_dir}/{BASE_NAME}", conflist.render(chain))
     return chain
 
 

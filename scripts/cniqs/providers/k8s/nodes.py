@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cniqs.build import NAME
 from cniqs.common.run import CommandError, Runner, check
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s import parse
@@ -17,11 +18,33 @@ from cniqs.providers.k8s.commands import NodeAccess
 
 
 @dataclass(frozen=True)
+class CniDirs:
+    """Where a node's runtime finds CNI plugins and configs (default: kubelet's and containerd's)."""
+
+    bin_dir: str = "/opt/cni/bin"
+    conf_dir: str = "/etc/cni/net.d"
+
+    @property
+    def folder(self) -> str:
+        """The installed one-folder build."""
+        return f"{self.bin_dir}/{NAME}.d"
+
+    @property
+    def link(self) -> str:
+        """What libcni runs: the symlink named after the CNI type."""
+        return f"{self.bin_dir}/{NAME}"
+
+
+KUBELET_CNI = CniDirs()
+
+
+@dataclass(frozen=True)
 class Nodes:
-    """How the Kubernetes layer reaches a cluster's nodes: a runner, and the provider's NodeAccess."""
+    """How the Kubernetes layer reaches a cluster's nodes: a runner, the provider's NodeAccess, the CNI dirs."""
 
     run: Runner
     access: NodeAccess
+    cni: CniDirs = KUBELET_CNI
 
 
 def machine(nodes: Nodes, node: str) -> str:
