@@ -182,10 +182,6 @@ class Option:
     choices: Sequence[str] | None = None
     metavar: str | None = None
 
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
 
 class Watcher(Protocol):
     """What a test run follows of each backend a provider opens for it, per variant (kind: per version)."""
@@ -206,7 +202,7 @@ class Watcher(Protocol):
 
 @dataclass(frozen=True)
 class RunOptions:
-    """The values of a provider's options (by Option.dest), where its notices go, who watches the run."""
+    """The values of a provider's options (by flag), where its notices go, who watches the run."""
 
     values: Mapping[str, Any] = field(default_factory=dict)
     say: Callable[[str], None] = _stderr

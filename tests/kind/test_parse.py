@@ -7,6 +7,7 @@ import pytest
 from cniqs import conflist
 from cniqs.common import cniconfig
 from cniqs.providers.k8s import parse
+from cniqs.providers.kind import cluster
 from tests.kind.fakes import FakeNode, kindnet_conflist
 
 
@@ -27,7 +28,7 @@ def test_unsupported_machines_are_named(machine: str) -> None:
 
 def test_lines() -> None:
     assert parse.lines("a\n\n b \n") == ["a", "b"]
-    assert parse.lines("No kind clusters found.\n") == []
+    assert cluster.names("No kind clusters found.\n") == []
 
 
 def test_inspectp_ips() -> None:

@@ -128,5 +128,7 @@ def find_pod(backend: Backend, name: str) -> Pod:
     pod = backend.find_pod(name)
     if pod is None:
         known = ", ".join(p.name for p in backend.pods()) or "none"
-        raise CliError(f"no pod {name!r} on {backend.name} (pods: {known}): start one with `cniqs run {name}`")
+        raise CliError(
+            f"no pod {name!r} on the {backend.name} backend (pods: {known}): start one with `cniqs run {name}`"
+        )
     return pod

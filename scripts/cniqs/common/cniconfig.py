@@ -19,6 +19,7 @@ class LoadedNetwork:
     types: list[str]
     plugins: list[dict[str, Any]]
     cni_version: str = ""
+    source: dict[str, Any] | None = None  # the whole conflist, where containerd reports it
 
 
 def loaded_networks(text: str) -> list[LoadedNetwork]:
@@ -41,34 +42,44 @@ def loaded_networks(text: str) -> list[LoadedNetwork]:
             raise ParseError(f"`crictl info` cniconfig is not JSON: {exc}") from None
     if not isinstance(cni, dict):
         raise ParseError("`crictl info` has no cniconfig: is this containerd's CRI?")
-    networks = []
+    return networks(cni)
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def networks(cni: dict[str, Any]) -> list[LoadedNetwork]:
+    """The networks of a decoded cniconfig object (`Networks[]`: IFName, Config with Name, Plugins, Source)."""
+    found = []
     for net in cni.get("Networks") or []:
         config = net.get("Config") or {}
         plugins = []
         for plugin in config.get("Plugins") or []:
-            source = plugin.get("Source")
-            try:
-                parsed = json.loads(source) if isinstance(source, str) else None
-            except ValueError:
-                parsed = None
+            parsed = _json_object(plugin.get("Source"))
             # Without a readable Source only the type is known: mark it so nobody compares it whole.
-            plugins.append(parsed if isinstance(parsed, dict) else {"Source": None, **(plugin.get("Network") or {})})
+            plugins.append(parsed if parsed is not None else {"Source": None, **(plugin.get("Network") or {})})
         types = [str((p.get("Network") or {}).get("type", "")) for p in config.get("Plugins") or []]
-        networks.append(
+        found.append(
             LoadedNetwork(
                 str(config.get("Name", "")),
                 str(net.get("IFName", "")),
                 types,
                 plugins,
                 str(config.get("CNIVersion", "")),
+                _json_object(config.get("Source")),
             )
         )
-    return networks
+    return found
 
 
-def pod_network(networks: list[LoadedNetwork]) -> LoadedNetwork | None:
+def pod_network(loaded: list[LoadedNetwork]) -> LoadedNetwork | None:
     """The network pods get eth0 from (containerd also always loads a loopback network for lo)."""
-    for net in networks:
+    for net in loaded:
         if net.ifname != "lo":
             return net
     return None
@@ -87,11 +98,7 @@ def describe_chain(text: str) -> str:
 
 def loaded_chain(cni_config: dict[str, Any], ifname: str = "eth0") -> dict[str, Any] | None:
     """The conflist containerd loaded for ifname, as JSON (from Status(verbose)'s cniconfig)."""
-    for network in cni_config.get("Networks") or []:
-        if network.get("IFName") == ifname:
-            source = (network.get("Config") or {}).get("Source")
-            return json.loads(source) if isinstance(source, str) else None
-    return None
+    return next((net.source for net in networks(cni_config) if net.ifname == ifname), None)
 
 
 def chain_summary(chain: dict[str, Any] | None) -> str:

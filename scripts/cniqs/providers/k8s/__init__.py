@@ -1,5 +1,6 @@
 """The Kubernetes layer every cluster provider shares: the API client, kubectl, crictl, node installs.
 
-A provider hands it a NodeAccess (how a command or a copy reaches one of its nodes: kind through
-`docker exec` and `docker cp`), a kubeconfig and a builder of the node executable.
+A provider hands it Nodes: a runner, a NodeAccess (how a command or a copy reaches one of its nodes:
+kind through `docker exec` and `docker cp`) and the nodes' CNI dirs (kubelet's by default); plus a
+kubeconfig and a builder of the node executable per architecture.
 """

@@ -9,11 +9,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from cniqs.build import NAME
 from cniqs.common.run import Runner
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s.commands import NodeAccess
-from cniqs.providers.k8s.nodes import KIND_DIRS, CniDirs, Nodes
+from cniqs.providers.k8s.nodes import KUBELET_CNI, CniDirs, Nodes
 
 
 def slug(text: str, limit: int = 120) -> str:
@@ -21,16 +20,16 @@ def slug(text: str, limit: int = 120) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:limit] or "_"
 
 
-def node_commands(access: NodeAccess, node: str, log_file: str, dirs: CniDirs = KIND_DIRS) -> dict[str, list[str]]:
+def node_commands(access: NodeAccess, node: str, log_file: str, cni: CniDirs = KUBELET_CNI) -> dict[str, list[str]]:
     """File name -> command, for what each node contributes."""
-    conf_dir = dirs.conf
+    conf_dir = cni.conf_dir
     return {
         f"{node}/crictl-info.json": cmd.crictl_info(access, node),
         f"{node}/cni-net.d.txt": access.exec_argv(node, ["ls", "-la", conf_dir]),
         f"{node}/cni-conflists.txt": access.exec_argv(
             node, ["sh", "-c", 'for f in "$1"/*; do echo "== $f"; cat "$f"; echo; done', "sh", conf_dir]
         ),
-        f"{node}/cni-bin.txt": access.exec_argv(node, ["ls", "-la", dirs.bin, f"{dirs.bin}/{NAME}.d"]),
+        f"{node}/cni-bin.txt": access.exec_argv(node, ["ls", "-la", cni.bin_dir, cni.folder]),
         f"{node}/plugin-log.jsonl": cmd.node_cat(access, node, log_file),
     }
 
@@ -61,6 +60,6 @@ def collect(
     dest.mkdir(parents=True, exist_ok=True)
     commands = namespace_commands(kubeconfig, namespace)
     for node in node_names:
-        commands.update(node_commands(nodes.access, node, log_file, nodes.cni_dirs(node)))
+        commands.update(node_commands(nodes.access, node, log_file, nodes.cni))
     capture(nodes.run, commands, dest)
     return dest

@@ -19,24 +19,11 @@ from cniqs.common.errors import InstallError
 from cniqs.common.run import check
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s import parse
-from cniqs.providers.k8s.nodes import KIND_DIRS, Nodes, NodeShellFiles, crictl_info, sha256sums
+from cniqs.providers.k8s.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
 
-# kind's layout; a provider whose nodes keep their CNI dirs elsewhere says so through Nodes.cni_dirs.
-BIN_DIR = KIND_DIRS.bin
-CONF_DIR = KIND_DIRS.conf
-FOLDER = f"{BIN_DIR}/{NAME}.d"
-LINK = f"{BIN_DIR}/{NAME}"
+# The default CNI dirs (kubelet's and containerd's), where a provider's Nodes name no others.
+BIN_DIR, CONF_DIR, FOLDER, LINK = KUBELET_CNI.bin_dir, KUBELET_CNI.conf_dir, KUBELET_CNI.folder, KUBELET_CNI.link
 TMP_FOLDER, TMP_LINK = build.temp_names(BIN_DIR)
-
-
-def _bin(nodes: Nodes, node: str) -> tuple[str, str, str]:
-    """(bin dir, the executable's folder, the symlink) on node."""
-    bin_dir = nodes.cni_dirs(node).bin
-    return bin_dir, f"{bin_dir}/{NAME}.d", f"{bin_dir}/{NAME}"
-
-
-def conf_dir(nodes: Nodes, node: str) -> str:
-    return nodes.cni_dirs(node).conf
 
 
 class NodeInstallError(InstallError):
@@ -54,21 +41,20 @@ class Installed:
 
 def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str]) -> None:
     files = NodeShellFiles(nodes, node)
-    bin_dir, _, link = _bin(nodes, node)
-    if not (files.readlink(link) == build.LINK_TARGET and verified(nodes, node, expected)):
+    if not (files.readlink(nodes.cni.link) == build.LINK_TARGET and verified(nodes, node, expected)):
         try:
-            build.install_executable(files, folder, bin_dir)
+            build.install_executable(files, folder, nodes.cni.bin_dir)
         except InstallError as exc:
             raise NodeInstallError(f"{node}: {exc}") from None
         verify_binary(nodes, node, expected)
-    argv = cmd.node_plugin_version(nodes.access, node, link)
-    out = check(nodes.run, argv, f"run {link} on {node}", input="", timeout=60)
+    argv = cmd.node_plugin_version(nodes.access, node, nodes.cni.link)
+    out = check(nodes.run, argv, f"run {nodes.cni.link} on {node}", input="", timeout=60)
     try:
         versions = json.loads(out).get("supportedVersions")
     except ValueError:
         versions = None
     if not versions:
-        raise NodeInstallError(f"{node}: {link} VERSION printed {out[:200]!r}, not a CNI version answer")
+        raise NodeInstallError(f"{node}: {nodes.cni.link} VERSION printed {out[:200]!r}, not a CNI version answer")
 
 
 def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:
@@ -81,12 +67,11 @@ def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:
 
 def verify_binary(nodes: Nodes, node: str, expected: dict[str, str]) -> None:
     """sha256 of every file on the node against the build; the executable also through the symlink."""
-    _, folder, link = _bin(nodes, node)
-    paths = [f"{folder}/{rel}" for rel in sorted(expected)]
-    actual = sha256sums(nodes, node, [*paths, link])
-    problems = parse.manifest_problems(expected, actual, folder)
-    if actual.get(link) != expected.get(NAME):
-        problems.append(f"{link} does not resolve to the built executable")
+    paths = [f"{nodes.cni.folder}/{rel}" for rel in sorted(expected)]
+    actual = sha256sums(nodes, node, [*paths, nodes.cni.link])
+    problems = parse.manifest_problems(expected, actual, nodes.cni.folder)
+    if actual.get(nodes.cni.link) != expected.get(NAME):
+        problems.append(f"{nodes.cni.link} does not resolve to the built executable")
     if problems:
         raise NodeInstallError(f"{node}: the copied plugin does not match the build: " + "; ".join(problems))
 
@@ -95,17 +80,17 @@ def install(
     nodes: Nodes, node: str, folder: Path, expected: dict[str, str], entry: dict[str, Any]
 ) -> tuple[Installed, conflist.Plan | None]:
     install_binary(nodes, node, folder, expected)
-    plan = conflist.install(NodeShellFiles(nodes, node), conf_dir(nodes, node), entry)
+    plan = conflist.install(NodeShellFiles(nodes, node), nodes.cni.conf_dir, entry)
     return Installed(node, True, None if plan is None else plan.path), plan
 
 
 def uninstall_conflist(nodes: Nodes, node: str) -> bool:
-    return conflist.uninstall(NodeShellFiles(nodes, node), conf_dir(nodes, node))
+    return conflist.uninstall(NodeShellFiles(nodes, node), nodes.cni.conf_dir)
 
 
 def uninstall_binary(nodes: Nodes, node: str) -> bool:
     """Remove the symlink and folder when they are ours; leave anything else alone."""
-    return build.uninstall_executable(NodeShellFiles(nodes, node), _bin(nodes, node)[0])
+    return build.uninstall_executable(NodeShellFiles(nodes, node), nodes.cni.bin_dir)
 
 
 def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:
@@ -128,7 +113,7 @@ def base_variant(kindnet: dict[str, Any], cni_version: str, dual_stack: bool) ->
     families = {":" in r[0]["subnet"] for r in ranges if r and isinstance(r[0], dict) and "subnet" in r[0]}
     if dual_stack and len(families) < 2:
         raise NotImplementedError(
-            "this cluster is single-stack (kind: create it with --kind-ip-family dual; the kube tier is IPv4 only)"
+            "this cluster is single-stack (kind: create it with --kind-ip-family dual; kube: IPv4 only)"
         )
     if not dual_stack and len(families) > 1:
         raise NotImplementedError("this cluster is dual-stack; a single-stack chain would drop a family")
@@ -140,14 +125,15 @@ def base_variant(kindnet: dict[str, Any], cni_version: str, dual_stack: bool) ->
 def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> dict[str, Any]:
     """Write (or with cni_version None remove) the base variant on a node; returns the chain now in force."""
     files = NodeShellFiles(nodes, node)
-    conf = conf_dir(nodes, node)
-    kindnet = conflist.parse_chain(files.read_text(f"{conf}/{KINDNET_NAME}"), f"{node}:{conf}/{KINDNET_NAME}")
+    kindnet = conflist.parse_chain(
+        files.read_text(f"{nodes.cni.conf_dir}/{KINDNET_NAME}"), f"{node}:{nodes.cni.conf_dir}/{KINDNET_NAME}"
+    )
     if cni_version is None:
-        if BASE_NAME in files.list_dir(conf):
-            files.remove(f"{conf}/{BASE_NAME}")
+        if BASE_NAME in files.list_dir(nodes.cni.conf_dir):
+            files.remove(f"{nodes.cni.conf_dir}/{BASE_NAME}")
         return kindnet
     chain = base_variant(kindnet, cni_version, dual_stack)
-    files.write_atomic(f"{conf}/{BASE_NAME}", conflist.render(chain))
+    files.write_atomic(f"{nodes.cni.conf_dir}/{BASE_NAME}", conflist.render(chain))
     return chain
 
 

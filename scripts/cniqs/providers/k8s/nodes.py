@@ -6,10 +6,11 @@ The runner is the only thing that touches processes, so every helper is testable
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cniqs.build import NAME
 from cniqs.common.run import CommandError, Runner, check
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s import parse
@@ -18,27 +19,32 @@ from cniqs.providers.k8s.commands import NodeAccess
 
 @dataclass(frozen=True)
 class CniDirs:
-    """Where a node's runtime reads CNI plugins and configs (kind: /opt/cni/bin and /etc/cni/net.d)."""
+    """Where a node's runtime finds CNI plugins and configs (default: kubelet's and containerd's)."""
 
-    bin: str = "/opt/cni/bin"
-    conf: str = "/etc/cni/net.d"
+    bin_dir: str = "/opt/cni/bin"
+    conf_dir: str = "/etc/cni/net.d"
+
+    @property
+    def folder(self) -> str:
+        """The installed one-folder build."""
+        return f"{self.bin_dir}/{NAME}.d"
+
+    @property
+    def link(self) -> str:
+        """What libcni runs: the symlink named after the CNI type."""
+        return f"{self.bin_dir}/{NAME}"
 
 
-KIND_DIRS = CniDirs()
-
-
-def _kind_dirs(node: str) -> CniDirs:
-    return KIND_DIRS
+KUBELET_CNI = CniDirs()
 
 
 @dataclass(frozen=True)
 class Nodes:
-    """How the Kubernetes layer reaches a cluster's nodes: a runner, the provider's NodeAccess, and where
-    each node keeps its CNI dirs (kind's paths unless the provider says otherwise)."""
+    """How the Kubernetes layer reaches a cluster's nodes: a runner, the provider's NodeAccess, the CNI dirs."""
 
     run: Runner
     access: NodeAccess
-    cni_dirs: Callable[[str], CniDirs] = _kind_dirs
+    cni: CniDirs = KUBELET_CNI
 
 
 def machine(nodes: Nodes, node: str) -> str:

@@ -1,4 +1,4 @@
-"""Pure parsers for what kind, kubectl, crictl and node tools print."""
+"""Pure parsers for what kubectl, crictl and the tools on a node print."""
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ def platform_arch(platform: str) -> str:
     return platform.split("/", 1)[1]
 
 
-# kind get clusters / get nodes
+# lists, one item a line (crictl --quiet, ls -1)
 
 
 def lines(text: str) -> list[str]:
-    """Non-empty lines; kind prints "No kind clusters found." on stderr, so stdout is empty then."""
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("No kind ")]
+    """Non-empty lines, stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 # kubectl describe pod

@@ -1,4 +1,4 @@
-"""Pure helpers around the Kubernetes objects the kind backend makes and reads."""
+"""Pure helpers around the Kubernetes objects the Kubernetes layer makes and reads."""
 
 from __future__ import annotations
 

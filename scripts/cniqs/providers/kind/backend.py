@@ -31,4 +31,3 @@ class KindBackend(KubeBackend):
             "kind", Nodes(run, DOCKER), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
             pod_image, rebuild=rebuild, namespace=namespace,
         )  # fmt: skip
-        self.kind_cluster = cluster

@@ -22,6 +22,11 @@ IP_FAMILIES = ("ipv4", "dual")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 
+def names(text: str) -> list[str]:
+    """`kind get clusters|nodes`: one name a line; kind says "No kind clusters found." (on stderr: skipped)."""
+    return [line for line in parse.lines(text) if not line.startswith("No kind ")]
+
+
 def cluster_name(minor: str, token: str | None = None, prefix: str = NAME_PREFIX) -> str:
     """A new, unique cluster name per run and version: cniqs-1-35-3fa2c1."""
     token = token or secrets.token_hex(3)
@@ -65,7 +70,7 @@ class Cluster:
     kind: str
 
     def nodes(self, run: Runner) -> list[str]:
-        return sorted(parse.lines(check(run, commands.kind_get_nodes(self.kind, self.name), f"nodes of {self.name}")))
+        return sorted(names(check(run, commands.kind_get_nodes(self.kind, self.name), f"nodes of {self.name}")))
 
     def delete(self, run: Runner) -> None:
         check(
@@ -77,7 +82,7 @@ class Cluster:
 
 
 def existing_clusters(run: Runner, kind: str) -> list[str]:
-    return parse.lines(check(run, commands.kind_get_clusters(kind), "list kind clusters"))
+    return names(check(run, commands.kind_get_clusters(kind), "list kind clusters"))
 
 
 def prepare(kind: str, name: str, workdir: Path) -> Cluster:

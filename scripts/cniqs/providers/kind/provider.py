@@ -21,7 +21,6 @@ from cniqs.provider import Option, RunOptions, State, Targets
 from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes
-from cniqs.providers.k8s.parse import lines
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, versions
 from cniqs.providers.kind.backend import KindBackend
@@ -203,7 +202,9 @@ def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | No
 
 
 def _nodes(cluster: kind_cluster.Cluster) -> list[str]:
-    return sorted(lines(run_process(commands.kind_get_nodes(cluster.kind, cluster.name), timeout=60).stdout))
+    return sorted(
+        kind_cluster.names(run_process(commands.kind_get_nodes(cluster.kind, cluster.name), timeout=60).stdout)
+    )
 
 
 def collect(

@@ -32,6 +32,7 @@ from cniqs.common.mountinfo import mounts_under
 from cniqs.common.run import in_netns, run
 from cniqs.common.waits import Fatal, NotYet, until
 from cniqs.nodefiles import LocalFiles
+from cniqs.providers.k8s.nodes import CniDirs
 from cniqs.providers.kube import pki
 from cniqs.providers.kube import render as kube_render
 from cniqs.providers.local import cleanup, containerd, images, netns, services
@@ -329,16 +330,23 @@ def _start(state: ClusterState, bin_dir: Path, tools_dir: Path, workers: int, sa
     return cluster
 
 
-# In the node's new private mount namespace: the node's own /var/log (kubelet's /var/log/containers links and
-# the plugin's default log stay per node, as on a kind node) and libcni's cache, then become containerd.
-_LAUNCH = 'mount --bind "$1" /var/log && mkdir -p "$2" && mount --bind "$3" "$2" && shift 3 && exec "$@"'
+# In the node's new private mount namespace: bind each (source, mount point) pair, then become containerd.
+# The node's own /var/log keeps kubelet's /var/log/containers links and the plugin's default log per node;
+# libcni's cache is per node; and every node sees its own CNI dirs on the one path all nodes share.
+_LAUNCH = 'while [ "$1" != -- ]; do mkdir -p "$2" && mount --bind "$1" "$2" && shift 2; done; shift; exec "$@"'
 
 
-def node_launch_argv(layout: Layout, var_log: Path, containerd_binary: Path) -> list[str]:
+def cni_dirs(state: ClusterState) -> CniDirs:
+    """The path every node of the cluster reads its CNI plugins and configs from (its own, bind-mounted)."""
+    return CniDirs(bin_dir=str(Path(state.root) / "cni" / "bin"), conf_dir=str(Path(state.root) / "cni" / "net.d"))
+
+
+def node_launch_argv(layout: Layout, binds: Sequence[tuple[Path | str, str]], containerd_binary: Path) -> list[str]:
+    pairs = [str(part) for pair in binds for part in pair]
     return [
         "unshare", "--mount", "--propagation", "private",
         "nsenter", f"--net=/run/netns/{layout.node_netns}",
-        "sh", "-c", _LAUNCH, "kube-node-launch", str(var_log), containerd.CNI_CACHE, str(layout.cni_cache),
+        "sh", "-c", _LAUNCH, "kube-node-launch", *pairs, "--",
         str(containerd_binary), "--config", str(layout.containerd_config),
     ]  # fmt: skip
 
@@ -406,12 +414,15 @@ def _node(
 
     for plugin in KIND_PLUGINS:
         (layout.cni_bin / plugin).symlink_to(REFERENCE_PLUGINS / plugin)
-    opts = local_render.ContainerdOptions(sandbox_image=pause)
+    dirs = cni_dirs(state)
+    opts = local_render.ContainerdOptions(sandbox_image=pause, cni_bin=dirs.bin_dir, cni_conf=dirs.conf_dir)
     layout.containerd_config.write_text(local_render.containerd_config(layout, opts))
     env = {**os.environ, "PATH": f"{tools_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"}
     var_log = root / "var-log"
     var_log.mkdir()
-    proc = _spawn(node_launch_argv(layout, var_log, tools_dir / "containerd"), layout.containerd_log, env)
+    binds = [(var_log, "/var/log"), (layout.cni_cache, containerd.CNI_CACHE), (layout.cni_bin, dirs.bin_dir),
+             (layout.cni_conf, dirs.conf_dir)]  # fmt: skip
+    proc = _spawn(node_launch_argv(layout, binds, tools_dir / "containerd"), layout.containerd_log, env)
     node_state.containerd_pid = proc.pid
     node_state.save(layout.state_file)
 

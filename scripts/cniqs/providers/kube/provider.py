@@ -22,7 +22,7 @@ from cniqs.common.run import run_process
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.provider import Option, RunOptions, State, Targets
 from cniqs.providers.k8s.backend import KubeBackend
-from cniqs.providers.k8s.nodes import CniDirs, Nodes
+from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.k8s.options import K8S_VERSION
 from cniqs.providers.kube import cluster as kube_cluster
 from cniqs.providers.kube.cluster import Cluster
@@ -75,18 +75,15 @@ class KubeAccess:
 
 
 def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeBackend:
-    def dirs(node: str) -> CniDirs:
-        layout = cluster.node(node).layout
-        return CniDirs(bin=str(layout.cni_bin), conf=str(layout.cni_conf))
-
     def builder(arch: str, force: bool) -> Path:
         if arch != build.host_arch():
             raise RuntimeError(f"kube nodes run on this machine ({build.host_arch()}), not {arch}")
         return build.build_local(force=force)
 
+    nodes = Nodes(run_process, KubeAccess(cluster), kube_cluster.cni_dirs(cluster.state))
     return KubeBackend(
-        "kube", Nodes(run_process, KubeAccess(cluster), dirs), cluster.name, cluster.kubeconfig,
-        [n.name for n in cluster.nodes], builder, TARGETS, cluster.image, namespace=namespace,
+        "kube", nodes, cluster.name, cluster.kubeconfig, [n.name for n in cluster.nodes], builder, TARGETS,
+        cluster.image, namespace=namespace,
     )  # fmt: skip
 
 

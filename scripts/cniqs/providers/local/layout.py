@@ -29,6 +29,16 @@ def new_run_id() -> str:
 _CALLS = itertools.count(secrets.randbelow(0x10000))
 
 
+class Below:
+    """A path below the run root (a read-only attribute of Layout)."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+
+    def __get__(self, layout: Layout, owner: type | None = None) -> Path:
+        return layout.root / self.relative
+
+
 @dataclass(frozen=True)
 class Layout:
     run_id: str
@@ -46,69 +56,23 @@ class Layout:
     def cgroup_parent(self) -> str:
         return f"/{PREFIX}-{self.run_id}"
 
-    @property
-    def containerd_root(self) -> Path:
-        return self.root / "containerd" / "root"
-
-    @property
-    def containerd_state(self) -> Path:
-        return self.root / "containerd" / "state"
-
-    @property
-    def containerd_config(self) -> Path:
-        return self.root / "containerd" / "config.toml"
-
-    @property
-    def socket(self) -> Path:
-        return self.root / "containerd" / "containerd.sock"
-
-    @property
-    def runc_root(self) -> Path:
-        return self.root / "containerd" / "runc"
-
-    @property
-    def cni_bin(self) -> Path:
-        return self.root / "cni" / "bin"
-
-    @property
-    def cni_conf(self) -> Path:
-        return self.root / "cni" / "net.d"
-
-    @property
-    def cni_cache(self) -> Path:
-        return self.root / "cni" / "cache"
-
-    @property
-    def ipam_data(self) -> Path:
-        return self.root / "cni" / "ipam"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def containerd_log(self) -> Path:
-        return self.logs / "containerd.log"
-
-    @property
-    def plugin_log(self) -> Path:
-        return self.logs / f"{CNI_TYPE}.log"
-
-    @property
-    def pod_logs(self) -> Path:
-        return self.logs / "pods"
-
-    @property
-    def images(self) -> Path:
-        return self.root / "images"
-
-    @property
-    def www(self) -> Path:
-        return self.root / "ext" / "www"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / STATE_FILE
+    # Everything below the run root, by what it is.
+    containerd_root = Below("containerd/root")
+    containerd_state = Below("containerd/state")
+    containerd_config = Below("containerd/config.toml")
+    socket = Below("containerd/containerd.sock")
+    runc_root = Below("containerd/runc")
+    cni_bin = Below("cni/bin")
+    cni_conf = Below("cni/net.d")
+    cni_cache = Below("cni/cache")
+    ipam_data = Below("cni/ipam")
+    logs = Below("logs")
+    containerd_log = Below("logs/containerd.log")
+    plugin_log = Below(f"logs/{CNI_TYPE}.log")
+    pod_logs = Below("logs/pods")
+    images = Below("images")
+    www = Below("ext/www")
+    state_file = Below(STATE_FILE)
 
     def dirs(self) -> list[Path]:
         return [

@@ -40,6 +40,10 @@ class ContainerdOptions:
     sandbox_image: str
     cni_max_conf_num: int = 1
     log_level: str = "info"
+    # Where the runtime reads CNI plugins and configs, when not the run root's cni/ dirs (the kube tier
+    # bind-mounts each node's own dirs on one path all its nodes share, as kind's nodes all use /opt/cni/bin).
+    cni_bin: str | None = None
+    cni_conf: str | None = None
 
 
 def containerd_config(layout: Layout, opts: ContainerdOptions) -> str:
@@ -89,8 +93,8 @@ disabled_plugins = [{disabled}]
           Root = {q(str(layout.runc_root))}
 
     [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = {q(str(layout.cni_bin))}
-      conf_dir = {q(str(layout.cni_conf))}
+      bin_dir = {q(opts.cni_bin or str(layout.cni_bin))}
+      conf_dir = {q(opts.cni_conf or str(layout.cni_conf))}
       max_conf_num = {opts.cni_max_conf_num}
 """
 
