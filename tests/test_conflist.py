@@ -128,8 +128,10 @@ def test_refuses_an_empty_conf_dir(tmp_path: Path) -> None:
 
 
 def test_hand_path_conflist_is_kindnets_chain_plus_the_entry() -> None:
+    """No "mtu": kindnetd writes the node's own MTU, so a fixed one could be wrong on a user's node; without
+    the key ptp leaves the kernel's default, and the pod's real interface is what the README shows."""
     hand = json.loads((CONFLIST_DIR / "10-kindnet.conflist").read_text())
-    kindnet = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/run/cni-ipam-state")
+    kindnet = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/run/cni-ipam-state", mtu=None)
     assert hand == derive(kindnet, chain_entry())
 
 

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +141,19 @@ def install_into(folder: Path, bin_dir: Path) -> Path:
 
 def is_our_link(link: Path) -> bool:
     return link.is_symlink() and os.readlink(link) == LINK_TARGET
+
+
+_GLIBC_VERSION = re.compile(rb"GLIBC_(\d+)\.(\d+)")
+
+
+def required_glibc(folder: Path) -> str | None:
+    """The newest GLIBC_x.y symbol version any file of a build asks for (its glibc floor), or None."""
+    newest: tuple[int, int] | None = None
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        for match in _GLIBC_VERSION.finditer(path.read_bytes()):
+            found = (int(match[1]), int(match[2]))
+            newest = found if newest is None or found > newest else newest
+    return None if newest is None else f"{newest[0]}.{newest[1]}"
 
 
 def manifest(folder: Path) -> dict[str, str]:

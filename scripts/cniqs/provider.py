@@ -59,13 +59,16 @@ class ChainVariant:
 KINDNET = ChainVariant()
 
 
-def kindnet_chain(variant: ChainVariant, subnets: Sequence[str], data_dir: str, mtu: int = 1500) -> dict[str, Any]:
+def kindnet_chain(
+    variant: ChainVariant, subnets: Sequence[str], data_dir: str, mtu: int | None = 1500
+) -> dict[str, Any]:
     """kindnet's chain as kindnetd writes it (ptp + host-local, then portmap) in the given variant.
 
-    subnets are the node's pod CIDRs (an IPv6 one only matters for a dual-stack variant).
+    subnets are the node's pod CIDRs (an IPv6 one only matters for a dual-stack variant). mtu is the
+    node's own; kindnetd leaves the key out when it has none (0), and so does None here.
     """
     routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
-    return {
+    chain: dict[str, Any] = {
         "cniVersion": variant.cni_version,
         "name": "kindnet",
         "plugins": [
@@ -83,6 +86,9 @@ def kindnet_chain(variant: ChainVariant, subnets: Sequence[str], data_dir: str, 
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }
+    if not mtu:
+        del chain["plugins"][0]["mtu"]
+    return chain
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class FakeNode:
     dirs: set[str] = field(default_factory=lambda: {"/opt/cni/bin", "/etc/cni/net.d", "/var/log"})
     corrupt: set[str] = field(default_factory=set)  # paths whose copy arrives damaged
     log: list[list[str]] = field(default_factory=list)
+    glibc: str = "2.36"
+    glibc_too_old: bool = False  # the installed executable fails to load for want of a newer glibc
 
     def exists(self, path: str) -> bool:
         return path in self.files or path in self.links or path in self.dirs
@@ -200,12 +202,16 @@ class FakeDocker:
                     else:
                         rc = 1
                 return Completed(argv, rc, "".join(out), "")
+            case "getconf":
+                return Completed(argv, 0, f"glibc {node.glibc}\n", "")
             case "crictl":
                 assert cmd[1] == "info", cmd
                 return Completed(argv, 0, node.crictl_info(), "")
             case "/opt/cni/bin/cni-quickstart":
                 if node.resolve("/opt/cni/bin/cni-quickstart") not in node.files or env.get("CNI_COMMAND") != "VERSION":
                     return fail("not runnable", 126)
+                if node.glibc_too_old:  # what the dynamic loader says for a build on a newer userland
+                    return fail(f"{cmd[0]}: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found", 1)
                 return Completed(argv, 0, json.dumps({"cniVersion": "1.1.0", "supportedVersions": ["0.3.1"]}), "")
         return fail(f"fake docker: unknown command {cmd}", 127)
 

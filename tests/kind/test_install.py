@@ -138,6 +138,21 @@ def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
         install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
 
 
+def test_a_build_needing_a_newer_glibc_is_refused_before_any_config_is_written(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    nodes["kind-control-plane"].glibc_too_old = True
+    (folder / "_internal" / "libpython3.so").write_bytes(b"\0GLIBC_2.34\0GLIBC_2.38\0GLIBC_2.17\0")
+    with pytest.raises(install.NodeInstallError, match=r"needs glibc 2\.38 but the node has glibc 2\.36"):
+        install.install(on_docker(run), "kind-control-plane", folder, build.manifest(folder), ENTRY)
+    assert "/etc/cni/net.d/00-cni-quickstart.conflist" not in nodes["kind-control-plane"].files
+
+
+def test_required_glibc_is_the_newest_symbol_version(folder: Path) -> None:
+    assert build.required_glibc(folder) is None
+    (folder / "_internal" / "lib" / "y.so").write_bytes(b"GLIBC_2.9\0GLIBC_2.28\0GLIBC_2.3.4")
+    assert build.required_glibc(folder) == "2.28"
+
+
 def test_arm_nodes_map_to_arm64() -> None:
     run = FakeDocker({"mac": FakeNode(machine="aarch64")})
     assert platform(on_docker(run), "mac") == "linux/arm64"

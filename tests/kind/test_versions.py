@@ -79,3 +79,19 @@ def test_workflow_matrix_and_kind_pin_match_the_table() -> None:
     assert listed == [e.minor for e in IMAGES]
     assert f"KIND_VERSION: {versions.KIND_VERSION}" in text
     assert f"KIND_SHA256_LINUX_AMD64: {versions.KIND_BINARY_SHA256['linux-amd64']}" in text
+
+
+def test_the_container_build_needs_no_newer_glibc_than_any_pinned_node() -> None:
+    """The node executable carries the build's libpython: its glibc floor is the build base's."""
+    from cniqs.resources import DOCKERFILE
+
+    release, glibc = versions.build_base_glibc(DOCKERFILE.read_text())
+    assert versions.glibc_key(glibc) <= versions.glibc_key(versions.NODE_GLIBC), (
+        f"plugin/Dockerfile builds on {release} (glibc {glibc}); the pinned nodes have glibc {versions.NODE_GLIBC}"
+    )
+
+
+def test_glibc_rule_catches_a_too_new_base() -> None:
+    release, glibc = versions.build_base_glibc("FROM python:3.12-slim-trixie AS build\n")
+    assert (release, glibc) == ("trixie", "2.41")
+    assert versions.glibc_key(glibc) > versions.glibc_key(versions.NODE_GLIBC)

@@ -115,5 +115,10 @@ def node_plugin_version(access: NodeAccess, node: str, executable: str) -> list[
     return access.exec_argv(node, [executable], stdin=True, env={"CNI_COMMAND": "VERSION"})
 
 
+def node_glibc_version(access: NodeAccess, node: str) -> list[str]:
+    """`glibc 2.36`: the node's C library (getconf is part of glibc's own tools)."""
+    return access.exec_argv(node, ["getconf", "GNU_LIBC_VERSION"])
+
+
 def node_copy(access: NodeAccess, src: str, node: str, dest: str) -> list[str]:
     return access.copy_argv(src, node, dest)

@@ -48,6 +48,10 @@ def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, st
             raise NodeInstallError(f"{node}: {exc}") from None
         verify_binary(nodes, node, expected)
     argv = cmd.node_plugin_version(nodes.access, node, nodes.cni.link)
+    result = nodes.run(argv, input="", timeout=60)
+    if result.rc != 0 and "GLIBC_" in result.stderr + result.stdout:
+        node_glibc = nodes.run(cmd.node_glibc_version(nodes.access, node), timeout=30).stdout.strip() or "unknown"
+        raise NodeInstallError(glibc_message(node, build.required_glibc(folder), node_glibc))
     out = check(nodes.run, argv, f"run {nodes.cni.link} on {node}", input="", timeout=60)
     try:
         versions = json.loads(out).get("supportedVersions")
@@ -55,6 +59,15 @@ def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, st
         versions = None
     if not versions:
         raise NodeInstallError(f"{node}: {nodes.cni.link} VERSION printed {out[:200]!r}, not a CNI version answer")
+
+
+def glibc_message(node: str, needed: str | None, node_glibc: str) -> str:
+    """Why the installed executable cannot start on a node, and what to do about it."""
+    return (
+        f"{node}: the plugin executable needs glibc {needed or '(newer)'} but the node has {node_glibc}: it was "
+        "built on a newer userland than the node's. Build it in the container build instead (plugin/Dockerfile, "
+        "Debian bookworm: README, Node executable); nothing was configured on the node."
+    )
 
 
 def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:

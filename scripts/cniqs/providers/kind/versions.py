@@ -69,6 +69,29 @@ IMAGES: tuple[NodeImage, ...] = (
 
 ALL = "all"
 
+# The glibc rule: the node executable bundles the build host's libpython, so it needs the build's glibc.
+# Every pinned node image runs kind's base userland: Debian bookworm (glibc 2.36) for kind v0.23 to v0.31
+# (kind images/base/Dockerfile); the container build (plugin/Dockerfile) must use a Debian release whose
+# glibc is no newer. tests/kind/test_versions.py holds the Dockerfile's base to this.
+NODE_GLIBC = "2.36"
+DEBIAN_GLIBC = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41"}
+
+
+def glibc_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def build_base_glibc(dockerfile_text: str) -> tuple[str, str]:
+    """(Debian release, its glibc) of the Dockerfile's first FROM (python:<v>-slim-<release>)."""
+    for line in dockerfile_text.splitlines():
+        if line.upper().startswith("FROM "):
+            image = line.split()[1]
+            release = image.rsplit("-", 1)[-1]
+            if release not in DEBIAN_GLIBC:
+                raise ValueError(f"the build base {image} names no Debian release this table knows")
+            return release, DEBIAN_GLIBC[release]
+    raise ValueError("the Dockerfile has no FROM line")
+
 
 def _minor_key(minor: str) -> tuple[int, ...]:
     return tuple(int(part) for part in minor.split("."))
