@@ -12,7 +12,7 @@ pytest_plugins = [
     "e2e.support_local",  # the local-only `node` fixture
 ]
 # marker -> the backends its tests run on; elsewhere they are deselected
-ONLY = {"kind_only": {"kind"}, "local_only": {"local"}, "k8s_only": {"kind", "kube"}}
+ONLY = {"kind_only": {"kind"}, "local_only": {"local"}, "kube_only": {"kube"}, "k8s_only": {"kind", "kube"}}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

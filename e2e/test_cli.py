@@ -16,9 +16,6 @@ import json
 import os
 import re
 import shlex
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +30,12 @@ from cniqs.providers.local import netns
 from cniqs.providers.local.layout import Layout, RunState
 from cniqs.providers.local.provider import LocalProvider
 from cniqs.providers.local.render import EXT_HOST, POD_CIDR_V4
+from e2e.support_cli import Ran, cniqs_script, run_cniqs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 REPO = Path(__file__).resolve().parents[1]
 
 FAKE = "1.2.3.0"
-TIMEOUT = 600  # the first `up` may build the plugin executable
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -51,44 +48,6 @@ def local_prerequisites() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-
-
-def cniqs_script() -> str | None:
-    """The console script of this Python (a tox env's bin), else the one on PATH."""
-    beside = Path(sys.executable).parent / "cniqs"
-    return str(beside) if beside.is_file() else shutil.which("cniqs")
-
-
-@dataclass(frozen=True)
-class Ran:
-    argv: list[str]
-    rc: int
-    out: str
-    err: str
-
-    def __str__(self) -> str:
-        return f"$ {shlex.join(self.argv)}  (exit {self.rc})\n--- stdout\n{self.out}--- stderr\n{self.err}"
-
-
-def run_cniqs(argv: list[str], state_dir: Path) -> Ran:
-    """Run a cniqs command line as a user would (argv[0] is `cniqs`), with a private state dir."""
-    assert argv[0] == "cniqs", argv
-    env = {**os.environ, "CNIQS_STATE_DIR": str(state_dir), "CNIQS_BACKEND": "local", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [cniqs_script() or "cniqs", *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except BaseException:
-        # Timeout or Ctrl-C: SIGTERM first, which cniqs turns into its own teardown; SIGKILL only after.
-        proc.terminate()
-        try:
-            proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-        raise
-    return Ran(argv, proc.returncode, out, err)
 
 
 def quick_start_commands(readme: str) -> list[str]:

@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cniqs import build, conflist, kubebin, provider
-from cniqs.common import procs
+from cniqs.common import procs, teardowns
 from cniqs.common.mountinfo import mounts_under
 from cniqs.common.run import in_netns, run
 from cniqs.common.waits import Fatal, NotYet, until
@@ -611,16 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     down.add_argument("--parent", type=Path, default=Path(tempfile.gettempdir()), help="where --stale looks")
     args = parser.parse_args(argv)
     roots = list(args.roots) + (stale_roots(args.parent, args.include_kept) if args.stale else [])
-    failed = False
-    for root in roots:
-        problems = teardown(root)
-        for problem in problems:
-            print(f"teardown {root}: {problem}", file=sys.stderr)
-        print(f"teardown {root}: {'done' if not problems else 'finished with problems'}", file=sys.stderr)
-        failed = failed or bool(problems)
-    if not roots:
-        print("teardown: nothing to tear down", file=sys.stderr)
-    return 1 if failed else 0
+    return teardowns.report(roots, teardown, "teardown")
 
 
 if __name__ == "__main__":

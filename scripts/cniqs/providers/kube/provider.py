@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,10 +26,10 @@ from cniqs.providers.k8s.options import K8S_VERSION
 from cniqs.providers.kube import cluster as kube_cluster
 from cniqs.providers.kube.cluster import Cluster
 from cniqs.providers.local import render as local_render
+from cniqs.providers.local.provider import host_problems
 
 TOOLS = ("runc", "nsenter", "unshare", "ip", "iptables", "busybox", "dnsmasq", "mount", "umount", "sysctl",
          "socat", "etcd")  # fmt: skip
-REFERENCE_PLUGINS = ("ptp", "host-local", "portmap", "loopback")
 PYTHON_MODULES = ("cryptography", "kubernetes", "grpc", "cri_api.v1.api_pb2", "tenacity", "PyInstaller")
 TARGETS = Targets(
     ip=str(local_render.EXT_HOST),
@@ -116,23 +115,9 @@ class KubeProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        if sys.platform != "linux":
-            return [f"needs Linux (this is {sys.platform}); on a laptop use the kind backend"]
-        problems = []
-        if os.geteuid() != 0:
-            problems.append("needs root (network namespaces, containerd, kubelet, iptables)")
-        path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-        missing = [t for t in TOOLS if shutil.which(t, path=path) is None]
-        if missing:
-            problems.append("missing commands: " + ", ".join(missing) + " (see .ci/apt-packages.txt)")
-        plugins = [p for p in REFERENCE_PLUGINS if not (kube_cluster.REFERENCE_PLUGINS / p).is_file()]
-        if plugins:
-            problems.append(f"missing CNI plugins in {kube_cluster.REFERENCE_PLUGINS}: {', '.join(plugins)}")
-        for module in PYTHON_MODULES:
-            try:
-                __import__(module)
-            except ImportError:
-                problems.append(f"missing Python module {module} (pip install -e '.[e2e,build]')")
+        problems = host_problems(TOOLS, PYTHON_MODULES, "network namespaces, containerd, kubelet, iptables")
+        if problems[:1] and problems[0].startswith("needs Linux"):
+            return problems
         try:
             minors = select(str(options.get("--k8s-version", "")))
         except ValueError as exc:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
-from cniqs.common import procs
+from cniqs.common import procs, teardowns
 from cniqs.common.mountinfo import mounts_under
 from cniqs.common.run import CommandError, run
 from cniqs.providers.local import containerd, netns
@@ -103,17 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=Path, default=Path(tempfile.gettempdir()), help="where --stale looks")
     args = parser.parse_args(argv)
     roots = list(args.roots) + (stale_roots(args.parent, args.include_kept) if args.stale else [])
-    failed = False
-    for root in roots:
+
+    def one(root: Path) -> list[str]:
         state = RunState.load(root / STATE_FILE)
-        problems = teardown(Layout(state.run_id, Path(state.root)), state)
-        for problem in problems:
-            print(f"cleanup {root}: {problem}", file=sys.stderr)
-        print(f"cleanup {root}: {'done' if not problems else 'finished with problems'}", file=sys.stderr)
-        failed = failed or bool(problems)
-    if not roots:
-        print("cleanup: nothing to tear down", file=sys.stderr)
-    return 1 if failed else 0
+        return teardown(Layout(state.run_id, Path(state.root)), state)
+
+    return teardowns.report(roots, one, "cleanup")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from cniqs.providers.local.settings import Settings
 TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "unshare", "ip", "iptables",
          "busybox", "dnsmasq", "mount", "umount", "sysctl")  # fmt: skip
 REFERENCE_PLUGINS = ("ptp", "host-local", "portmap", "loopback")
+REFERENCE_PLUGIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 PYTHON_MODULES = ("grpc", "cri_api.v1.api_pb2", "tenacity", "PyInstaller")
 
 OPTIONS = (
@@ -27,6 +28,32 @@ OPTIONS = (
     Option("--local-image-archive", "test image archive (OCI or docker-save) to use", metavar="PATH"),
     Option("--local-image", "image name to run from --local-image-archive", metavar="NAME"),
 )
+
+
+def host_problems(tools: Sequence[str], modules: Sequence[str], why_root: str) -> list[str]:
+    """What keeps this machine from running nodes in network namespaces: not Linux (then only that), not
+    root, missing commands, missing reference CNI plugins or Python modules. Shared by the providers whose
+    nodes run here (local, kube)."""
+    if sys.platform != "linux":
+        return [f"needs Linux (this is {sys.platform}); elsewhere use the kind backend"]
+    problems = []
+    if os.geteuid() != 0:
+        problems.append(f"needs root ({why_root})")
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = [t for t in tools if shutil.which(t, path=path) is None]
+    if missing:
+        problems.append("missing commands: " + ", ".join(missing) + " (see .ci/apt-packages.txt)")
+    plugins = [p for p in REFERENCE_PLUGINS if not (REFERENCE_PLUGIN_DIR / p).is_file()]
+    if plugins:
+        problems.append(
+            f"missing CNI plugins in {REFERENCE_PLUGIN_DIR}: " + ", ".join(plugins) + " (containernetworking-plugins)"
+        )
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            problems.append(f"missing Python module {module} (pip install -e .[build])")
+    return problems
 
 
 def settings(options: RunOptions, keep: bool | None = None) -> Settings:
@@ -48,25 +75,9 @@ class LocalProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        problems = []
-        if sys.platform != "linux":
-            return [f"needs Linux (this is {sys.platform})"]
-        if os.geteuid() != 0:
-            problems.append("needs root (network namespaces, containerd, iptables)")
-        path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-        missing = [t for t in TOOLS if shutil.which(t, path=path) is None]
-        if missing:
-            problems.append("missing commands: " + ", ".join(missing) + " (see .ci/apt-packages.txt)")
-        plugins = [p for p in REFERENCE_PLUGINS if not (Path("/usr/lib/cni") / p).is_file()]
-        if plugins:
-            problems.append(
-                "missing CNI plugins in /usr/lib/cni: " + ", ".join(plugins) + " (containernetworking-plugins)"
-            )
-        for module in PYTHON_MODULES:
-            try:
-                __import__(module)
-            except ImportError:
-                problems.append(f"missing Python module {module} (pip install -e .[build])")
+        problems = host_problems(TOOLS, PYTHON_MODULES, "network namespaces, containerd, iptables")
+        if problems[:1] and problems[0].startswith("needs Linux"):
+            return problems
         archive = options.get("--local-image-archive")
         if archive and not Path(archive).is_file():
             problems.append(f"--local-image-archive {archive} is not a file")
