@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cniqs.common.beliefs import Belief
+
 
 @dataclass(frozen=True)
 class Pod:
@@ -136,6 +138,10 @@ class Backend(Protocol):
         """
 
     def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult: ...
+
+    def beliefs(self, pod: Pod) -> list[Belief]:
+        """Every place that keeps an address for the pod, read back (cniqs.common.beliefs); a line this
+        backend cannot have is listed with available=False and the reason."""
 
     def pod_cidrs(self, node: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The node's pod CIDRs: real pod addresses come from these."""

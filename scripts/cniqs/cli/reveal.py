@@ -11,8 +11,14 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cniqs.common.beliefs import Belief
 from cniqs.common.ipaddr import parse_ip_addr
-from cniqs.provider import Backend, Pod, adds_for
+from cniqs.provider import Backend, Pod, adds_for, primary
+
+# Only fakes in these ranges are ever sent a packet: any other fake (the demo's 1.2.3.0) belongs to someone.
+DOCUMENTATION = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
 
 # What each backend view is, in words a newcomer can follow.
 VIEW_LABELS = {
@@ -44,6 +50,8 @@ class Reveal:
     plugin_log: dict[str, Any] | None
     checks: list[Check] = field(default_factory=list)
     ip_a: str = ""
+    beliefs: list[Belief] = field(default_factory=list)
+    peer: list[Check] = field(default_factory=list)
 
     @property
     def reported_ips(self) -> list[str]:
@@ -139,6 +147,40 @@ def plugin_record(backend: Backend, pod: Pod) -> dict[str, Any] | None:
     return adds[-1] if adds else None
 
 
+def _is_documentation(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip in net for net in DOCUMENTATION if net.version == ip.version)
+
+
+def _ping(backend: Backend, pod: Pod, address: str, argv: list[str]) -> tuple[bool, str]:
+    result = backend.exec(pod, argv, timeout=20)
+    return result.rc == 0, _detail("ping", result.rc, result.stdout, result.stderr)
+
+
+def peer_reach(backend: Backend, pod: Pod, real: list[str], fakes: list[str]) -> list[Check]:
+    """What a second pod actually reaches: the pod's real address, and a fake one only where the fake is a
+    documentation address (no one's host), so the check never sends a packet to a stranger."""
+    peer = backend.run_pod(f"{pod.name}-peer"[:63], node=pod.node)
+    try:
+        checks = []
+        for address in real:
+            argv = ["ping", "-c", "1", "-W", "3", address]
+            ok, detail = _ping(backend, peer, address, argv)
+            checks.append(Check(f"peer -> {address} (real)", argv, ok, detail))
+        for address in fakes:
+            name = f"peer -> {address} (reported)"
+            if not _is_documentation(address):
+                checks.append(Check(name, [], True, "not sent: a routable address that belongs to someone else"))
+                continue
+            argv = ["ping", "-c", "1", "-W", "2", "-t", "2", address]
+            answered, _ = _ping(backend, peer, address, argv)
+            detail = "answered: something else has this address" if answered else "no answer: nobody is there"
+            checks.append(Check(name, argv, not answered, detail))
+        return checks
+    finally:
+        backend.delete_pod(peer)
+
+
 def gather(backend: Backend, pod: Pod, checks: bool = True) -> Reveal:
     reported = backend.reported_views(pod)
     shown = backend.exec(pod, ["ip", "a", "s", "eth0"], timeout=15)
@@ -159,12 +201,27 @@ def gather(backend: Backend, pod: Pod, checks: bool = True) -> Reveal:
         plugin_log=plugin_record(backend, pod),
         checks=connectivity(backend, pod) if checks else [],
         ip_a=shown.stdout,
+        beliefs=backend.beliefs(pod),
+        peer=peer_reach(backend, pod, [a.split("/")[0] for a in real], primary(reported)) if checks else [],
     )
 
 
 def _table(rows: list[tuple[str, str]], indent: str = "  ") -> list[str]:
     width = max((len(a) for a, _ in rows), default=0)
     return [f"{indent}{a.ljust(width)}  {b}".rstrip() for a, b in rows]
+
+
+def _belief(b: Belief, real: list[str]) -> str:
+    if not b.available:
+        return f"-   ({b.how})"
+    shows = ", ".join(b.shows) or "nothing"
+    if not b.shows:
+        kind = "holds no address"
+    elif set(b.shows) & set(real):
+        kind = "the real address"
+    else:
+        kind = "the fake"
+    return f"{shows}   {kind}"
 
 
 def render(r: Reveal) -> str:
@@ -184,6 +241,13 @@ def render(r: Reveal) -> str:
         rows.append(("cni-quickstart logged", f"real {real_logged} -> reported {fake_logged} (ADD{took})"))
     lines = [f"Pod {r.namespace}/{r.pod} on node {r.node} ({r.backend} backend)", ""]
     lines += _table(rows)
+    if r.beliefs:
+        lines += ["", "  Who believes it (each read back from where it is kept)"]
+        lines += _table([(b.who, _belief(b, r.real_ips)) for b in r.beliefs], indent="    ")
+        lines += _table([("and what the pod really has: ip a s eth0", ", ".join(r.real_ips) or "-")], indent="    ")
+    if r.peer:
+        lines += ["", "  What a peer pod actually reaches"]
+        lines += _table([(("ok  " if c.ok else "FAIL") + "  " + c.name, c.detail) for c in r.peer], indent="    ")
     if r.checks:
         lines += ["", "  Connectivity from the pod"]
         lines += _table([(("ok  " if c.ok else "FAIL") + "  " + c.name, c.detail) for c in r.checks], indent="    ")

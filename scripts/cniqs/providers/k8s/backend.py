@@ -17,6 +17,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from cniqs import build
+from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, hosts_entry
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
 from cniqs.conflist import chain_entry
@@ -218,6 +219,60 @@ class KubeBackend:
             return []
         inspected = check(self.run, cmd.crictl_inspectp(access, node, ids[0]), f"crictl inspectp on {node}")
         return parse.inspectp_ips(inspected)
+
+    def sandbox_id(self, node: str, pod_uid: str) -> str | None:
+        access = self.shell.access
+        ids = parse.lines(check(self.run, cmd.crictl_pods_of(access, node, pod_uid), f"crictl pods on {node}"))
+        return ids[0] if ids else None
+
+    def beliefs(self, pod: Pod) -> list[Belief]:
+        """Every place this cluster keeps an address for the pod, read back (a Service is made and removed)."""
+        obj = self.core.read_namespaced_pod(pod.name, pod.namespace)
+        found = [
+            Belief("the API: status.podIP / podIPs", pods.status_ips(obj), "GET pod"),
+            Belief("kubectl describe pod (IP:)", parse.describe_ips(self.describe_pod(pod)), "kubectl describe pod"),
+            Belief("a Service's EndpointSlice", self._service_endpoints(pod), "a Service selecting only this pod"),
+        ]
+        hosts = self.exec(pod, ["cat", "/etc/hosts"], timeout=15)
+        found.append(
+            Belief("the pod's /etc/hosts (its hostname)", hosts_entry(hosts.stdout, pod.name), "cat /etc/hosts")
+        )
+        env = self.exec(pod, ["sh", "-c", f'echo "${pods.POD_IP_ENV}"'], timeout=15)
+        value = env.stdout.strip()
+        found.append(
+            Belief(
+                "the Downward API (env from status.podIP)",
+                [value] if value else [],
+                f"${pods.POD_IP_ENV} in the pod" + ("" if value else ": not set (a pod made without it)"),
+            )
+        )
+        found.append(self._cached_result(pod, obj.metadata.uid))
+        return found
+
+    def _service_endpoints(self, pod: Pod) -> list[str]:
+        service = f"{pod.name}-reveal"[:63].rstrip("-")
+        self.create_service(service, pod)
+        try:
+
+            def probe() -> list[str]:
+                addresses = self.endpoint_addresses(service, pod.namespace)
+                if not addresses:
+                    raise NotYet("no endpoints yet")
+                return addresses
+
+            return list(wait_until(f"the EndpointSlice of service {service}", probe, 60, interval=0.5))
+        finally:
+            self.core.delete_namespaced_service(service, pod.namespace)
+
+    def _cached_result(self, pod: Pod, uid: str) -> Belief:
+        who, cache = "the runtime's cached CNI result (libcni)", "/var/lib/cni/results"
+        sandbox = self.sandbox_id(pod.node, uid)
+        listing = self.run(cmd.node_ls(self.shell.access, pod.node, cache), timeout=30)
+        name = cache_file_for(parse.lines(listing.stdout), sandbox or "-")
+        if name is None:
+            return Belief(who, [], f"no file for sandbox {sandbox} in {cache} on {pod.node}", available=False)
+        text = check(self.run, cmd.node_cat(self.shell.access, pod.node, f"{cache}/{name}"), f"read {name}")
+        return Belief(who, cached_result_ips(text), f"{cache}/{name} on {pod.node}")
 
     def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult:
         result = self.run(cmd.kubectl_exec(self.kubeconfig, pod.namespace, pod.name, argv), timeout=timeout)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 TEST_LABEL = "app.kubernetes.io/part-of"
+POD_IP_ENV = "POD_IP"
 TEST_LABEL_VALUE = "cniqs-e2e"
 # kubeadm taints control-plane nodes; test pods tolerate it so every node (and its install) is exercised.
 CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
@@ -15,8 +16,10 @@ CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kube
 def pod_manifest(
     name: str, namespace: str, image: str, command: Sequence[str], node: str | None = None
 ) -> dict[str, Any]:
+    # The Downward API's view of the pod's IP, for the reveal's "who believes it".
+    env = [{"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
     spec: dict[str, Any] = {
-        "containers": [{"name": "main", "image": image, "command": list(command)}],
+        "containers": [{"name": "main", "image": image, "command": list(command), "env": env}],
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": 0,
         "automountServiceAccountToken": False,

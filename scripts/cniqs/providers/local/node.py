@@ -18,6 +18,7 @@ from typing import Any
 
 from cniqs import build, conflist, provider
 from cniqs.common import procs
+from cniqs.common.beliefs import NEEDS_KUBERNETES, Belief, cache_file_for, cached_result_ips
 from cniqs.common.cniconfig import chain_summary, loaded_chain
 from cniqs.common.ipaddr import parse_ip_addr
 from cniqs.common.run import run
@@ -198,6 +199,22 @@ class LocalBackend:
         with self._lock:
             self._pods.clear()
         return problems
+
+    def beliefs(self, pod: provider.Pod) -> list[Belief]:
+        """What a local node has of the Kubernetes lines: the runtime's report and libcni's cached result."""
+        sandbox = pod.handle.sandbox_id
+        found = [Belief("the runtime: CRI PodSandboxStatus", self.cri.sandbox_ips(sandbox), "PodSandboxStatus")]
+        results = self.layout.cni_cache / "results"
+        name = cache_file_for(sorted(p.name for p in results.iterdir()) if results.is_dir() else [], sandbox)
+        who = "the runtime's cached CNI result (libcni)"
+        if name is None:
+            found.append(Belief(who, [], f"no file for sandbox {sandbox} in {results}", available=False))
+        else:
+            found.append(Belief(who, cached_result_ips((results / name).read_text()), str(results / name)))
+        for who in ("the API: status.podIP / podIPs", "kubectl describe pod (IP:)", "a Service's EndpointSlice",
+                    "the pod's /etc/hosts (its hostname)", "the Downward API (env from status.podIP)"):  # fmt: skip
+            found.append(Belief(who, [], NEEDS_KUBERNETES, available=False))
+        return found
 
     def reported_views(self, pod: provider.Pod) -> dict[str, list[str]]:
         return {"PodSandboxStatus": self.cri.sandbox_ips(pod.handle.sandbox_id)}
