@@ -16,9 +16,11 @@ import pytest
 from cniqs.conflist import (
     INSTALLED_NAME,
     InstallError,
+    active_source,
     chain_entry,
     derive,
     install,
+    prev_result_risks,
     uninstall,
 )
 from cniqs.nodefiles import LocalFiles, remove_stale_temps
@@ -216,3 +218,24 @@ def test_a_hidden_conflist_counts_as_libcni_sees_it(conf_dir: Path) -> None:
     (conf_dir / ".00-hidden.conflist").write_text(json.dumps(kindnet_chain(KINDNET, ["10.9.0.0/24"], "/x")))
     with pytest.raises(InstallError, match="sorts before"):
         install(FILES, str(conf_dir), chain_entry())
+
+
+def test_no_risk_below_0_4_0_where_del_gets_no_cached_result() -> None:
+    chain = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x")
+    chain["plugins"].append({"type": "firewall"})
+    assert prev_result_risks(chain) == []  # kindnet's own 0.3.1
+
+
+def test_a_firewall_in_a_0_4_0_chain_is_named_with_its_consequence() -> None:
+    chain = kindnet_chain(ChainVariant(cni_version="0.4.0"), ["10.244.0.0/24"], "/x")
+    chain["plugins"].append({"type": "firewall"})
+    risks = prev_result_risks(chain)
+    assert risks[0].startswith("ptp: CHECK of the chain fails")
+    assert any(r.startswith("firewall: at DEL it removes the rules of the fake address") for r in risks), risks
+
+
+def test_the_active_source_is_what_install_derives_from(conf_dir: Path) -> None:
+    name, chain = active_source(FILES, str(conf_dir))
+    assert name == "10-kindnet.conflist" and chain["name"] == "kindnet"
+    install(FILES, str(conf_dir), chain_entry())
+    assert active_source(FILES, str(conf_dir))[0] == "10-kindnet.conflist", "never the plugin's own file"

@@ -84,8 +84,8 @@ class Plan:
     chain: dict[str, Any]
 
 
-def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
-    """None when the plugin is already installed with this entry; raises InstallError when it cannot be."""
+def active_source(files: NodeFiles, conf_dir: str) -> tuple[str, dict[str, Any]]:
+    """(file name, chain) of the config install derives from: the first one libcni loads besides ours."""
     names = conf_files(files.list_dir(conf_dir))
     others = [n for n in names if n != INSTALLED_NAME]
     if not others:
@@ -96,7 +96,39 @@ def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan
             f"{conf_dir}/{source} sorts before {INSTALLED_NAME}; containerd would keep loading it. "
             "Rename it or remove it first."
         )
-    chain = parse_chain(files.read_text(f"{conf_dir}/{source}"), f"{conf_dir}/{source}")
+    return source, parse_chain(files.read_text(f"{conf_dir}/{source}"), f"{conf_dir}/{source}")
+
+
+# Plugins known to act on prevResult after ADD, and what the rewritten result makes them do. From 0.4.0 on,
+# libcni hands the cached final result (the fake) to every plugin of the chain at DEL and CHECK.
+PREV_RESULT_USERS = {
+    "firewall": "at DEL it removes the rules of the fake address, so its rules for the real one stay behind; "
+    "CHECK of the chain fails",
+    "bridge": "CHECK of the chain fails (the fake is not on the interface)",
+    "ptp": "CHECK of the chain fails (the fake is not on the interface)",
+    "host-device": "CHECK of the chain fails (the fake is not on the interface)",
+    "macvlan": "CHECK of the chain fails (the fake is not on the interface)",
+    "ipvlan": "CHECK of the chain fails (the fake is not on the interface)",
+}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def prev_result_risks(chain: dict[str, Any]) -> list[str]:
+    """What goes wrong in this chain once cni-quickstart rewrites its result (empty below cniVersion 0.4.0,
+    where libcni hands no cached result to DEL and CHECK does not exist)."""
+    if _version_key(str(chain.get("cniVersion", "0"))) < (0, 4, 0):
+        return []
+    kinds = [str(p.get("type")) for p in chain.get("plugins", [])]
+    return [f"{kind}: {PREV_RESULT_USERS[kind]}" for kind in dict.fromkeys(kinds) if kind in PREV_RESULT_USERS]
+
+
+def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
+    """None when the plugin is already installed with this entry; raises InstallError when it cannot be."""
+    names = conf_files(files.list_dir(conf_dir))
+    source, chain = active_source(files, conf_dir)
     derived = derive(chain, entry)
     text = render(derived)
     target = f"{conf_dir}/{INSTALLED_NAME}"

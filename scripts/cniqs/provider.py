@@ -119,6 +119,9 @@ class Backend(Protocol):
     def how_to_poke(self) -> str:
         """Lines that tell a user how to look at the node or cluster by hand."""
 
+    def active_chain(self, node: str) -> dict[str, Any]:
+        """The chain cni-quickstart is (or would be) derived from on node (InstallError when there is none)."""
+
     def install(self, entry: dict[str, Any]) -> None:
         """Install the plugin with this chain entry on every node; return once every runtime loaded it."""
 

@@ -169,4 +169,6 @@ def test_prerequisites_need_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     from cniqs.providers.local import provider as local
 
     monkeypatch.setattr(local.sys, "platform", "darwin")
-    assert local.LocalProvider().prerequisites(RunOptions()) == ["needs Linux (this is darwin); elsewhere use the kind backend"]
+    assert local.LocalProvider().prerequisites(RunOptions()) == [
+        "needs Linux (this is darwin); elsewhere use the kind backend"
+    ]

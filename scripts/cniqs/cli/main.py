@@ -29,7 +29,7 @@ from cniqs.cli.session import CliError
 from cniqs.common.errors import InstallError, WaitTimeout
 from cniqs.common.run import CommandError
 from cniqs.common.signals import interrupt_on_termination
-from cniqs.conflist import INSTALLED_NAME, chain_entry
+from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
 
 BACKEND_CHOICES = ("auto", *providers.NAMES)
@@ -80,6 +80,11 @@ def build_parser() -> Parser:
 
     install = sub.add_parser("install", help="chain cni-quickstart into the node's CNI config")
     install.add_argument("--mode", choices=("fixed", "translate"), default=None, help="default: the conflist's")
+    install.add_argument(
+        "--force",
+        action="store_true",
+        help="install even into a chain whose plugins act on the rewritten result at DEL or CHECK (cniVersion 0.4.0+)",
+    )
     install.set_defaults(func=cmd_install)
 
     uninstall = sub.add_parser("uninstall", help="remove what install added; new pods report their real IP")
@@ -143,7 +148,21 @@ def _say(ui: Console) -> Callable[[str], None]:
     return lambda text: ui.note("cniqs: " + " ".join(text.split())[:500])
 
 
-def _install(ui: Console, b: Backend, mode: str | None = None) -> None:
+def install_risks(b: Backend) -> list[str]:
+    """Per node, what the rewritten result breaks in the chain it is installed into (cniqs.conflist)."""
+    return [f"{node}: {risk}" for node in b.nodes for risk in prev_result_risks(b.active_chain(node))]
+
+
+def _install(ui: Console, b: Backend, mode: str | None = None, force: bool = False) -> None:
+    risks = install_risks(b)
+    if risks and not force:
+        raise CliError(
+            "the chain cni-quickstart would join hands its result (the fake IP) to plugins that act on it: "
+            + "; ".join(risks)
+            + ". A teaching cluster can live with that: run `cniqs install --force`. Never on a cluster you keep."
+        )
+    for risk in risks:
+        ui.note(f"cniqs: installing anyway (--force): {risk}")
     with ui.step(f"Installing cni-quickstart ({INSTALLED_NAME}: kindnet's chain + cni-quickstart)"):
         b.install(chain_entry(mode=mode))
 
@@ -219,7 +238,7 @@ def cmd_up(args: argparse.Namespace, ui: Console) -> int:
 
 def cmd_install(args: argparse.Namespace, ui: Console) -> int:
     def act(b: Backend) -> int:
-        _install(ui, b, args.mode)
+        _install(ui, b, args.mode, force=args.force)
         ui.print(f"cni-quickstart installed on {', '.join(b.nodes)}: new pods report {_fake(args.mode)}.")
         return 0
 

@@ -16,7 +16,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from cniqs import build
+from cniqs import build, conflist
 from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, hosts_entry
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
@@ -25,7 +25,7 @@ from cniqs.provider import ExecResult, Pod, Targets
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s import diagnostics, parse, pods
 from cniqs.providers.k8s import install as node_install
-from cniqs.providers.k8s.nodes import Nodes, platform, read_optional
+from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform, read_optional
 
 DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
 
@@ -107,6 +107,9 @@ class KubeBackend:
         self.api_client.close()
 
     # install / uninstall
+
+    def active_chain(self, node: str) -> dict[str, Any]:
+        return conflist.active_source(NodeShellFiles(self.shell, node), self.shell.cni.conf_dir)[1]
 
     def install(self, entry: dict[str, Any]) -> None:
         builds: dict[str, tuple[Path, dict[str, str]]] = {}

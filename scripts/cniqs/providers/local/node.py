@@ -101,6 +101,9 @@ class LocalBackend:
         self.variant = variant
         self.wait_loaded(chain)
 
+    def active_chain(self, node: str) -> dict[str, Any]:
+        return conflist.active_source(self.files, str(self.layout.cni_conf))[1]
+
     def install(self, entry: dict[str, Any]) -> None:
         # The plugin logs into the run's root, where plugin_log() reads it.
         entry = {**entry, "logFile": str(self.layout.plugin_log)}
