@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 
 def test_a_0_4_0_chain_needs_force_and_names_the_consequence(backend: Backend) -> None:
     backend.use_base_chain(ChainVariant(cni_version="0.4.0"))
-    ui = Console(err=io.StringIO(), out=io.StringIO())
+    err = io.StringIO()
+    ui = Console(err=err, out=io.StringIO())
     try:
         with pytest.raises(CliError, match=r"ptp: CHECK of the chain fails .*`cniqs install --force`"):
             _install(ui, backend)
@@ -26,7 +27,7 @@ def test_a_0_4_0_chain_needs_force_and_names_the_consequence(backend: Backend) -
             "cni-quickstart" not in str(p.get("type")) for p in backend.active_chain(backend.nodes[0])["plugins"]
         )
         _install(ui, backend, force=True)
-        assert "installing anyway (--force): " in ui.err.getvalue()  # type: ignore[attr-defined]
+        assert "installing anyway (--force): " in err.getvalue()
     finally:
         backend.uninstall()
         backend.use_base_chain(None)

@@ -129,6 +129,17 @@ class CRI:
         net = resp.status.network
         return [ip for ip in (net.ip, *(a.ip for a in net.additional_ips)) if ip]
 
+    def sandbox_netns(self, sandbox_id: str) -> str:
+        """The pod's network namespace file (in containerd's mount namespace), from PodSandboxStatus(verbose)."""
+        resp = self.runtime.PodSandboxStatus(
+            api.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True), timeout=self.timeout
+        )
+        info = json.loads(resp.info.get("info", "{}"))
+        for ns in info.get("runtimeSpec", {}).get("linux", {}).get("namespaces", []):
+            if ns.get("type") == "network" and ns.get("path"):
+                return str(ns["path"])
+        raise LookupError(f"sandbox {sandbox_id}: no network namespace path in its status")
+
     def sandboxes(self) -> list[tuple[str, str, str]]:
         """(id, namespace, name) of every sandbox, ready or not."""
         resp = self.runtime.ListPodSandbox(api.ListPodSandboxRequest(), timeout=self.timeout)
