@@ -88,7 +88,20 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         *(arg for mod in EXCLUDES for arg in ("--exclude-module", mod)),
         str(plugin_sources() / "__main__.py"),
     ]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    log = root / "build.log"
+    verbose = os.environ.get("CNIQS_VERBOSE") == "1"
+    print(f"cniqs: building the node executable (PyInstaller, about 20 s; log {log})", file=sys.stderr, flush=True)
+    with log.open("wb") as log_out:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        for line in proc.stdout:  # to the log, and with -v (CNIQS_VERBOSE=1) to the terminal too
+            log_out.write(line)
+            if verbose:
+                sys.stderr.write(line.decode(errors="replace"))
+        rc = proc.wait()
+    if rc != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise SystemExit(f"the node executable build failed (exit {rc}); log {log}:\n" + "\n".join(tail))
     shutil.rmtree(root / "work", ignore_errors=True)
     stamp.write_text(digest)
     return folder

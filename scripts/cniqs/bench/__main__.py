@@ -22,6 +22,9 @@ BENCHMARKS = {
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     split = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
     asked, rest = argv[:split], [a for a in argv[split:] if a != "--"]
     unknown = [a for a in asked if a not in BENCHMARKS]

@@ -343,6 +343,8 @@ def describe_error(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ui = Console(verbose=bool(getattr(args, "verbose", False)))
+    if ui.verbose:
+        os.environ["CNIQS_VERBOSE"] = "1"  # long builds show their own output too (cniqs.build)
     try:
         # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: whatever was being started is torn down.
         with interrupt_on_termination():
