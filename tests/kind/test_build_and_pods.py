@@ -79,7 +79,10 @@ def test_pod_manifest() -> None:
         "namespace": "ns",
         "labels": {pods.TEST_LABEL: "cniqs-e2e", "cniqs/pod": "a"},
     }
-    assert plain["spec"]["containers"] == [{"name": "main", "image": "alpine:3.20", "command": ["sleep", "infinity"]}]
+    downward = [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+    assert plain["spec"]["containers"] == [
+        {"name": "main", "image": "alpine:3.20", "command": ["sleep", "infinity"], "env": downward}
+    ]
     assert "nodeSelector" not in plain["spec"]
     keys = {t["key"] for t in plain["spec"]["tolerations"]}
     assert "node-role.kubernetes.io/control-plane" in keys
