@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from cniqs.common.errors import InstallError
@@ -80,17 +81,25 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         raise SystemExit(f"{root} is not empty and holds no earlier build of ours ({stamp.name}); not replacing it")
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
+    freeze(plugin_sources() / "__main__.py", NAME, plugin_sources().parent, root, EXCLUDES)
+    stamp.write_text(digest)
+    return folder
+
+
+def freeze(entry: Path, name: str, search: Path, root: Path, excludes: Sequence[str] = ()) -> Path:
+    """PyInstaller one-folder build of entry as root/name/name; its output goes to root/build.log, which the
+    progress line names (with -v, CNIQS_VERBOSE=1, it is shown as well)."""
     cmd = [
         sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--onedir",
-        "--name", NAME, "--paths", str(plugin_sources().parent),
+        "--name", name, "--paths", str(search),
         "--distpath", str(root), "--workpath", str(root / "work"), "--specpath", str(root),
         "--log-level", "WARN", "--strip", "--optimize", "2", "--debug", "noarchive",
-        *(arg for mod in EXCLUDES for arg in ("--exclude-module", mod)),
-        str(plugin_sources() / "__main__.py"),
+        *(arg for mod in excludes for arg in ("--exclude-module", mod)),
+        str(entry),
     ]  # fmt: skip
     log = root / "build.log"
     verbose = os.environ.get("CNIQS_VERBOSE") == "1"
-    print(f"cniqs: building the node executable (PyInstaller, about 20 s; log {log})", file=sys.stderr, flush=True)
+    print(f"cniqs: building {name} (PyInstaller, about 20 s; log {log})", file=sys.stderr, flush=True)
     with log.open("wb") as log_out:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert proc.stdout is not None
@@ -101,10 +110,9 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         rc = proc.wait()
     if rc != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
-        raise SystemExit(f"the node executable build failed (exit {rc}); log {log}:\n" + "\n".join(tail))
+        raise SystemExit(f"the {name} build failed (exit {rc}); log {log}:\n" + "\n".join(tail))
     shutil.rmtree(root / "work", ignore_errors=True)
-    stamp.write_text(digest)
-    return folder
+    return root / name
 
 
 def temp_names(bin_dir: str) -> tuple[str, str]:

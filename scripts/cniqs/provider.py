@@ -119,6 +119,13 @@ class Backend(Protocol):
     def how_to_poke(self) -> str:
         """Lines that tell a user how to look at the node or cluster by hand."""
 
+    def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
+        """Install with the installer DaemonSet (cniqs.daemonset) on every node; return the image it runs.
+        Refused (cniqs.common.errors.Refused) where there is no Kubernetes."""
+
+    def uninstall_daemonset(self) -> None:
+        """Delete the DaemonSet and wait until its pods removed what they added."""
+
     def active_chain(self, node: str) -> dict[str, Any]:
         """The chain cni-quickstart is (or would be) derived from on node (InstallError when there is none)."""
 

@@ -87,7 +87,13 @@ def build_parser() -> Parser:
     )
     install.set_defaults(func=cmd_install)
 
+    install.add_argument(
+        "--daemonset",
+        action="store_true",
+        help="install with the installer DaemonSet (kube and kind: any cluster, nodes that join later too)",
+    )
     uninstall = sub.add_parser("uninstall", help="remove what install added; new pods report their real IP")
+    uninstall.add_argument("--daemonset", action="store_true", help="remove the installer DaemonSet (and its work)")
     uninstall.set_defaults(func=cmd_uninstall)
 
     run = sub.add_parser("run", help="start a pod and wait until it runs")
@@ -154,6 +160,12 @@ def install_risks(b: Backend) -> list[str]:
 
 
 def _install(ui: Console, b: Backend, mode: str | None = None, force: bool = False) -> None:
+    _check_risks(ui, b, force)
+    with ui.step(f"Installing cni-quickstart ({INSTALLED_NAME}: kindnet's chain + cni-quickstart)"):
+        b.install(chain_entry(mode=mode))
+
+
+def _check_risks(ui: Console, b: Backend, force: bool) -> None:
     risks = install_risks(b)
     if risks and not force:
         raise CliError(
@@ -163,8 +175,6 @@ def _install(ui: Console, b: Backend, mode: str | None = None, force: bool = Fal
         )
     for risk in risks:
         ui.note(f"cniqs: installing anyway (--force): {risk}")
-    with ui.step(f"Installing cni-quickstart ({INSTALLED_NAME}: kindnet's chain + cni-quickstart)"):
-        b.install(chain_entry(mode=mode))
 
 
 def _run_pod(ui: Console, b: Backend, name: str) -> Pod:
@@ -238,6 +248,13 @@ def cmd_up(args: argparse.Namespace, ui: Console) -> int:
 
 def cmd_install(args: argparse.Namespace, ui: Console) -> int:
     def act(b: Backend) -> int:
+        if args.daemonset:
+            _check_risks(ui, b, args.force)
+            with ui.step("Building the installer image, loading it on every node, waiting for the DaemonSet"):
+                image = b.install_daemonset(chain_entry(mode=args.mode))
+            ui.print(f"cni-quickstart installed by DaemonSet kube-system/cniqs-installer ({image}) on "
+                     f"{', '.join(b.nodes)}: new pods report {_fake(args.mode)}.")  # fmt: skip
+            return 0
         _install(ui, b, args.mode, force=args.force)
         ui.print(f"cni-quickstart installed on {', '.join(b.nodes)}: new pods report {_fake(args.mode)}.")
         return 0
@@ -254,6 +271,11 @@ def _fake(mode: str | None) -> str:
 
 def cmd_uninstall(args: argparse.Namespace, ui: Console) -> int:
     def act(b: Backend) -> int:
+        if args.daemonset:
+            with ui.step("Deleting the DaemonSet; each installer pod removes what it added as it stops"):
+                b.uninstall_daemonset()
+            ui.print("cni-quickstart uninstalled from every node: new pods report their real IP again.")
+            return 0
         with ui.step("Removing cni-quickstart's conflist and waiting until containerd loads the old chain"):
             b.uninstall()
         ui.print("cni-quickstart uninstalled: new pods report their real IP again.")

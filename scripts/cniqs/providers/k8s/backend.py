@@ -16,7 +16,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from cniqs import build, conflist
+from cniqs import build, conflist, daemonset
 from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, hosts_entry
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
@@ -64,6 +64,7 @@ class KubeBackend:
         # Any: the API takes plain dict bodies at run time, which its annotations do not admit.
         self.core: Any = cast(Any, k8s.CoreV1Api(self.api_client))
         self.discovery: Any = cast(Any, k8s.DiscoveryV1Api(self.api_client))
+        self.apps: Any = cast(Any, k8s.AppsV1Api(self.api_client))
         api_nodes = {n.metadata.name: n for n in self.core.list_node().items}
         # Only Kubernetes nodes count (kind also lists an HA load balancer container as a node).
         candidates = sorted(api_nodes) if node_names is None else node_names
@@ -107,6 +108,71 @@ class KubeBackend:
         self.api_client.close()
 
     # install / uninstall
+
+    # the DaemonSet installer (cniqs.daemonset)
+
+    def load_image(self, archive: Path) -> None:
+        """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
+        for node in self.nodes:
+            dest = f"/tmp/.cniqs-{archive.name}"
+            check(self.run, cmd.node_copy(self.shell.access, str(archive), node, dest), f"copy the image to {node}")
+            try:
+                check(self.run, cmd.node_image_import(self.shell.access, node, dest), f"import on {node}", timeout=300)
+            finally:
+                self.run(cmd.node_rm(self.shell.access, node, dest), timeout=30)
+
+    def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
+        """Build and load the installer image, apply the DaemonSet, wait until it is ready on every node."""
+        image = self.install_daemonset_nowait(entry)
+        self.wait_daemonset()
+        return image
+
+    def install_daemonset_nowait(self, entry: dict[str, Any] | None = None) -> str:
+        """Build and load the installer image and apply the DaemonSet; return its image."""
+        archive, image = daemonset.build_image(force=self.rebuild)
+        self.load_image(archive)
+        body = daemonset.manifest(
+            image,
+            bin_dir=self.shell.cni.bin_dir,
+            conf_dir=self.shell.cni.conf_dir,
+            socket=self.shell.runtime_socket,
+            entry=entry,
+        )
+        try:
+            self.apps.create_namespaced_daemon_set(daemonset.NAMESPACE, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.apps.replace_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE, body)
+        return image
+
+    def wait_daemonset(self, timeout: float = POD_READY_SECONDS) -> None:
+        def probe() -> bool:
+            ds = self.apps.read_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE)
+            st = ds.status
+            want = len(self.nodes)
+            if (st.desired_number_scheduled, st.number_ready, st.updated_number_scheduled) != (want, want, want):
+                raise NotYet(f"ready {st.number_ready}/{want} (scheduled {st.desired_number_scheduled})")
+            return True
+
+        wait_until(f"DaemonSet {daemonset.NAME} ready on all {len(self.nodes)} nodes", probe, timeout, interval=1)
+
+    def uninstall_daemonset(self) -> None:
+        """Delete the DaemonSet; its pods' preStop removes what they added; return once they are gone."""
+        try:
+            self.apps.delete_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        selector = ",".join(f"{k}={v}" for k, v in daemonset.LABEL.items())
+
+        def gone() -> bool:
+            left = self.core.list_namespaced_pod(daemonset.NAMESPACE, label_selector=selector).items
+            if left:
+                raise NotYet(f"{len(left)} installer pod(s) still there")
+            return True
+
+        wait_until(f"the {daemonset.NAME} pods to be gone", gone, POD_GONE_SECONDS + 60, interval=1)
 
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(NodeShellFiles(self.shell, node), self.shell.cni.conf_dir)[1]

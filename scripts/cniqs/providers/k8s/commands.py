@@ -120,5 +120,10 @@ def node_glibc_version(access: NodeAccess, node: str) -> list[str]:
     return access.exec_argv(node, ["getconf", "GNU_LIBC_VERSION"])
 
 
+def node_image_import(access: NodeAccess, node: str, archive: str) -> list[str]:
+    """Import an image archive (OCI or docker save) into the runtime's Kubernetes namespace on the node."""
+    return access.exec_argv(node, ["ctr", "--namespace", "k8s.io", "images", "import", archive])
+
+
 def node_copy(access: NodeAccess, src: str, node: str, dest: str) -> list[str]:
     return access.copy_argv(src, node, dest)

@@ -45,6 +45,7 @@ class Nodes:
     run: Runner
     access: NodeAccess
     cni: CniDirs = KUBELET_CNI
+    runtime_socket: str = "/run/containerd/containerd.sock"  # containerd's CRI socket, on every node
 
 
 def machine(nodes: Nodes, node: str) -> str:

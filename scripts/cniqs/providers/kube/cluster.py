@@ -340,6 +340,12 @@ def cni_dirs(state: ClusterState) -> CniDirs:
     return CniDirs(bin_dir=str(Path(state.root) / "cni" / "bin"), conf_dir=str(Path(state.root) / "cni" / "net.d"))
 
 
+def runtime_socket(state: ClusterState) -> str:
+    """The one path every node's containerd socket is at, in the node's own mount namespace (as kind's
+    /run/containerd/containerd.sock): a DaemonSet's hostPath is the same on every node."""
+    return str(Path(state.root) / "run" / "containerd" / "containerd.sock")
+
+
 def node_launch_argv(layout: Layout, binds: Sequence[tuple[Path | str, str]], containerd_binary: Path) -> list[str]:
     pairs = [str(part) for pair in binds for part in pair]
     return [
@@ -419,8 +425,9 @@ def _node(
     env = {**os.environ, "PATH": f"{tools_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"}
     var_log = root / "var-log"
     var_log.mkdir()
+    shared_run = str(Path(runtime_socket(state)).parent)
     binds = [(var_log, "/var/log"), (layout.cni_cache, containerd.CNI_CACHE), (layout.cni_bin, dirs.bin_dir),
-             (layout.cni_conf, dirs.conf_dir)]  # fmt: skip
+             (layout.cni_conf, dirs.conf_dir), (layout.socket.parent, shared_run)]  # fmt: skip
     proc = _spawn(node_launch_argv(layout, binds, tools_dir / "containerd"), layout.containerd_log, env)
     node_state.containerd_pid = proc.pid
     node_state.save(layout.state_file)

@@ -65,7 +65,8 @@ class KubeAccess:
     ) -> list[str]:
         target = self.cluster.node(node)
         path = f"{self.cluster.tools_dir}:{self.cluster.bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"
-        settings = [f"PATH={path}", f"CONTAINER_RUNTIME_ENDPOINT=unix://{target.layout.socket}"]
+        socket = target.layout.socket
+        settings = [f"PATH={path}", f"CONTAINER_RUNTIME_ENDPOINT=unix://{socket}", f"CONTAINERD_ADDRESS={socket}"]
         settings += [f"{key}={value}" for key, value in (env or {}).items()]
         return target.enter(["env", *settings, *argv])
 
@@ -79,7 +80,12 @@ def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeBackend:
             raise RuntimeError(f"kube nodes run on this machine ({build.host_arch()}), not {arch}")
         return build.build_local(force=force)
 
-    nodes = Nodes(run_process, KubeAccess(cluster), kube_cluster.cni_dirs(cluster.state))
+    nodes = Nodes(
+        run_process,
+        KubeAccess(cluster),
+        kube_cluster.cni_dirs(cluster.state),
+        runtime_socket=kube_cluster.runtime_socket(cluster.state),
+    )
     return KubeBackend(
         "kube", nodes, cluster.name, cluster.kubeconfig, [n.name for n in cluster.nodes], builder, TARGETS,
         cluster.image, namespace=namespace,

@@ -20,6 +20,7 @@ from cniqs import build, conflist, provider
 from cniqs.common import procs
 from cniqs.common.beliefs import NEEDS_KUBERNETES, Belief, cache_file_for, cached_result_ips
 from cniqs.common.cniconfig import chain_summary, loaded_chain
+from cniqs.common.errors import Refused
 from cniqs.common.ipaddr import parse_ip_addr
 from cniqs.common.run import run
 from cniqs.common.signals import deferred
@@ -100,6 +101,12 @@ class LocalBackend:
         chain = self.write_base(variant)
         self.variant = variant
         self.wait_loaded(chain)
+
+    def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
+        raise Refused("a DaemonSet needs a Kubernetes tier: --backend kube or kind")
+
+    def uninstall_daemonset(self) -> None:
+        raise Refused("a DaemonSet needs a Kubernetes tier: --backend kube or kind")
 
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(self.files, str(self.layout.cni_conf))[1]

@@ -1,0 +1,141 @@
+"""The node installer that runs in the DaemonSet's pod on every node (frozen into the installer image).
+
+    cniqs-installer install   --bin DIR --conf DIR --plugin FOLDER --entry JSON [--every SECONDS]
+    cniqs-installer uninstall --bin DIR --conf DIR
+    cniqs-installer ready     --socket PATH [--entry JSON]
+
+The same code as every other tier's install: the plugin folder goes in with build.install_executable
+(copy beside, rename over), the conflist with conflist.install (a derived file that sorts first, the
+network name kept). `install` then stays up, re-applying every few seconds, so a node whose base chain
+changes (kindnetd rewriting its conflist) gets the derived file re-derived, and an installer restart
+finds its own work and changes nothing. A node it cannot install on (no chain it understands, a foreign
+file that would still win) is left untouched; the reason goes to the pod log and `ready` fails. `ready`
+asks the node's runtime (crictl info) whether the loaded chain ends in cni-quickstart. It needs no API
+access at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from cniqs import build, conflist
+from cniqs.common.errors import InstallError
+from cniqs.nodefiles import LocalFiles
+
+NOT_READY = Path("/tmp/cniqs-not-ready")  # inside the installer's own container
+
+
+def _say(text: str) -> None:
+    print(f"cniqs-installer: {text}", file=sys.stderr, flush=True)
+
+
+def apply(files: LocalFiles, bin_dir: str, conf_dir: str, plugin: Path, entry: dict[str, object]) -> str:
+    """Install (or confirm) the executable and the derived conflist; what it did, in words. The conf dir is
+    checked first, so a node it refuses (InstallError) is left exactly as it was."""
+    conflist.plan_install(files, conf_dir, dict(entry))
+    installed = Path(bin_dir, f"{build.NAME}.d")
+    current = (
+        files.readlink(f"{bin_dir}/{build.NAME}") == build.LINK_TARGET
+        and installed.is_dir()
+        and build.manifest(installed) == build.manifest(plugin)
+    )
+    if not current:
+        build.install_executable(files, plugin, bin_dir)
+    plan = conflist.install(files, conf_dir, dict(entry))
+    return "installed" if plan is not None or not current else "in place"
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def install(args: argparse.Namespace) -> int:
+    files = LocalFiles()
+    entry = json.loads(args.entry)
+    signal.signal(signal.SIGTERM, _stop)
+    last = ""
+    while True:
+        try:
+            did = apply(files, args.bin, args.conf, Path(args.plugin), entry)
+            NOT_READY.unlink(missing_ok=True)
+            message = f"{did}: {args.conf}/{conflist.INSTALLED_NAME} and {args.bin}/{build.NAME}"
+        except (InstallError, OSError, ValueError) as exc:
+            NOT_READY.write_text(f"{exc}\n")
+            message = f"not installing on this node, its CNI config is left as it is: {exc}"
+        if message != last:
+            _say(message)
+            last = message
+        if args.once:
+            return 0 if not NOT_READY.exists() else 1
+        time.sleep(args.every)
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    files = LocalFiles()
+    try:
+        removed = conflist.uninstall(files, args.conf)
+        binary = build.uninstall_executable(files, args.bin)
+    except InstallError as exc:
+        _say(f"uninstall left the node as it is: {exc}")
+        return 1
+    _say(
+        f"removed: conflist {'yes' if removed else 'was not there'}, executable {'yes' if binary else 'was not there'}"
+    )
+    return 0
+
+
+def ready(args: argparse.Namespace) -> int:
+    if NOT_READY.exists():
+        _say(f"not ready: {NOT_READY.read_text().strip()}")
+        return 1
+    argv = [args.crictl, "--runtime-endpoint", f"unix://{args.socket}", "info"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    if proc.returncode != 0:
+        _say(f"not ready: crictl info failed: {proc.stderr.strip()[-300:]}")
+        return 1
+    entry = json.loads(args.entry) if args.entry else None
+    if entry is None:
+        loaded = conflist.CNI_TYPE in proc.stdout
+    else:
+        loaded = conflist.chain_matches(proc.stdout, entry)
+    if not loaded:
+        _say("not ready: the runtime has not loaded the chain with cni-quickstart yet")
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # No __doc__ here: the frozen build strips docstrings (PyInstaller --optimize 2).
+    parser = argparse.ArgumentParser(prog="cniqs-installer", description="cni-quickstart's node installer")
+    sub = parser.add_subparsers(dest="command", required=True)
+    inst = sub.add_parser("install")
+    inst.add_argument("--bin", required=True)
+    inst.add_argument("--conf", required=True)
+    inst.add_argument("--plugin", required=True)
+    inst.add_argument("--entry", required=True, help="the chain entry, as JSON")
+    inst.add_argument("--every", type=float, default=5.0)
+    inst.add_argument("--once", action="store_true", help="apply once and exit (1 when the node was refused)")
+    inst.set_defaults(func=install)
+    rm = sub.add_parser("uninstall")
+    rm.add_argument("--bin", required=True)
+    rm.add_argument("--conf", required=True)
+    rm.set_defaults(func=uninstall)
+    rd = sub.add_parser("ready")
+    rd.add_argument("--socket", required=True)
+    rd.add_argument("--crictl", default="/bin/crictl")
+    rd.add_argument("--entry", default="")
+    rd.set_defaults(func=ready)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""The DaemonSet manifest and the in-pod installer's logic, on a conf dir and bin dir of the test's own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cniqs import daemonset, nodeinstall
+from cniqs.common.errors import InstallError
+from cniqs.conflist import INSTALLED_NAME, chain_entry, render
+from cniqs.nodefiles import LocalFiles
+from cniqs.provider import KINDNET, kindnet_chain
+
+
+def test_manifest_is_least_privilege_on_every_node() -> None:
+    ds = daemonset.manifest("img:1", bin_dir="/b", conf_dir="/c", socket="/s.sock")
+    spec = ds["spec"]["template"]["spec"]
+    assert ds["metadata"]["namespace"] == "kube-system"
+    assert spec["automountServiceAccountToken"] is False and "serviceAccountName" not in spec
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    assert spec["hostNetwork"] is True, "an installer must not need the pod network it installs"
+    paths = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"]}
+    assert paths == {"cni-bin": "/b", "cni-conf": "/c", "runtime": "/s.sock"}
+    container = spec["containers"][0]
+    assert container["lifecycle"]["preStop"]["exec"]["command"][1] == "uninstall"
+    assert container["readinessProbe"]["exec"]["command"][1] == "ready"
+    assert "securityContext" not in container, "no privileges beyond root's own hostPath writes"
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> tuple[Path, Path, Path]:
+    bin_dir, conf_dir, plugin = tmp_path / "bin", tmp_path / "net.d", tmp_path / "build" / "cni-quickstart"
+    bin_dir.mkdir()
+    conf_dir.mkdir()
+    (plugin / "_internal").mkdir(parents=True)
+    (plugin / "cni-quickstart").write_bytes(b"\x7fELF plugin")
+    (plugin / "_internal" / "x.so").write_bytes(b"so")
+    (conf_dir / "10-kindnet.conflist").write_text(render(kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x")))
+    return bin_dir, conf_dir, plugin
+
+
+def test_apply_installs_once_then_finds_its_own_work(node: tuple[Path, Path, Path]) -> None:
+    bin_dir, conf_dir, plugin = node
+    entry = chain_entry()
+    assert nodeinstall.apply(LocalFiles(), str(bin_dir), str(conf_dir), plugin, entry) == "installed"
+    assert (bin_dir / "cni-quickstart").resolve() == (bin_dir / "cni-quickstart.d" / "cni-quickstart").resolve()
+    assert json.loads((conf_dir / INSTALLED_NAME).read_text())["plugins"][-1] == entry
+    assert nodeinstall.apply(LocalFiles(), str(bin_dir), str(conf_dir), plugin, entry) == "in place"
+
+
+def test_a_refused_node_is_left_exactly_as_it_was(node: tuple[Path, Path, Path]) -> None:
+    bin_dir, conf_dir, plugin = node
+    (conf_dir / "00-aaa.conflist").write_text('{"cniVersion": "0.3.1", "name": "x", "plugins": [{"type": "y"}]}')
+    before = sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()])
+    with pytest.raises(InstallError, match="sorts before"):
+        nodeinstall.apply(LocalFiles(), str(bin_dir), str(conf_dir), plugin, chain_entry())
+    assert sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()]) == before
+
+
+def test_uninstall_removes_exactly_what_install_added(node: tuple[Path, Path, Path]) -> None:
+    bin_dir, conf_dir, plugin = node
+    before = sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()])
+    nodeinstall.apply(LocalFiles(), str(bin_dir), str(conf_dir), plugin, chain_entry())
+    assert nodeinstall.main(["uninstall", "--bin", str(bin_dir), "--conf", str(conf_dir)]) == 0
+    assert sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()]) == before
