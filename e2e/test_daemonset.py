@@ -1,4 +1,4 @@
-"""Install on any cluster: the installer DaemonSet (cniqs.daemonset), for real on kube and kind.
+"""Install on any cluster: the installer DaemonSet (cniqs.providers.k8s.daemonset), for real on kube and kind.
 
 Every node gets the plugin and the derived conflist; a new pod on every node reports the fake; an
 installer pod that restarts changes nothing; a node whose CNI config it cannot install on is left
@@ -14,11 +14,11 @@ from collections.abc import Iterator
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from cniqs import daemonset
 from cniqs.common.run import check
 from cniqs.common.waits import NotYet, wait_until
 from cniqs.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.provider import Backend, Pod
+from cniqs.providers.k8s import daemonset
 from cniqs.providers.k8s.backend import KubeBackend
 from e2e.support import delete_pods, expect, fixed_fakes
 

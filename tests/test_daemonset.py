@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import daemonset, nodeinstall
+from cniqs import nodeinstall
 from cniqs.common.errors import InstallError
 from cniqs.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.nodefiles import LocalFiles
 from cniqs.provider import KINDNET, kindnet_chain
+from cniqs.providers.k8s import daemonset
 
 
 def test_manifest_is_least_privilege_on_every_node() -> None:

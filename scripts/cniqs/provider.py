@@ -120,7 +120,7 @@ class Backend(Protocol):
         """Lines that tell a user how to look at the node or cluster by hand."""
 
     def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
-        """Install with the installer DaemonSet (cniqs.daemonset) on every node; return the image it runs.
+        """Install with the installer DaemonSet (cniqs.providers.k8s.daemonset) on every node; return the image it runs.
         Refused (cniqs.common.errors.Refused) where there is no Kubernetes."""
 
     def uninstall_daemonset(self) -> None:

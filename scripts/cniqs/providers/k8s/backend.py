@@ -16,14 +16,14 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from cniqs import build, conflist, daemonset
+from cniqs import build, conflist
 from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, hosts_entry
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
 from cniqs.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
 from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import diagnostics, parse, pods
+from cniqs.providers.k8s import daemonset, diagnostics, parse, pods
 from cniqs.providers.k8s import install as node_install
 from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform, read_optional
 
@@ -109,7 +109,7 @@ class KubeBackend:
 
     # install / uninstall
 
-    # the DaemonSet installer (cniqs.daemonset)
+    # the DaemonSet installer (cniqs.providers.k8s.daemonset)
 
     def load_image(self, archive: Path) -> None:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""

@@ -1,7 +1,7 @@
 """Install on any cluster: the installer image (OCI archive, built here without a registry) and its DaemonSet.
 
-    python -m cniqs.daemonset build [--out DIR]     # the image archive for this machine's architecture
-    python -m cniqs.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
+    python -m cniqs.providers.k8s.daemonset build [--out DIR]     # the image archive for this machine's architecture
+    python -m cniqs.providers.k8s.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
 
 The image holds the frozen plugin (the same one-folder build every tier installs), the frozen installer
 (cniqs.nodeinstall), crictl for the readiness check, and the C library those need, copied from this
@@ -33,7 +33,7 @@ from cniqs.resources import build_root
 NAME = "cniqs-installer"
 NAMESPACE = "kube-system"
 IMAGE_REPO = "cniqs.local/cniqs-installer"
-INSTALLER = Path(__file__).resolve().parent / "nodeinstall.py"
+INSTALLER = Path(__file__).resolve().parents[2] / "nodeinstall.py"
 LABEL = {"app.kubernetes.io/name": NAME}
 
 
@@ -71,7 +71,7 @@ def _tree(folder: Path, prefix: str) -> list[images.Entry]:
 
 def build_installer(force: bool = False) -> Path:
     """The frozen installer's one-folder build (cached while the library's sources are unchanged)."""
-    sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))
+    sources = sorted(INSTALLER.parent.rglob("*.py"))
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
     root = build_root() / f"installer-linux-{build.host_arch()}"
     stamp = root / "source.sha256"
@@ -182,7 +182,9 @@ def manifest(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cniqs.daemonset", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cniqs.providers.k8s.daemonset", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the installer image archive")
     b.add_argument("--out", type=Path, default=None)
