@@ -93,6 +93,25 @@ def test_an_installer_restart_changes_nothing(cluster: KubeBackend, installed: s
     assert snapshot(cluster, node) == state
 
 
+@pytest.mark.kube_only
+def test_a_node_that_joins_later_gets_it(cluster: KubeBackend, installed: str) -> None:
+    from cniqs.providers.kube.provider import KubeTierBackend
+
+    assert isinstance(cluster, KubeTierBackend)
+    joined = cluster.add_node()
+    try:
+        cluster.wait_daemonset()  # now one more node: its installer pod must be ready too
+        assert joined in installer_pods(cluster)
+        pod = cluster.run_pod("ds-joined", node=joined)
+        try:
+            views = cluster.reported_views(pod)
+            expect(all(v == [FAKE] for v in views.values()), f"{joined}: {views}", cluster, pod)
+        finally:
+            delete_pods(cluster, [pod])
+    finally:
+        assert cluster.remove_node(joined) == []
+
+
 def test_the_installer_needs_no_api_access(cluster: KubeBackend, installed: str) -> None:
     spec = cluster.apps.read_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE).spec.template.spec
     assert spec.automount_service_account_token is False

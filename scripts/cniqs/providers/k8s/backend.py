@@ -65,6 +65,7 @@ class KubeBackend:
         self.core: Any = cast(Any, k8s.CoreV1Api(self.api_client))
         self.discovery: Any = cast(Any, k8s.DiscoveryV1Api(self.api_client))
         self.apps: Any = cast(Any, k8s.AppsV1Api(self.api_client))
+        self.loaded_images: list[Path] = []  # archives load_image put on every node (a node that joins needs them)
         api_nodes = {n.metadata.name: n for n in self.core.list_node().items}
         # Only Kubernetes nodes count (kind also lists an HA load balancer container as a node).
         candidates = sorted(api_nodes) if node_names is None else node_names
@@ -113,6 +114,7 @@ class KubeBackend:
 
     def load_image(self, archive: Path) -> None:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
+        self.loaded_images.append(archive)
         for node in self.nodes:
             dest = f"/tmp/.cniqs-{archive.name}"
             check(self.run, cmd.node_copy(self.shell.access, str(archive), node, dest), f"copy the image to {node}")

@@ -147,7 +147,8 @@ def manifest(
     container = {
         "name": "installer",
         "image": image,
-        "imagePullPolicy": "IfNotPresent",
+        # An image built and loaded here is on every node already: never try a registry for it.
+        "imagePullPolicy": "Never" if image.startswith(f"{IMAGE_REPO}:") else "IfNotPresent",
         "command": [exe, "install", *paths, "--plugin", "/plugin", "--entry", chain],
         "volumeMounts": mounts,
         "readinessProbe": {

@@ -511,7 +511,9 @@ def _kindnet(cluster: Cluster) -> None:
     addresses = {n.name: n.address for n in cluster.nodes}
     for node in cluster.nodes:
         chain = provider.kindnet_chain(provider.KINDNET, [cidrs[node.name]], str(node.layout.ipam_data))
-        files.write_atomic(str(node.layout.cni_conf / BASE_CONFLIST), conflist.render(chain))
+        path, text = node.layout.cni_conf / BASE_CONFLIST, conflist.render(chain)
+        if not path.is_file() or path.read_text() != text:  # as kindnetd: a node's file only when it changes
+            files.write_atomic(str(path), text)
         for cidr, via in kube_render.kindnet_routes(node.name, cidrs, addresses):
             netns.ip(node.netns, "route", "replace", cidr, "via", via)
 
@@ -527,6 +529,41 @@ def _kindnet(cluster: Cluster) -> None:
         return True
 
     until("every node Ready", ready, timeout=120, interval=0.5)
+
+
+def add_node(cluster: Cluster, extra_images: Sequence[Path] = (), say: Callable[[str], None] = say_nothing) -> Node:
+    """A worker that joins the running cluster: its own containerd (with the cluster's images and extra_images
+    imported before its kubelet starts, as a registry would serve them) and kubelet, kindnet's chain for
+    the podCIDR it is given, routes between it and every other node. Returns once every node is Ready."""
+    state, root = cluster.state, Path(cluster.state.root)
+    index = len(cluster.nodes)
+    if index >= len(NODE_ROLES):
+        raise ValueError(f"a kube cluster here has at most {len(NODE_ROLES)} nodes")
+    archives = [*sorted((root / "images").glob("*.tar")), *extra_images]
+    node = _node(state, index, f"{cluster.name}-{NODE_ROLES[index]}", cluster.ext, cluster.tools_dir,
+                 images.PAUSE_IMAGE, archives)  # fmt: skip
+    ca = pki.Authority(root / "pki", load=True)
+    server = f"https://{cluster.nodes[0].address}:{kube_render.API_PORT}"
+    minor = int(state.minor.split(".")[1])
+    _start_kubelet(node, ca, server, cluster.bin_dir, cluster.log_dir, state, minor, cluster.name)
+    cluster.nodes.append(node)
+    _kindnet(cluster)
+    say(f"node {node.name} joined")
+    return node
+
+
+def remove_node(cluster: Cluster, node: Node) -> list[str]:
+    """Take a joined worker out again: the Node object, its kubelet and runtime, its namespace and files."""
+    run(cluster.kubectl_argv("delete", "node", node.name, "--wait=true"), timeout=60)
+    problems = cleanup.teardown(node.layout, node.state, remove_root=False)  # its kubelet runs in its netns
+    cluster.nodes.remove(node)
+    cluster.state.nodes.remove(str(node.layout.root))
+    cluster.state.save()
+    for other in cluster.nodes:
+        for line in netns.ip(other.netns, "route", "show", "via", node.address).splitlines():
+            netns.ip(other.netns, "route", "del", line.split()[0], "via", node.address)
+    shutil.rmtree(node.layout.root, ignore_errors=True)
+    return problems
 
 
 def collect_logs(cluster: Cluster, dest: Path) -> Path:

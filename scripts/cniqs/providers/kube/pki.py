@@ -47,10 +47,17 @@ def _name(common_name: str, organizations: Sequence[str] = ()) -> x509.Name:
 
 
 class Authority:
-    """The run's CA: writes ca.crt/ca.key into dir and signs leaf certificates into it."""
+    """The run's CA: writes ca.crt/ca.key into dir and signs leaf certificates into it (load() reads it back)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, load: bool = False) -> None:
         self.dir = directory
+        self.pair = Pair(self.dir / "ca.crt", self.dir / "ca.key")
+        if load:
+            key = serialization.load_pem_private_key(self.pair.key.read_bytes(), password=None)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            self.key = key
+            self.cert = x509.load_pem_x509_certificate(self.pair.cert.read_bytes())
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         self.key = _key()
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -67,7 +74,6 @@ class Authority:
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .sign(self.key, hashes.SHA256())
         )
-        self.pair = Pair(self.dir / "ca.crt", self.dir / "ca.key")
         self.pair.cert.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         _write_key(self.key, self.pair.key)
 

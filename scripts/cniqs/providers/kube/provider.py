@@ -20,7 +20,7 @@ from cniqs.common.errors import NodeGone
 from cniqs.common.run import run_process
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.provider import Option, RunOptions, State, Targets
-from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.k8s.backend import Builder, KubeBackend
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.k8s.options import K8S_VERSION
 from cniqs.providers.kube import cluster as kube_cluster
@@ -74,7 +74,28 @@ class KubeAccess:
         return self.exec_argv(node, ["cp", "-a", "--", src, dest])
 
 
-def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeBackend:
+class KubeTierBackend(KubeBackend):
+    """The Kubernetes layer's backend on a kube-tier cluster, which can also grow and shrink by a worker."""
+
+    def __init__(self, cluster: Cluster, nodes: Nodes, builder: Builder, namespace: str | None) -> None:
+        super().__init__(
+            "kube", nodes, cluster.name, cluster.kubeconfig, [n.name for n in cluster.nodes], builder, TARGETS,
+            cluster.image, namespace=namespace,
+        )  # fmt: skip
+        self.kube_cluster = cluster
+
+    def add_node(self) -> str:
+        node = kube_cluster.add_node(self.kube_cluster, extra_images=self.loaded_images)
+        self.nodes = [n.name for n in self.kube_cluster.nodes]
+        return node.name
+
+    def remove_node(self, name: str) -> list[str]:
+        problems = kube_cluster.remove_node(self.kube_cluster, self.kube_cluster.node(name))
+        self.nodes = [n.name for n in self.kube_cluster.nodes]
+        return problems
+
+
+def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeTierBackend:
     def builder(arch: str, force: bool) -> Path:
         if arch != build.host_arch():
             raise RuntimeError(f"kube nodes run on this machine ({build.host_arch()}), not {arch}")
@@ -86,10 +107,7 @@ def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeBackend:
         kube_cluster.cni_dirs(cluster.state),
         runtime_socket=kube_cluster.runtime_socket(cluster.state),
     )
-    return KubeBackend(
-        "kube", nodes, cluster.name, cluster.kubeconfig, [n.name for n in cluster.nodes], builder, TARGETS,
-        cluster.image, namespace=namespace,
-    )  # fmt: skip
+    return KubeTierBackend(cluster, nodes, builder, namespace)
 
 
 @contextmanager
