@@ -128,7 +128,8 @@ WantedBy=multi-user.target
 
 # kubeadm's contract with the kubelet unit: it writes config.yaml, kubeadm-flags.env and the kubeconfigs.
 KUBELET_KUBEADM_DROPIN = """[Service]
-Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf \\
+ --kubeconfig=/etc/kubernetes/kubelet.conf"
 Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
 EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
 EnvironmentFile=-/etc/default/kubelet
@@ -142,7 +143,8 @@ Wants={PRELOAD_UNIT}
 After={PRELOAD_UNIT}
 
 [Service]
-ExecStartPre=/bin/sh -ec 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then mkdir -p /sys/fs/cgroup/systemd/kubelet; fi'
+ExecStartPre=/bin/sh -ec 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then \\
+ mkdir -p /sys/fs/cgroup/systemd/kubelet; fi'
 """
 
 KUBELET_SLICE = """[Unit]
@@ -156,7 +158,9 @@ CPUAccounting=true
 
 KUBELET_DEFAULTS = "KUBELET_EXTRA_ARGS=--runtime-cgroups=/system.slice/containerd.service\n"
 
-CRICTL_YAML = "runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n"
+CRICTL_YAML = (
+    "runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n"
+)
 
 SYSCTL = """# Service traffic to the node's loopback (NodePorts on 127.0.0.1), as on kind's nodes.
 net.ipv4.conf.all.route_localnet=1
@@ -201,7 +205,13 @@ set -u
 sa=/var/run/secrets/kubernetes.io/serviceaccount
 conf=/etc/cni/net.d/10-kindnet.conflist
 mtu=$(cat /sys/class/net/eth0/mtu 2>/dev/null || echo 1500)
-k() { kubectl --server "https://${CONTROL_PLANE_ENDPOINT}" --certificate-authority "$sa/ca.crt" --token "$(cat "$sa/token")" "$@"; }
+k() {
+  kubectl --server "https://${CONTROL_PLANE_ENDPOINT}" --certificate-authority "$sa/ca.crt" \
+    --token "$(cat "$sa/token")" "$@"
+}
+# name podCIDR InternalIP, one node a line
+rows='{range .items[*]}{.metadata.name}{" "}{.spec.podCIDR}{" "}'
+rows="$rows"'{.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}'
 write_conf() {
   cat > "$conf.tmp" <<EOF
 {
@@ -231,7 +241,7 @@ EOF
 }
 written=""
 while true; do
-  k get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.podCIDR}{" "}{.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' > /tmp/nodes || { sleep 2; continue; }
+  k get nodes -o jsonpath="$rows" > /tmp/nodes || { sleep 2; continue; }
   while read -r name cidr address; do
     [ -n "$cidr" ] || continue
     if [ "$name" = "$NODE_NAME" ]; then
@@ -276,7 +286,9 @@ def kindnet_manifest(image: str) -> str:
                             "volumeMounts": [{"name": "cni-cfg", "mountPath": "/etc/cni/net.d"}],
                         }
                     ],
-                    "volumes": [{"name": "cni-cfg", "hostPath": {"path": "/etc/cni/net.d", "type": "DirectoryOrCreate"}}],
+                    "volumes": [
+                        {"name": "cni-cfg", "hostPath": {"path": "/etc/cni/net.d", "type": "DirectoryOrCreate"}}
+                    ],
                 },
             },
         },

@@ -50,8 +50,10 @@ CNI_PLUGINS = ("host-local", "loopback", "ptp", "portmap")
 IMAGE_REPO = "localhost/cniqs/kind-node"
 KINDNET_IMAGE = "cniqs.local/kindnet:1"
 # Userland for the images whose binaries run iptables (kube-proxy, kindnet): the node's Debian, trimmed.
-USERLAND_SKIP = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info", "var/cache", "var/lib/apt",
-                 "usr/lib/cni", "usr/sbin/runc", "usr/lib/systemd", "usr/bin/systemd", "boot", "dev", "proc", "sys")  # fmt: skip
+USERLAND_SKIP = (
+    "usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info", "var/cache", "var/lib/apt",
+    "usr/lib/cni", "usr/sbin/runc", "usr/lib/systemd", "usr/bin/systemd", "boot", "dev", "proc", "sys",
+)  # fmt: skip
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -168,7 +170,9 @@ def podman_has_image(name: str) -> bool:
 def _base_entries() -> list[images.Entry]:
     dirs = ("etc", "tmp", "var", "var/lib", "var/run", "usr", "usr/local", "usr/local/bin", "run", "root")
     entries = [images.Entry(d, "dir", mode=0o1777 if d == "tmp" else 0o755) for d in dirs]
-    entries.append(images.Entry("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"))
+    entries.append(
+        images.Entry("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
+    )
     entries.append(images.Entry("etc/group", "file", b"root:x:0:\nnobody:x:65534:\n"))
     entries.append(images.Entry("etc/nsswitch.conf", "file", b"hosts: files dns\n"))
     return entries

@@ -23,9 +23,19 @@ from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, versions
+from cniqs.providers.kind import podman as kind_podman
 from cniqs.providers.kind.backend import KindBackend
-from cniqs.providers.kind.commands import DOCKER
-from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
+from cniqs.providers.kind.options import (
+    DEFAULT_POD_IMAGE,
+    DEFAULT_TARGET_IP,
+    DEFAULT_TARGET_NAME,
+    OPTIONS,
+    KindOptions,
+    option_problems,
+    read_options,
+    tool_problems,
+)
+from cniqs.providers.local import images as local_images
 
 POD_NAMESPACE = "default"
 CLI_POD_IMAGE = "alpine:3.20"
@@ -51,6 +61,20 @@ class NullWatcher:
         return False
 
 
+def _podman() -> bool:
+    """kind runs its nodes in podman (KIND_EXPERIMENTAL_PROVIDER=podman, or podman and no docker here)."""
+    return commands.engine() == "podman"
+
+
+def _select(choice: str | None) -> list[versions.NodeImage]:
+    """The node images of --k8s-version: the versions table's on docker, images built here on podman."""
+    return kind_podman.node_images(choice) if _podman() else versions.select(choice)
+
+
+def _default_targets(targets: Targets) -> bool:
+    return (targets.ip, targets.name, targets.url) == (DEFAULT_TARGET_IP, DEFAULT_TARGET_NAME, None)
+
+
 def _read(options: RunOptions) -> KindOptions:
     defaults = {option.flag: option.default for option in OPTIONS}
     return read_options(lambda flag: options.get(flag, defaults[flag]))
@@ -64,13 +88,13 @@ class KindProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        """kind, docker (daemon answering, buildx) and kubectl; empty when the kind provider can run."""
+        """kind, docker (daemon answering, buildx) or podman, and kubectl; empty when the kind provider can run."""
         return versions.problems() + tool_problems()
 
     def variants(self, options: RunOptions) -> list[str]:
         """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
         opts = _read(options)
-        chosen = versions.select(opts.k8s_version)
+        chosen = _select(opts.k8s_version)
         problems = option_problems(opts, len(chosen)) + versions.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -79,14 +103,22 @@ class KindProvider:
     @contextmanager
     def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KindBackend]:
         opts = _read(options)
-        image = versions.select(variant or opts.k8s_version)[0]
+        podman = _podman()
+        image = _select(variant or opts.k8s_version)[0]
         watcher = options.watcher or NullWatcher()
         minor = image.minor
-        watcher.record(minor, image=image.image)
         kind = commands.kind_binary()
+        patches: list[str] = []
+        if podman:
+            kind_podman.prepare_environment()
+            kind = kind_podman.kind_binary()
+            image = versions.NodeImage(minor, kind_podman.build_node_image(minor), image.source)
+            patches = kind_podman.kubeadm_patches(minor)
+        watcher.record(minor, image=image.image)
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
         cluster: kind_cluster.Cluster | None = None
         backend: KindBackend | None = None
+        target: kind_podman.Target | None = None
         failed = False
         notes: list[str] = []
         try:
@@ -95,9 +127,22 @@ class KindProvider:
             else:
                 cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
                 watcher.record(minor, cluster=cluster.name)
-                kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family)
+                kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family, patches)
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
-            backend = KindBackend(run_process, cluster, opts.targets, opts.pod_image, rebuild=opts.rebuild)
+            targets = opts.targets
+            if podman and _default_targets(targets):
+                # No internet here: the pods reach a web server container on kind's network instead.
+                target = kind_podman.start_target(run_process, cluster.name)
+                targets = target.targets
+                watcher.record(minor, targets=f"{target.name} {target.ip}")
+            pod_image = opts.pod_image
+            if podman and pod_image == DEFAULT_POD_IMAGE:
+                pod_image = local_images.TEST_IMAGE  # preloaded in the node image: nothing can be pulled here
+            backend = KindBackend(
+                run_process, cluster, targets, pod_image, rebuild=opts.rebuild,
+                access=commands.access(commands.engine()),
+                build_plugin=kind_podman.build_plugin if podman else None,
+            )  # fmt: skip
             watcher.opened(minor, backend, opts.artifacts / cluster.name)
             backend.wait_nodes_ready()
             if not cluster.created:
@@ -123,6 +168,8 @@ class KindProvider:
                 if not failed:
                     raise
             finally:
+                if target is not None:
+                    kind_podman.stop_target(run_process, target.name)
                 for note in notes:
                     watcher.note(minor, note)
                 if cluster is None or not (cluster.created and opts.keep):
@@ -220,7 +267,12 @@ def collect(
 ) -> Path:
     """Namespace and node state into dest; with kind and cluster also `kind export logs`."""
     diagnostics.collect(
-        Nodes(run, DOCKER), dest, kubeconfig=kubeconfig, namespace=namespace, node_names=nodes, log_file=log_file
+        Nodes(run, commands.access(commands.engine())),
+        dest,
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        node_names=nodes,
+        log_file=log_file,
     )
     if kind and cluster:
         result = run(commands.kind_export_logs(kind, cluster, str(dest / "kind-logs")), timeout=600)
