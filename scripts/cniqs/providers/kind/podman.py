@@ -29,6 +29,7 @@ from cniqs.providers.kind import commands, nodeimage, versions
 from cniqs.providers.local import images
 
 KIND_NETWORK = "kind"  # the podman network kind puts its nodes on
+PODMAN_DNS_DOMAIN = "dns.podman"
 TARGET_IMAGE = "localhost/cniqs/kind-target:1"
 TARGET_APPLETS = ("sh", "httpd", "sleep", "cat")
 TARGET_PAGE = "<html><body><h1>cni-quickstart e2e target</h1></body></html>\n"
@@ -111,7 +112,10 @@ class Target:
 
     @property
     def targets(self) -> Targets:
-        return Targets(ip=self.ip, name=self.name, url=f"http://{self.name}/", name_ip=self.ip)
+        # podman's DNS (aardvark-dns, the nodes' resolver) answers container names in its dns.podman domain;
+        # CoreDNS forwards names outside the cluster to it.
+        fqdn = f"{self.name}.{PODMAN_DNS_DOMAIN}"
+        return Targets(ip=self.ip, name=fqdn, url=f"http://{fqdn}/", name_ip=self.ip)
 
 
 def _target_image() -> None:
