@@ -139,3 +139,12 @@ def podman_rm(name: str) -> list[str]:
 
 def podman_inspect_ip(name: str) -> list[str]:
     return ["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name]
+
+
+def podman_network_exists(network: str) -> list[str]:
+    return ["podman", "network", "exists", network]
+
+
+def podman_network_rm(network: str) -> list[str]:
+    """Without -f: podman refuses while any container still uses the network."""
+    return ["podman", "network", "rm", network]

@@ -112,8 +112,8 @@ class Target:
 
     @property
     def targets(self) -> Targets:
-        # podman's DNS (aardvark-dns, the nodes' resolver) answers container names in its dns.podman domain;
-        # CoreDNS forwards names outside the cluster to it.
+        # podman's DNS (aardvark-dns on the kind network's gateway) answers container names in its dns.podman
+        # domain; the cluster's CoreDNS forwards that zone to it (cniqs.providers.kind.coredns).
         fqdn = f"{self.name}.{PODMAN_DNS_DOMAIN}"
         return Targets(ip=self.ip, name=fqdn, url=f"http://{fqdn}/", name_ip=self.ip)
 
@@ -148,3 +148,15 @@ def start_target(run: Runner, cluster: str) -> Target:
 def stop_target(run: Runner, name: str) -> None:
     run(commands.podman_rm(name), timeout=60)
     run(["podman", "rmi", "--ignore", TARGET_IMAGE], timeout=60)
+
+
+def network_exists(run: Runner, network: str = KIND_NETWORK) -> bool:
+    return run(commands.podman_network_exists(network), timeout=60).rc == 0
+
+
+def remove_network(run: Runner, network: str = KIND_NETWORK) -> str | None:
+    """Remove the podman network kind made for this run's cluster (kind keeps it); a note when it stays."""
+    result = run(commands.podman_network_rm(network), timeout=60)
+    if result.rc != 0:
+        return f"the podman network {network} stays: {result.stderr.strip() or result.stdout.strip()}"
+    return None

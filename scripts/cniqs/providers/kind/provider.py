@@ -22,7 +22,7 @@ from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, versions
+from cniqs.providers.kind import commands, coredns, versions
 from cniqs.providers.kind import podman as kind_podman
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.options import (
@@ -121,6 +121,8 @@ class KindProvider:
         target: kind_podman.Target | None = None
         failed = False
         notes: list[str] = []
+        # kind makes its podman network on the first create and keeps it: this run removes it if it made it.
+        own_network = podman and not opts.reuse_cluster and not kind_podman.network_exists(run_process)
         try:
             if opts.reuse_cluster:
                 cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
@@ -134,7 +136,14 @@ class KindProvider:
                 # No internet here: the pods reach a web server container on kind's network instead.
                 target = kind_podman.start_target(run_process, cluster.name)
                 targets = target.targets
-                watcher.record(minor, targets=f"{target.name} {target.ip}")
+                # Its name is in podman's DNS zone, which only the kind network's DNS server knows.
+                servers = coredns.forward_zone(
+                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.KIND_NETWORK
+                )
+                watcher.record(
+                    minor,
+                    targets=f"{target.name} {target.ip} ({kind_podman.PODMAN_DNS_DOMAIN} from {' '.join(servers)})",
+                )
             pod_image = opts.pod_image
             if podman and pod_image == DEFAULT_POD_IMAGE:
                 pod_image = local_images.TEST_IMAGE  # preloaded in the node image: nothing can be pulled here
@@ -170,6 +179,10 @@ class KindProvider:
             finally:
                 if target is not None:
                     kind_podman.stop_target(run_process, target.name)
+                if own_network and cluster is not None and cluster.created and not opts.keep:
+                    note = kind_podman.remove_network(run_process)
+                    if note:
+                        notes.append(note)
                 for note in notes:
                     watcher.note(minor, note)
                 if cluster is None or not (cluster.created and opts.keep):
