@@ -136,13 +136,21 @@ class Inputs:
 def kubeadm_images(kubeadm: Path, release: str) -> dict[str, str]:
     """component (kube-apiserver, etcd, pause, coredns ...) -> image, as `kubeadm config images list` says."""
     out = _run([str(kubeadm), "config", "images", "list", "--kubernetes-version", release], "kubeadm images").stdout
+    return image_refs(out, release)
+
+
+REQUIRED_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "pause")
+
+
+def image_refs(listing: str, release: str) -> dict[str, str]:
+    """`kubeadm config images list` output -> component -> image; every control-plane component must be there."""
     refs = {}
-    for line in out.split():
+    for line in listing.split():
         name = line.rsplit(":", 1)[0].rsplit("/", 1)[-1]
         refs[name] = line
-    missing = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "pause"} - set(refs)
+    missing = set(REQUIRED_COMPONENTS) - set(refs)
     if missing:
-        raise ImageBuildError(f"kubeadm {release} lists no image for {', '.join(sorted(missing))}: {out}")
+        raise ImageBuildError(f"kubeadm {release} lists no image for {', '.join(sorted(missing))}: {listing}")
     return refs
 
 
