@@ -311,3 +311,13 @@ def test_node_packages_hold_what_kind_nodes_need() -> None:
     assert nodeimage.CNI_PLUGINS == ("host-local", "loopback", "ptp", "portmap")
     assert nodeimage.DEBIAN_RELEASE == "bookworm"  # kind v0.23 to v0.31's base (facts: images/base/Dockerfile)
     assert json.loads(json.dumps(nodeimage.NODE_PACKAGES)) == list(nodeimage.NODE_PACKAGES)
+
+
+def test_stale_images_are_earlier_builds_of_the_same_release_only() -> None:
+    repo = nodeimage.IMAGE_REPO
+    listing = "\n".join(
+        [f"{repo}:v1.35.4-aaaaaaaaaaaa", f"{repo}:v1.35.4-bbbbbbbbbbbb", f"{repo}:v1.34.4-cccccccccccc",
+         "localhost/cniqs/kind-target:1", f"{repo}:v1.35.40-dddddddddddd"]
+    )  # fmt: skip
+    assert nodeimage.stale_images(listing, f"{repo}:v1.35.4-bbbbbbbbbbbb") == [f"{repo}:v1.35.4-aaaaaaaaaaaa"]
+    assert nodeimage.stale_images("", f"{repo}:v1.35.4-bbbbbbbbbbbb") == []

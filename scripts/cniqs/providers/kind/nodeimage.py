@@ -1,6 +1,7 @@
 """Build a kind node image here, per Kubernetes release, for kind's podman provider (no registry is reachable).
 
-    python -m cniqs.providers.kind.nodeimage 1.34      # prints the image name; cached after the first build
+    python -m cniqs.providers.kind.nodeimage [1.34 ...]  # prints the image name; cached after the first build
+                                                         # (default: the minor `tox -e e2e` uses on podman)
 
 What goes in (all built or installed on this machine):
 - a Debian root filesystem from `debootstrap --variant=minbase` of kind's base release (bookworm for kind
@@ -462,6 +463,7 @@ def build(minor: str, *, force: bool = False) -> str:
                 tar.stdout.close()
             tar.wait()
         _say(f"{name}: built in {time.monotonic() - t0:.0f} s")
+        _remove_stale(name)
         (cache_dir() / f"build-seconds-{inputs.release}.json").write_text(
             json.dumps({"image": name, "seconds": round(time.monotonic() - t0, 1)}) + "\n"
         )
@@ -470,10 +472,31 @@ def build(minor: str, *, force: bool = False) -> str:
     return name
 
 
+def stale_images(listing: str, name: str) -> list[str]:
+    """Earlier builds of the same release (other input keys) among `podman images` names: superseded by name."""
+    release = name.rsplit(":", 1)[1].rsplit("-", 1)[0]
+    prefix = f"{IMAGE_REPO}:{release}-"
+    return sorted({ref for ref in listing.split() if ref.startswith(prefix) and ref != name})
+
+
+def _remove_stale(name: str) -> None:
+    listing = subprocess.run(
+        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPO], capture_output=True, text=True
+    ).stdout
+    for old in stale_images(listing, name):
+        # an image a cluster still runs on stays (podman refuses); the next build retries
+        if subprocess.run(["podman", "rmi", old], capture_output=True).returncode == 0:
+            _say(f"{old}: removed (superseded)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     force = "--force" in args
-    minors = [a for a in args if a != "--force"] or [kubebin.DEFAULT_MINOR]
+    minors = [a for a in args if a != "--force"]
+    if not minors:
+        from cniqs.providers.kind import podman  # the newest minor kind on podman runs by default
+
+        minors = [podman.node_images(None)[0].minor]
     try:
         for minor in minors:
             print(build(minor, force=force))
