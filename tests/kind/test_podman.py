@@ -321,3 +321,36 @@ def test_stale_images_are_earlier_builds_of_the_same_release_only() -> None:
     )  # fmt: skip
     assert nodeimage.stale_images(listing, f"{repo}:v1.35.4-bbbbbbbbbbbb") == [f"{repo}:v1.35.4-aaaaaaaaaaaa"]
     assert nodeimage.stale_images("", f"{repo}:v1.35.4-bbbbbbbbbbbb") == []
+
+
+# --- the cniqs tool's kind cluster on podman: what down removes -------------------------------------------
+
+
+def test_down_of_a_podman_cluster_removes_cluster_target_and_the_network_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cniqs.provider import State
+    from cniqs.providers.kind import provider as kind_provider
+
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
+        calls.append(list(argv))
+        return Completed(list(argv), 0, "demo\n" if list(argv[1:3]) == ["get", "clusters"] else "", "")
+
+    monkeypatch.setattr(kind_provider, "run_process", run)
+    monkeypatch.setattr(kind_podman, "prepare_environment", lambda environ=None: None)
+    kubeconfig = tmp_path / "demo.kubeconfig"
+    kubeconfig.write_text("")
+    extra = {"engine": "podman", "target": "cniqs-target-1", "target_ip": "10.89.0.5", "own_network": "1"}
+    state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind", extra=extra)
+    assert kind_provider.KindProvider().destroy(state) == []
+    assert commands.kind_delete("/k/kind", "demo", str(kubeconfig)) in calls
+    assert commands.podman_rm("cniqs-target-1") in calls
+    assert calls[-1] == commands.podman_network_rm("kind")
+    assert not kubeconfig.exists()
+
+    calls.clear()
+    docker_state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind")
+    kind_provider.KindProvider().destroy(docker_state)
+    assert not any(argv[0] == "podman" for argv in calls)

@@ -191,7 +191,11 @@ class KindProvider:
     # the cniqs tool: one one-node cluster, kept between commands
 
     def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
+        podman = _podman()
         kind = commands.kind_binary()
+        if podman:
+            kind_podman.prepare_environment()
+            kind = kind_podman.kind_binary()
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):
@@ -201,29 +205,64 @@ class KindProvider:
             )
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
-        image = versions.select("")[0]
+        extra: dict[str, str] = {}
+        patches: list[str] = []
+        if podman:
+            # No registry here: the node image is built on this machine (cached), as for tox -e e2e.
+            minor = kind_podman.node_images(None)[0].minor
+            image = kind_podman.build_node_image(minor)
+            patches = kind_podman.kubeadm_patches(minor)
+            extra = {"engine": "podman", "own_network": "" if kind_podman.network_exists(run_process) else "1"}
+        else:
+            image = versions.select("")[0].image
+        state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
         try:
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
-            kind_cluster.create(run_process, cluster, image.image, 0, "ipv4")
+            kind_cluster.create(run_process, cluster, image, 0, "ipv4", patches)
+            if podman:
+                # No internet here: the demo pod pings and fetches a web server container on kind's network.
+                target = kind_podman.start_target(run_process, name)
+                extra.update(target=target.name, target_ip=target.ip)
+                coredns.forward_zone(
+                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.KIND_NETWORK
+                )
         except BaseException:
-            if name in kind_cluster.existing_clusters(run_process, kind):
-                cluster.delete(run_process)
+            self.destroy(state)
             raise
-        return State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image.image)
+        return state
 
     def attach(self, state: State) -> KindBackend:
         if not Path(state.kubeconfig).is_file():
             raise NodeGone(f"the kubeconfig {state.kubeconfig} of kind cluster {state.id} is gone: run `cniqs down`")
         cluster = kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, state.kind or "kind")
-        return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
+        if state.extra.get("engine") != "podman":
+            return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
+        kind_podman.prepare_environment()
+        targets = kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets
+        return KindBackend(
+            run_process, cluster, targets, local_images.TEST_IMAGE, namespace=POD_NAMESPACE,
+            access=commands.PODMAN, build_plugin=kind_podman.build_plugin,
+        )  # fmt: skip
 
     def destroy(self, state: State) -> list[str]:
         kind = state.kind or "kind"
-        if state.id in kind_cluster.existing_clusters(run_process, kind):
-            kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
+        podman = state.extra.get("engine") == "podman"
+        notes: list[str] = []
+        if podman:
+            kind_podman.prepare_environment()
+        try:
+            if state.id in kind_cluster.existing_clusters(run_process, kind):
+                kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
+        finally:
+            if podman and state.extra.get("target"):
+                kind_podman.stop_target(run_process, state.extra["target"])
+            if podman and state.extra.get("own_network"):
+                note = kind_podman.remove_network(run_process)
+                if note:
+                    notes.append(note)
         for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):
             path.unlink(missing_ok=True)
-        return []
+        return notes
 
     @contextmanager
     def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KindBackend]:
@@ -241,7 +280,8 @@ class KindProvider:
         return f"kind cluster {state.id} (kubeconfig {state.kubeconfig})"
 
     def up_message(self, name: str) -> str:
-        return f"Creating kind cluster {name} with its own kubeconfig (the first time pulls the node image)"
+        first = "builds the node image here" if _podman() else "pulls the node image"
+        return f"Creating kind cluster {name} with its own kubeconfig (the first time {first})"
 
     def hints(self, state: State) -> list[str]:
         return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
