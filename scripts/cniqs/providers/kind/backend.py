@@ -1,7 +1,8 @@
-"""The kind Backend: the shared Kubernetes backend over a kind cluster, its nodes reached with docker."""
+"""The kind Backend: the shared Kubernetes backend over a kind cluster, its nodes reached with docker or podman."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cniqs.common.run import Runner
@@ -10,7 +11,7 @@ from cniqs.providers.k8s.backend import KubeBackend
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind import nodebuild
 from cniqs.providers.kind.cluster import Cluster
-from cniqs.providers.kind.commands import DOCKER
+from cniqs.providers.kind.commands import DOCKER, DockerAccess
 
 
 class KindBackend(KubeBackend):
@@ -23,11 +24,15 @@ class KindBackend(KubeBackend):
         *,
         rebuild: bool = False,
         namespace: str | None = None,
+        access: DockerAccess = DOCKER,
+        build_plugin: Callable[[str, bool], Path] | None = None,
     ) -> None:
         def builder(arch: str, force: bool) -> Path:
+            if build_plugin is not None:
+                return build_plugin(arch, force)
             return nodebuild.build(run, arch, force=force)
 
         super().__init__(
-            "kind", Nodes(run, DOCKER), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
+            "kind", Nodes(run, access), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
             pod_image, rebuild=rebuild, namespace=namespace,
         )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,9 @@ def valid_name(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
-def kind_config(workers: int = 1, ip_family: str = "ipv4") -> dict[str, Any]:
-    """One control-plane plus `workers` workers, kindnet as the CNI (kind's default)."""
+def kind_config(workers: int = 1, ip_family: str = "ipv4", kubeadm_patches: Sequence[str] = ()) -> dict[str, Any]:
+    """One control-plane plus `workers` workers, kindnet as the CNI (kind's default); kubeadm_patches
+    are kind's kubeadmConfigPatches (e.g. the kubelet's failCgroupV1 on a cgroup v1 host)."""
     if workers < 0:
         raise ValueError("workers must be 0 or more")
     if ip_family not in IP_FAMILIES:
@@ -53,6 +55,8 @@ def kind_config(workers: int = 1, ip_family: str = "ipv4") -> dict[str, Any]:
     }
     if ip_family != "ipv4":
         config["networking"] = {"ipFamily": ip_family}
+    if kubeadm_patches:
+        config["kubeadmConfigPatches"] = list(kubeadm_patches)
     return config
 
 
@@ -90,12 +94,14 @@ def prepare(kind: str, name: str, workdir: Path) -> Cluster:
     return Cluster(name, workdir / f"{name}.kubeconfig", True, kind)
 
 
-def create(run: Runner, cluster: Cluster, image: str, workers: int, ip_family: str) -> Cluster:
+def create(
+    run: Runner, cluster: Cluster, image: str, workers: int, ip_family: str, kubeadm_patches: Sequence[str] = ()
+) -> Cluster:
     if cluster.name in existing_clusters(run, cluster.kind):
         cluster.created = False  # not ours: never delete it
         raise RuntimeError(f"a kind cluster named {cluster.name} exists already; reuse it with --kind-cluster")
     config = cluster.kubeconfig.with_name(f"{cluster.name}.kind.yaml")
-    config.write_text(render_config(kind_config(workers, ip_family)))
+    config.write_text(render_config(kind_config(workers, ip_family, kubeadm_patches)))
     check(
         run,
         commands.kind_create(cluster.kind, cluster.name, image, str(config), str(cluster.kubeconfig)),

@@ -1,13 +1,17 @@
-"""Command lines for kind and docker: small pure functions, one per action.
+"""Command lines for kind and its container engine (docker or podman): small pure functions, one per action.
 
-Nothing here runs anything. DOCKER is how the Kubernetes layer reaches a kind node: a command
-through `docker exec`, a copy through `docker cp` (cniqs.providers.k8s.nodes.NodeAccess).
+Nothing here runs anything. DOCKER (PODMAN) is how the Kubernetes layer reaches a kind node: a command
+through `docker exec` (`podman exec`), a copy through `docker cp` (`podman cp`)
+(cniqs.providers.k8s.nodes.NodeAccess). kind runs its nodes in podman when
+KIND_EXPERIMENTAL_PROVIDER=podman; engine() picks the same way, and falls back to podman on a machine
+that has podman but no docker.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 
 KIND_ENV_VARS = ("CNIQS_KIND", "KIND")
 DEFAULT_WAIT = "5m"
@@ -51,8 +55,27 @@ def kind_export_logs(kind: str, name: str, dest: str) -> list[str]:
     return [kind, "export", "logs", dest, "--name", name]
 
 
+ENGINES = ("docker", "podman")
+PROVIDER_VAR = "KIND_EXPERIMENTAL_PROVIDER"
+
+
+def engine(environ: Mapping[str, str] | None = None, which: Callable[[str], str | None] = shutil.which) -> str:
+    """docker or podman: $KIND_EXPERIMENTAL_PROVIDER when it names one, else docker unless only podman is there."""
+    env = os.environ if environ is None else environ
+    chosen = env.get(PROVIDER_VAR, "")
+    if chosen in ENGINES:
+        return chosen
+    if which("docker") is None and which("podman") is not None:
+        return "podman"
+    return "docker"
+
+
 def docker_info() -> list[str]:
     return ["docker", "info", "--format", "{{.ServerVersion}}"]
+
+
+def podman_info() -> list[str]:
+    return ["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"]
 
 
 def docker_buildx_version() -> list[str]:
@@ -83,15 +106,45 @@ def buildx_build(platform: str, dest: str, dockerfile: str, context: str) -> lis
 
 
 class DockerAccess:
-    """NodeAccess for kind nodes: they are docker containers."""
+    """NodeAccess for kind nodes: they are docker (or podman: same verbs, same flags) containers."""
+
+    def __init__(self, cli: str = "docker") -> None:
+        self.cli = cli
 
     def exec_argv(
         self, node: str, argv: Sequence[str], *, stdin: bool = False, env: Mapping[str, str] | None = None
     ) -> list[str]:
-        return docker_exec(node, argv, stdin=stdin, env=env)
+        return [self.cli, *docker_exec(node, argv, stdin=stdin, env=env)[1:]]
 
     def copy_argv(self, src: str, node: str, dest: str) -> list[str]:
-        return docker_cp(src, node, dest)
+        return [self.cli, *docker_cp(src, node, dest)[1:]]
 
 
 DOCKER = DockerAccess()
+PODMAN = DockerAccess("podman")
+
+
+def access(engine_name: str) -> DockerAccess:
+    return PODMAN if engine_name == "podman" else DOCKER
+
+
+def podman_target_run(name: str, network: str, image: str, argv: Sequence[str]) -> list[str]:
+    """A container on the kind network the connectivity tests reach (never the internet)."""
+    return ["podman", "run", "-d", "--name", name, "--network", network, "--label", "cniqs=target", image, *argv]
+
+
+def podman_rm(name: str) -> list[str]:
+    return ["podman", "rm", "-f", "-t", "0", name]
+
+
+def podman_inspect_ip(name: str) -> list[str]:
+    return ["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name]
+
+
+def podman_network_exists(network: str) -> list[str]:
+    return ["podman", "network", "exists", network]
+
+
+def podman_network_rm(network: str) -> list[str]:
+    """Without -f: podman refuses while any container still uses the network."""
+    return ["podman", "network", "rm", network]

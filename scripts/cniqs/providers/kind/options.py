@@ -24,6 +24,7 @@ INSTALL_HINTS = {
     "kind": "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation "
     "(or point CNIQS_KIND or KIND at a kind binary)",
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop",
+    "podman": "install podman (apt-get install podman); kind uses it with KIND_EXPERIMENTAL_PROVIDER=podman",
     "kubectl": "install kubectl: https://kubernetes.io/docs/tasks/tools/",
 }
 
@@ -117,15 +118,28 @@ def tool_problems(
     run: Runner = run_process,
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """kind, docker (with buildx and a daemon that answers) and kubectl: each missing one, and how to get it."""
+    """kind, docker (with buildx and a daemon that answers) or podman, and kubectl: each missing one, and how to
+    get it. podman when KIND_EXPERIMENTAL_PROVIDER=podman, or when there is podman and no docker."""
     env = os.environ if environ is None else environ
     found = []
+    podman = commands.engine(env, which) == "podman"
     kind = commands.kind_binary(env)
+    if podman and which(kind) is None:
+        from cniqs.providers.kind import podman as kind_podman  # the kind CLI cniqs.kubebin builds
+
+        kind = kind_podman.kind_binary(env)
     if which(kind) is None:
         source = next((f"${var}" for var in commands.KIND_ENV_VARS if env.get(var)), "PATH")
         found.append(f"kind not found (looked for {kind!r} from {source}): {INSTALL_HINTS['kind']}")
     if which("kubectl") is None:
         found.append(f"kubectl not found on PATH: {INSTALL_HINTS['kubectl']}")
+    if podman:
+        if which("podman") is None:
+            found.append(f"podman not found on PATH: {INSTALL_HINTS['podman']}")
+        elif (info := run(commands.podman_info(), timeout=30)).rc != 0:
+            reason = (info.stderr.strip().splitlines() or ["no output"])[-1]
+            found.append(f"podman does not answer (`podman info` failed: {reason})")
+        return found
     if which("docker") is None:
         found.append(f"docker not found on PATH: {INSTALL_HINTS['docker']}")
         return found

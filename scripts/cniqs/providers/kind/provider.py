@@ -22,10 +22,20 @@ from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, versions
+from cniqs.providers.kind import commands, coredns, versions
+from cniqs.providers.kind import podman as kind_podman
 from cniqs.providers.kind.backend import KindBackend
-from cniqs.providers.kind.commands import DOCKER
-from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
+from cniqs.providers.kind.options import (
+    DEFAULT_POD_IMAGE,
+    DEFAULT_TARGET_IP,
+    DEFAULT_TARGET_NAME,
+    OPTIONS,
+    KindOptions,
+    option_problems,
+    read_options,
+    tool_problems,
+)
+from cniqs.providers.local import images as local_images
 
 POD_NAMESPACE = "default"
 CLI_POD_IMAGE = "alpine:3.20"
@@ -51,6 +61,20 @@ class NullWatcher:
         return False
 
 
+def _podman() -> bool:
+    """kind runs its nodes in podman (KIND_EXPERIMENTAL_PROVIDER=podman, or podman and no docker here)."""
+    return commands.engine() == "podman"
+
+
+def _select(choice: str | None) -> list[versions.NodeImage]:
+    """The node images of --k8s-version: the versions table's on docker, images built here on podman."""
+    return kind_podman.node_images(choice) if _podman() else versions.select(choice)
+
+
+def _default_targets(targets: Targets) -> bool:
+    return (targets.ip, targets.name, targets.url) == (DEFAULT_TARGET_IP, DEFAULT_TARGET_NAME, None)
+
+
 def _read(options: RunOptions) -> KindOptions:
     defaults = {option.flag: option.default for option in OPTIONS}
     return read_options(lambda flag: options.get(flag, defaults[flag]))
@@ -64,13 +88,13 @@ class KindProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        """kind, docker (daemon answering, buildx) and kubectl; empty when the kind provider can run."""
+        """kind, docker (daemon answering, buildx) or podman, and kubectl; empty when the kind provider can run."""
         return versions.problems() + tool_problems()
 
     def variants(self, options: RunOptions) -> list[str]:
         """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
         opts = _read(options)
-        chosen = versions.select(opts.k8s_version)
+        chosen = _select(opts.k8s_version)
         problems = option_problems(opts, len(chosen)) + versions.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -79,25 +103,55 @@ class KindProvider:
     @contextmanager
     def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KindBackend]:
         opts = _read(options)
-        image = versions.select(variant or opts.k8s_version)[0]
+        podman = _podman()
+        image = _select(variant or opts.k8s_version)[0]
         watcher = options.watcher or NullWatcher()
         minor = image.minor
-        watcher.record(minor, image=image.image)
         kind = commands.kind_binary()
+        patches: list[str] = []
+        if podman:
+            kind_podman.prepare_environment()
+            kind = kind_podman.kind_binary()
+            image = versions.NodeImage(minor, kind_podman.build_node_image(minor), image.source)
+            patches = kind_podman.kubeadm_patches(minor)
+        watcher.record(minor, image=image.image)
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
         cluster: kind_cluster.Cluster | None = None
         backend: KindBackend | None = None
+        target: kind_podman.Target | None = None
         failed = False
         notes: list[str] = []
+        # kind makes its podman network on the first create and keeps it: this run removes it if it made it.
+        own_network = podman and not opts.reuse_cluster and not kind_podman.network_exists(run_process)
         try:
             if opts.reuse_cluster:
                 cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
             else:
                 cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
                 watcher.record(minor, cluster=cluster.name)
-                kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family)
+                kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family, patches)
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
-            backend = KindBackend(run_process, cluster, opts.targets, opts.pod_image, rebuild=opts.rebuild)
+            targets = opts.targets
+            if podman and _default_targets(targets):
+                # No internet here: the pods reach a web server container on kind's network instead.
+                target = kind_podman.start_target(run_process, cluster.name)
+                targets = target.targets
+                # Its name is in podman's DNS zone, which only the kind network's DNS server knows.
+                servers = coredns.forward_zone(
+                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.KIND_NETWORK
+                )
+                watcher.record(
+                    minor,
+                    targets=f"{target.name} {target.ip} ({kind_podman.PODMAN_DNS_DOMAIN} from {' '.join(servers)})",
+                )
+            pod_image = opts.pod_image
+            if podman and pod_image == DEFAULT_POD_IMAGE:
+                pod_image = local_images.TEST_IMAGE  # preloaded in the node image: nothing can be pulled here
+            backend = KindBackend(
+                run_process, cluster, targets, pod_image, rebuild=opts.rebuild,
+                access=commands.access(commands.engine()),
+                build_plugin=kind_podman.build_plugin if podman else None,
+            )  # fmt: skip
             watcher.opened(minor, backend, opts.artifacts / cluster.name)
             backend.wait_nodes_ready()
             if not cluster.created:
@@ -123,6 +177,12 @@ class KindProvider:
                 if not failed:
                     raise
             finally:
+                if target is not None:
+                    kind_podman.stop_target(run_process, target.name)
+                if own_network and cluster is not None and cluster.created and not opts.keep:
+                    note = kind_podman.remove_network(run_process)
+                    if note:
+                        notes.append(note)
                 for note in notes:
                     watcher.note(minor, note)
                 if cluster is None or not (cluster.created and opts.keep):
@@ -131,7 +191,11 @@ class KindProvider:
     # the cniqs tool: one one-node cluster, kept between commands
 
     def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
+        podman = _podman()
         kind = commands.kind_binary()
+        if podman:
+            kind_podman.prepare_environment()
+            kind = kind_podman.kind_binary()
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):
@@ -141,29 +205,64 @@ class KindProvider:
             )
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
-        image = versions.select("")[0]
+        extra: dict[str, str] = {}
+        patches: list[str] = []
+        if podman:
+            # No registry here: the node image is built on this machine (cached), as for tox -e e2e.
+            minor = kind_podman.node_images(None)[0].minor
+            image = kind_podman.build_node_image(minor)
+            patches = kind_podman.kubeadm_patches(minor)
+            extra = {"engine": "podman", "own_network": "" if kind_podman.network_exists(run_process) else "1"}
+        else:
+            image = versions.select("")[0].image
+        state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
         try:
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
-            kind_cluster.create(run_process, cluster, image.image, 0, "ipv4")
+            kind_cluster.create(run_process, cluster, image, 0, "ipv4", patches)
+            if podman:
+                # No internet here: the demo pod pings and fetches a web server container on kind's network.
+                target = kind_podman.start_target(run_process, name)
+                extra.update(target=target.name, target_ip=target.ip)
+                coredns.forward_zone(
+                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.KIND_NETWORK
+                )
         except BaseException:
-            if name in kind_cluster.existing_clusters(run_process, kind):
-                cluster.delete(run_process)
+            self.destroy(state)
             raise
-        return State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image.image)
+        return state
 
     def attach(self, state: State) -> KindBackend:
         if not Path(state.kubeconfig).is_file():
             raise NodeGone(f"the kubeconfig {state.kubeconfig} of kind cluster {state.id} is gone: run `cniqs down`")
         cluster = kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, state.kind or "kind")
-        return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
+        if state.extra.get("engine") != "podman":
+            return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
+        kind_podman.prepare_environment()
+        targets = kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets
+        return KindBackend(
+            run_process, cluster, targets, local_images.TEST_IMAGE, namespace=POD_NAMESPACE,
+            access=commands.PODMAN, build_plugin=kind_podman.build_plugin,
+        )  # fmt: skip
 
     def destroy(self, state: State) -> list[str]:
         kind = state.kind or "kind"
-        if state.id in kind_cluster.existing_clusters(run_process, kind):
-            kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
+        podman = state.extra.get("engine") == "podman"
+        notes: list[str] = []
+        if podman:
+            kind_podman.prepare_environment()
+        try:
+            if state.id in kind_cluster.existing_clusters(run_process, kind):
+                kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
+        finally:
+            if podman and state.extra.get("target"):
+                kind_podman.stop_target(run_process, state.extra["target"])
+            if podman and state.extra.get("own_network"):
+                note = kind_podman.remove_network(run_process)
+                if note:
+                    notes.append(note)
         for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):
             path.unlink(missing_ok=True)
-        return []
+        return notes
 
     @contextmanager
     def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KindBackend]:
@@ -181,7 +280,8 @@ class KindProvider:
         return f"kind cluster {state.id} (kubeconfig {state.kubeconfig})"
 
     def up_message(self, name: str) -> str:
-        return f"Creating kind cluster {name} with its own kubeconfig (the first time pulls the node image)"
+        first = "builds the node image here" if _podman() else "pulls the node image"
+        return f"Creating kind cluster {name} with its own kubeconfig (the first time {first})"
 
     def hints(self, state: State) -> list[str]:
         return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
@@ -220,7 +320,12 @@ def collect(
 ) -> Path:
     """Namespace and node state into dest; with kind and cluster also `kind export logs`."""
     diagnostics.collect(
-        Nodes(run, DOCKER), dest, kubeconfig=kubeconfig, namespace=namespace, node_names=nodes, log_file=log_file
+        Nodes(run, commands.access(commands.engine())),
+        dest,
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        node_names=nodes,
+        log_file=log_file,
     )
     if kind and cluster:
         result = run(commands.kind_export_logs(kind, cluster, str(dest / "kind-logs")), timeout=600)

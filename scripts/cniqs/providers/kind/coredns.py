@@ -1,0 +1,128 @@
+"""CoreDNS on kind-on-podman: the test's DNS zone forwarded to the kind network's own DNS server.
+
+A kind node on podman gets podman's resolv.conf: the kind network's DNS (aardvark-dns on the network
+gateway, which answers the network's container names in the `dns.podman` domain), the network's IPv6
+DNS and the machine's own resolver. CoreDNS's default `forward . /etc/resolv.conf` spreads queries
+over all of them, and the machine's resolver answers NXDOMAIN for `dns.podman`: a pod then cannot
+resolve the connectivity target's name although the node can. So after the cluster is up, the
+coredns ConfigMap gets one more server block, `dns.podman:53 { forward . <gateway> }`, and CoreDNS
+is restarted to load it (its `reload` plugin would take up to a minute, unobserved). Names of that
+zone then go to the kind network's DNS only: on this machine, never out of it.
+
+Pure text helpers here (zone_block, with_zone, ipv4_gateways), the kubectl command lines, and
+forward_zone, which runs them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Sequence
+
+from cniqs.common.run import Runner, check
+from cniqs.providers.k8s import commands as k8s
+
+NAMESPACE = "kube-system"
+CONFIGMAP = "coredns"
+DEPLOYMENT = "coredns"
+MARK = "# cniqs: names of the kind network's containers, from its own DNS server"
+
+
+def zone_block(zone: str, upstreams: Sequence[str]) -> str:
+    """A Corefile server block that answers `zone` from the given DNS servers only."""
+    if not zone or any(c.isspace() or c in "{}" for c in zone):
+        raise ValueError(f"not a DNS zone: {zone!r}")
+    if not upstreams:
+        raise ValueError(f"no DNS server to forward {zone} to")
+    servers = " ".join(str(ipaddress.ip_address(server)) for server in upstreams)
+    return f"{zone}:53 {{\n    {MARK}\n    errors\n    cache 30\n    forward . {servers}\n}}\n"
+
+
+def _blocks(corefile: str) -> list[tuple[str, str]]:
+    """The Corefile's top-level server blocks as (keys, text); text outside blocks is kept with the next."""
+    blocks: list[tuple[str, str]] = []
+    depth = 0
+    start = 0
+    keys = ""
+    for index, char in enumerate(corefile):
+        if char == "{":
+            if depth == 0:
+                line_start = corefile.rfind("\n", 0, index) + 1
+                keys = corefile[line_start:index].strip()
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("unbalanced '}' in the Corefile")
+            if depth == 0:
+                end = corefile.find("\n", index)
+                end = len(corefile) if end < 0 else end + 1
+                blocks.append((keys, corefile[start:end]))
+                start = end
+    if depth != 0:
+        raise ValueError("unbalanced '{' in the Corefile")
+    tail = corefile[start:]
+    if tail.strip():
+        blocks.append(("", tail))
+    return blocks
+
+
+def with_zone(corefile: str, zone: str, upstreams: Sequence[str]) -> str:
+    """The Corefile with exactly one block for `zone:53` (ours): an earlier one for the same zone is replaced."""
+    wanted = {f"{zone}:53", f"{zone}.:53"}
+    kept = [text for keys, text in _blocks(corefile) if not wanted & set(keys.split())]
+    text = "".join(kept)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + zone_block(zone, upstreams)
+
+
+def ipv4_gateways(inspect_json: str) -> list[str]:
+    """The IPv4 gateways of `podman network inspect NAME` output (a list of one network)."""
+    data = json.loads(inspect_json)
+    networks = data if isinstance(data, list) else [data]
+    found: list[str] = []
+    for network in networks:
+        for subnet in network.get("subnets") or []:
+            gateway = subnet.get("gateway")
+            if gateway and ipaddress.ip_address(gateway).version == 4:
+                found.append(gateway)
+    return found
+
+
+def podman_network_inspect(network: str) -> list[str]:
+    return ["podman", "network", "inspect", network]
+
+
+def get_configmap(kubeconfig: str) -> list[str]:
+    return k8s.kubectl(kubeconfig, "get", "configmap", CONFIGMAP, "--namespace", NAMESPACE, "-o", "json")
+
+
+def replace_from_stdin(kubeconfig: str) -> list[str]:
+    return k8s.kubectl(kubeconfig, "replace", "-f", "-")
+
+
+def restart(kubeconfig: str) -> list[str]:
+    return k8s.kubectl(kubeconfig, "rollout", "restart", f"deployment/{DEPLOYMENT}", "--namespace", NAMESPACE)
+
+
+def rollout_status(kubeconfig: str, timeout: str = "180s") -> list[str]:
+    return k8s.kubectl(
+        kubeconfig, "rollout", "status", f"deployment/{DEPLOYMENT}", "--namespace", NAMESPACE, "--timeout", timeout
+    )
+
+
+def forward_zone(run: Runner, kubeconfig: str, zone: str, network: str) -> list[str]:
+    """Make the cluster's CoreDNS answer `zone` from `network`'s gateway (podman's DNS); the servers used."""
+    gateways = ipv4_gateways(check(run, podman_network_inspect(network), f"the podman network {network}"))
+    if not gateways:
+        raise RuntimeError(f"the podman network {network} has no IPv4 gateway to ask for {zone} names")
+    configmap = json.loads(check(run, get_configmap(kubeconfig), "the coredns ConfigMap"))
+    corefile = configmap.get("data", {}).get("Corefile", "")
+    if not corefile:
+        raise RuntimeError("the coredns ConfigMap has no Corefile")
+    configmap["data"]["Corefile"] = with_zone(corefile, zone, gateways)
+    check(run, replace_from_stdin(kubeconfig), "update the coredns ConfigMap", input=json.dumps(configmap))
+    check(run, restart(kubeconfig), "restart CoreDNS")
+    check(run, rollout_status(kubeconfig), "CoreDNS back up", timeout=240)
+    return gateways

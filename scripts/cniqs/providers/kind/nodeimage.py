@@ -1,0 +1,510 @@
+"""Build a kind node image here, per Kubernetes release, for kind's podman provider (no registry is reachable).
+
+    python -m cniqs.providers.kind.nodeimage [1.34 ...]  # prints the image name; cached after the first build
+                                                         # (default: the minor `tox -e e2e` uses on podman)
+
+What goes in (all built or installed on this machine):
+- a Debian root filesystem from `debootstrap --variant=minbase` of kind's base release (bookworm for kind
+  v0.23 to v0.31, and for v0.30.0, the kind CLI built here), with systemd, iptables, iproute2, runc ...
+  (cached once per package list);
+- containerd 2.x, ctr, crictl (cniqs.kubebin tools), kubeadm, kubelet, kubectl (cniqs.kubebin for the release);
+- the reference CNI plugins kind ships (host-local, loopback, ptp, portmap) from Debian's
+  containernetworking-plugins, in /opt/cni/bin;
+- the images `kubeadm config images list` names (kube-apiserver, kube-controller-manager, kube-scheduler,
+  kube-proxy, etcd, pause, coredns), the kindnet stand-in and the test pod image, as OCI archives built in
+  Python, imported into the node's containerd by a oneshot unit before kubelet starts;
+- the node files of cniqs.providers.kind.nodefiles (entrypoint, units, containerd config, /kind/...).
+
+The root filesystem is tarred into `podman import`, tagged localhost/cniqs/kind-node:<release>-<key>,
+where the key is a digest of everything that went in: a changed input gives a new tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cniqs import kubebin
+from cniqs.providers.kind import nodefiles
+from cniqs.providers.local import images
+
+DEBIAN_RELEASE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("CNIQS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# kind's base image packages that matter here, plus runc (kind builds its own) and Debian's CNI plugins.
+NODE_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "util-linux", "mount", "kmod",
+    "conntrack", "ethtool", "libseccomp2", "bash", "ca-certificates", "procps", "runc",
+    "containernetworking-plugins", "jq", "iputils-ping", "less",
+)  # fmt: skip
+CNI_PLUGINS = ("host-local", "loopback", "ptp", "portmap")
+IMAGE_REPO = "localhost/cniqs/kind-node"
+KINDNET_IMAGE = "cniqs.local/kindnet:1"
+# Userland for the images whose binaries run iptables (kube-proxy, kindnet): the node's Debian, trimmed.
+USERLAND_SKIP = (
+    "usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info", "var/cache", "var/lib/apt",
+    "usr/lib/cni", "usr/sbin/runc", "usr/lib/systemd", "usr/bin/systemd", "boot", "dev", "proc", "sys",
+)  # fmt: skip
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class ImageBuildError(RuntimeError):
+    pass
+
+
+def _say(msg: str) -> None:
+    print(f"nodeimage: {msg}", file=sys.stderr, flush=True)
+
+
+def cache_dir() -> Path:
+    return kubebin.cache_root() / "kind"
+
+
+def containers_conf() -> Path:
+    """The podman engine config kind's node containers need here (CONTAINERS_CONF), written once."""
+    path = cache_dir() / "containers.conf"
+    if not path.is_file() or path.read_text() != nodefiles.CONTAINERS_CONF:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(nodefiles.CONTAINERS_CONF)
+    return path
+
+
+def _run(argv: Sequence[str], what: str, *, timeout: float = 1800, **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kw)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        raise ImageBuildError(f"{what} failed (exit {proc.returncode}): {' '.join(argv[:4])} ...\n{tail}")
+    return proc  # type: ignore[no-any-return]
+
+
+def rootfs(release: str = DEBIAN_RELEASE, packages: Sequence[str] = NODE_PACKAGES) -> Path:
+    """The debootstrapped root filesystem (cached per release and package list)."""
+    key = hashlib.sha256(" ".join([release, *packages]).encode()).hexdigest()[:12]
+    root = cache_dir() / "rootfs" / f"{release}-{key}"
+    stamp = root.with_name(root.name + ".complete")
+    if stamp.is_file():
+        return root
+    if shutil.which("debootstrap") is None:
+        raise ImageBuildError("debootstrap is not installed (apt-get install debootstrap)")
+    shutil.rmtree(root, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    _say(f"debootstrap {release} into {root} ...")
+    _run(
+        ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", release, str(root), DEBIAN_MIRROR],
+        f"debootstrap {release}",
+    )
+    stamp.write_text(f"{time.monotonic() - t0:.0f}\n")
+    _say(f"debootstrap done in {time.monotonic() - t0:.0f} s")
+    return root
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a node image is made of, resolved (built when missing)."""
+
+    minor: str
+    release: str
+    rootfs: Path
+    kube_bin: Path
+    tools_bin: Path
+    image_refs: dict[str, str]  # component -> the image kubeadm asks for
+
+    def key(self) -> str:
+        h = hashlib.sha256()
+        h.update(self.rootfs.name.encode())
+        for name, ref in sorted(self.image_refs.items()):
+            h.update(f"{name}={ref}".encode())
+        for path in (Path(__file__), Path(nodefiles.__file__), Path(images.__file__)):
+            h.update(path.read_bytes())
+        for folder in (self.kube_bin, self.tools_bin):
+            for binary in sorted(folder.iterdir()):
+                st = binary.stat()
+                h.update(f"{binary.name}:{st.st_size}:{int(st.st_mtime)}".encode())
+        return h.hexdigest()[:12]
+
+
+def kubeadm_images(kubeadm: Path, release: str) -> dict[str, str]:
+    """component (kube-apiserver, etcd, pause, coredns ...) -> image, as `kubeadm config images list` says."""
+    out = _run([str(kubeadm), "config", "images", "list", "--kubernetes-version", release], "kubeadm images").stdout
+    return image_refs(out, release)
+
+
+REQUIRED_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "pause")
+
+
+def image_refs(listing: str, release: str) -> dict[str, str]:
+    """`kubeadm config images list` output -> component -> image; every control-plane component must be there."""
+    refs = {}
+    for line in listing.split():
+        name = line.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+        refs[name] = line
+    missing = set(REQUIRED_COMPONENTS) - set(refs)
+    if missing:
+        raise ImageBuildError(f"kubeadm {release} lists no image for {', '.join(sorted(missing))}: {listing}")
+    return refs
+
+
+def resolve(minor: str) -> Inputs:
+    release = kubebin.release_for(minor)
+    kube_bin = kubebin.build_kube(minor, kubebin.KUBE_COMMANDS)
+    kube_bin = kubebin.build_kube(minor, kubebin.NODE_COMMANDS)
+    tools_bin = kubebin.build_tools()
+    kubebin.build_tools(kubebin.KIND_NODE_TOOLS)
+    refs = kubeadm_images(kube_bin / "kubeadm", release)
+    return Inputs(minor, release, rootfs(), kube_bin, tools_bin, refs)
+
+
+def image_name(inputs: Inputs) -> str:
+    return f"{IMAGE_REPO}:{inputs.release}-{inputs.key()}"
+
+
+def podman_has_image(name: str) -> bool:
+    return subprocess.run(["podman", "image", "exists", name], capture_output=True).returncode == 0
+
+
+# --- control-plane images as OCI archives ------------------------------------------------------------------
+
+
+def _base_entries() -> list[images.Entry]:
+    dirs = ("etc", "tmp", "var", "var/lib", "var/run", "usr", "usr/local", "usr/local/bin", "run", "root")
+    entries = [images.Entry(d, "dir", mode=0o1777 if d == "tmp" else 0o755) for d in dirs]
+    entries.append(
+        images.Entry("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
+    )
+    entries.append(images.Entry("etc/group", "file", b"root:x:0:\nnobody:x:65534:\n"))
+    entries.append(images.Entry("etc/nsswitch.conf", "file", b"hosts: files dns\n"))
+    return entries
+
+
+def binary_layer(files: dict[str, Path], with_base: bool = True) -> bytes:
+    """One layer: each path -> a file's bytes (mode 0755), plus a minimal /etc and /tmp."""
+    entries = _base_entries() if with_base else []
+    for dest, src in files.items():
+        entries.append(images.Entry(dest, "file", src.read_bytes(), mode=0o755))
+    return images.tar_bytes(entries)
+
+
+def userland_layer(root: Path, dest: Path) -> str:
+    """The node's Debian userland, trimmed, as a layer file at dest (deterministic); returns its digest."""
+    skip = tuple(s.rstrip("/") for s in USERLAND_SKIP)
+
+    def keep(rel: str) -> bool:
+        return not any(rel == s or rel.startswith(s + "/") for s in skip)
+
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(dirnames + filenames):
+                full = Path(dirpath) / name
+                rel = full.relative_to(root).as_posix()
+                if not keep(rel):
+                    continue
+                info = tar.gettarinfo(str(full), rel)
+                info.mtime = 0
+                info.uname = info.gname = ""
+                if info.isreg():
+                    with full.open("rb") as fh:
+                        tar.addfile(info, fh)
+                elif info.isdir() or info.issym() or info.islnk():
+                    tar.addfile(info)
+            dirnames[:] = [d for d in dirnames if keep((Path(dirpath) / d).relative_to(root).as_posix())]
+    h = hashlib.sha256()
+    with dest.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    layers: tuple[Path, ...]  # layer files, bottom first
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def write_oci_archive(specs: Iterable[ImageSpec], arch: str, dest: Path) -> None:
+    """One OCI image layout tar holding several images; blobs shared between them are stored once."""
+    blobs: dict[str, Path | bytes] = {}
+    manifests = []
+    for spec in specs:
+        layer_descs = []
+        diff_ids = []
+        for layer in spec.layers:
+            digest = _file_digest(layer)
+            blobs[digest] = layer
+            layer_descs.append({"mediaType": images.LAYER, "digest": digest, "size": layer.stat().st_size})
+            diff_ids.append(digest)
+        config: dict[str, object] = {
+            "architecture": arch,
+            "os": "linux",
+            "config": {"Env": [PATH_ENV], "WorkingDir": "/"},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+        if spec.entrypoint:
+            config["config"]["Entrypoint"] = list(spec.entrypoint)  # type: ignore[index]
+        if spec.cmd:
+            config["config"]["Cmd"] = list(spec.cmd)  # type: ignore[index]
+        config_blob = images.canonical(config)
+        blobs[images.sha256(config_blob)] = config_blob
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": images.MANIFEST,
+            "config": {"mediaType": images.CONFIG, "digest": images.sha256(config_blob), "size": len(config_blob)},
+            "layers": layer_descs,
+        }
+        manifest_blob = images.canonical(manifest)
+        blobs[images.sha256(manifest_blob)] = manifest_blob
+        manifests.append(
+            {
+                "mediaType": images.MANIFEST,
+                "digest": images.sha256(manifest_blob),
+                "size": len(manifest_blob),
+                "annotations": {images.CONTAINERD_NAME: spec.name, images.OCI_REF_NAME: spec.name.rpartition(":")[2]},
+                "platform": {"architecture": arch, "os": "linux"},
+            }
+        )
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+
+        def add_bytes(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+        add_bytes("oci-layout", images.canonical({"imageLayoutVersion": "1.0.0"}))
+        add_bytes("index.json", images.canonical({"schemaVersion": 2, "manifests": manifests}))
+        for digest, blob in sorted(blobs.items(), key=lambda kv: kv[0]):
+            name = "blobs/sha256/" + digest.split(":", 1)[1]
+            if isinstance(blob, bytes):
+                add_bytes(name, blob)
+            else:
+                tar.add(str(blob), name)
+
+
+def control_plane_specs(inputs: Inputs, layers: Path, userland: Path) -> list[ImageSpec]:
+    kube, tools = inputs.kube_bin, inputs.tools_bin
+    refs = inputs.image_refs
+    specs = []
+
+    def layer(name: str, files: dict[str, Path], with_base: bool = True) -> Path:
+        path = layers / f"{name}.tar"
+        path.write_bytes(binary_layer(files, with_base))
+        return path
+
+    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        one = layer(component, {f"usr/local/bin/{component}": kube / component})
+        specs.append(ImageSpec(refs[component], (one,), cmd=(f"/usr/local/bin/{component}",)))
+    proxy = layer("kube-proxy", {"usr/local/bin/kube-proxy": kube / "kube-proxy"}, with_base=False)
+    specs.append(ImageSpec(refs["kube-proxy"], (userland, proxy), cmd=("/usr/local/bin/kube-proxy",)))
+    etcd = layer("etcd", {"usr/local/bin/etcd": tools / "etcd"})
+    specs.append(ImageSpec(refs["etcd"], (etcd,), cmd=("/usr/local/bin/etcd",)))
+    if "coredns" in refs:
+        coredns = layer("coredns", {"coredns": tools / "coredns"})
+        specs.append(ImageSpec(refs["coredns"], (coredns,), entrypoint=("/coredns",)))
+    busybox = Path(shutil.which("busybox") or "/bin/busybox").read_bytes()
+    arch = kubebin_arch()
+    for built in (images.pause_image(busybox, arch, refs["pause"]), images.test_image(busybox, arch)):
+        # Their single layer, taken from the archive the local tier builds.
+        path = layers / (built.name.replace("/", "_").replace(":", "_") + ".layer.tar")
+        path.write_bytes(_only_layer(built.archive))
+        cmd = ("/bin/busybox", "sleep", "infinity") if built.name == refs["pause"] else ("sh",)
+        specs.append(ImageSpec(built.name, (path,), cmd=cmd))
+    script = layers / "kindnet-script"
+    script.write_text(nodefiles.KINDNET_SCRIPT)
+    kindnet = layer(
+        "kindnet", {"usr/local/bin/kubectl": kube / "kubectl", "usr/local/bin/cniqs-kindnet": script}, with_base=False
+    )
+    specs.append(ImageSpec(KINDNET_IMAGE, (userland, kindnet), cmd=("/bin/sh", "/usr/local/bin/cniqs-kindnet")))
+    return specs
+
+
+def _only_layer(archive: bytes) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        manifest_digest = index["manifests"][0]["digest"].split(":", 1)[1]
+        manifest = json.load(tar.extractfile(f"blobs/sha256/{manifest_digest}"))  # type: ignore[arg-type]
+        layer_digest = manifest["layers"][0]["digest"].split(":", 1)[1]
+        return tar.extractfile(f"blobs/sha256/{layer_digest}").read()  # type: ignore[union-attr]
+
+
+def kubebin_arch() -> str:
+    from cniqs.build import host_arch
+
+    return host_arch()
+
+
+# --- the node root filesystem --------------------------------------------------------------------------------
+
+
+def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
+    path = root / rel.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def _install(root: Path, rel: str, src: Path) -> None:
+    path = root / rel.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, path)
+    path.chmod(0o755)
+
+
+def _enable(root: Path, unit: str, target: str = "multi-user.target") -> None:
+    wants = root / "etc/systemd/system" / f"{target}.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / unit
+    if not link.is_symlink():
+        link.symlink_to(f"/etc/systemd/system/{unit}")
+
+
+def _mask(root: Path, unit: str) -> None:
+    link = root / "etc/systemd/system" / unit
+    link.unlink(missing_ok=True)
+    link.symlink_to("/dev/null")
+
+
+def populate(node: Path, inputs: Inputs, archive: Path) -> None:
+    """Turn a copy of the Debian rootfs into a kind node root filesystem."""
+    kube, tools = inputs.kube_bin, inputs.tools_bin
+    for name in ("containerd", "containerd-shim-runc-v2", "ctr", "crictl"):
+        _install(node, f"usr/local/bin/{name}", tools / name)
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        _install(node, f"usr/bin/{name}", kube / name)
+    cni = node / "opt/cni/bin"
+    cni.mkdir(parents=True, exist_ok=True)
+    for plugin in CNI_PLUGINS:
+        _install(node, f"opt/cni/bin/{plugin}", node / "usr/lib/cni" / plugin)
+    (node / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
+    _write(node, "usr/local/bin/entrypoint", nodefiles.ENTRYPOINT, 0o755)
+    system = "etc/systemd/system"
+    _write(node, f"{system}/containerd.service", nodefiles.CONTAINERD_SERVICE)
+    _write(node, f"{system}/{nodefiles.PRELOAD_UNIT}", nodefiles.PRELOAD_SERVICE)
+    _write(node, f"{system}/kubelet.service", nodefiles.KUBELET_SERVICE)
+    _write(node, f"{system}/kubelet.service.d/10-kubeadm.conf", nodefiles.KUBELET_KUBEADM_DROPIN)
+    _write(node, f"{system}/kubelet.service.d/11-cniqs-node.conf", nodefiles.KUBELET_NODE_DROPIN)
+    _write(node, f"{system}/kubelet.slice", nodefiles.KUBELET_SLICE)
+    _write(node, "etc/default/kubelet", nodefiles.KUBELET_DEFAULTS)
+    _write(node, "etc/containerd/config.toml", nodefiles.containerd_config(inputs.image_refs["pause"]))
+    _write(node, "etc/crictl.yaml", nodefiles.CRICTL_YAML)
+    _write(node, "etc/sysctl.d/10-cniqs-node.conf", nodefiles.SYSCTL)
+    for unit in ("containerd.service", nodefiles.PRELOAD_UNIT, "kubelet.service"):
+        _enable(node, unit)
+    for unit in ("systemd-binfmt.service", "getty@tty1.service", "console-getty.service", "systemd-udevd.service",
+                 "systemd-tmpfiles-setup.service", "apt-daily.timer", "apt-daily-upgrade.timer"):  # fmt: skip
+        _mask(node, unit)
+    journald = node / "etc/systemd/journald.conf"
+    journald.write_text(journald.read_text() + "\nReadKMsg=no\n" if journald.exists() else "[Journal]\nReadKMsg=no\n")
+    (node / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
+    _write(node, "kind/version", inputs.release + "\n")
+    _write(node, "kind/manifests/default-cni.yaml", nodefiles.kindnet_manifest(KINDNET_IMAGE))
+    _write(node, "kind/manifests/default-storage.yaml", nodefiles.STORAGE_MANIFEST)
+    preload = node / nodefiles.PRELOAD_DIR.lstrip("/")
+    preload.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(archive, preload / "images.tar")
+
+
+def build(minor: str, *, force: bool = False) -> str:
+    """The node image for this pinned minor (built when missing); returns its name."""
+    if shutil.which("podman") is None:
+        raise ImageBuildError("podman is not installed (apt-get install podman)")
+    inputs = resolve(minor)
+    name = image_name(inputs)
+    if not force and podman_has_image(name):
+        _say(f"{name}: cached")
+        return name
+    t0 = time.monotonic()
+    arch = kubebin_arch()
+    work = Path(tempfile.mkdtemp(prefix="cniqs-nodeimage-", dir=cache_dir()))
+    try:
+        layers = work / "layers"
+        layers.mkdir()
+        userland = layers / "userland.tar"
+        userland_layer(inputs.rootfs, userland)
+        archive = work / "images.tar"
+        write_oci_archive(control_plane_specs(inputs, layers, userland), arch, archive)
+        _say(f"control-plane images archived ({archive.stat().st_size >> 20} MiB) after {time.monotonic() - t0:.0f} s")
+        node = work / "rootfs"
+        _run(["cp", "-a", str(inputs.rootfs), str(node)], "copy the Debian rootfs")
+        populate(node, inputs, archive)
+        changes = [
+            'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+            "STOPSIGNAL SIGRTMIN+3",
+            f"ENV {PATH_ENV.replace('=', ' ', 1)}",
+            "ENV container docker",
+        ]
+        argv = ["podman", "import"]
+        for change in changes:
+            argv += ["--change", change]
+        tar = subprocess.Popen(["tar", "-C", str(node), "--numeric-owner", "-cf", "-", "."], stdout=subprocess.PIPE)
+        try:
+            _run([*argv, "-", name], "podman import", stdin=tar.stdout)
+        finally:
+            if tar.stdout is not None:
+                tar.stdout.close()
+            tar.wait()
+        _say(f"{name}: built in {time.monotonic() - t0:.0f} s")
+        _remove_stale(name)
+        (cache_dir() / f"build-seconds-{inputs.release}.json").write_text(
+            json.dumps({"image": name, "seconds": round(time.monotonic() - t0, 1)}) + "\n"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return name
+
+
+def stale_images(listing: str, name: str) -> list[str]:
+    """Earlier builds of the same release (other input keys) among `podman images` names: superseded by name."""
+    release = name.rsplit(":", 1)[1].rsplit("-", 1)[0]
+    prefix = f"{IMAGE_REPO}:{release}-"
+    return sorted({ref for ref in listing.split() if ref.startswith(prefix) and ref != name})
+
+
+def _remove_stale(name: str) -> None:
+    listing = subprocess.run(
+        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPO], capture_output=True, text=True
+    ).stdout
+    for old in stale_images(listing, name):
+        # an image a cluster still runs on stays (podman refuses); the next build retries
+        if subprocess.run(["podman", "rmi", old], capture_output=True).returncode == 0:
+            _say(f"{old}: removed (superseded)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    force = "--force" in args
+    minors = [a for a in args if a != "--force"]
+    if not minors:
+        from cniqs.providers.kind import podman  # the newest minor kind on podman runs by default
+
+        minors = [podman.node_images(None)[0].minor]
+    try:
+        for minor in minors:
+            print(build(minor, force=force))
+    except (ImageBuildError, kubebin.BuildError) as err:
+        print(f"nodeimage: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
