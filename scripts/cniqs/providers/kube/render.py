@@ -94,16 +94,24 @@ def apiserver_argv(bin_dir: Path, paths: ControlPlanePaths, advertise: ipaddress
     ]
 
 
-def controller_manager_argv(bin_dir: Path, paths: ControlPlanePaths) -> list[str]:
-    pki = paths.pki
-    kubeconfig = paths.controller_manager_kubeconfig
+def _component(binary: Path, kubeconfig: Path) -> list[str]:
+    """What controller-manager and scheduler share: one kubeconfig for everything, loopback, no election."""
     return [
-        str(bin_dir / "kube-controller-manager"),
+        str(binary),
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         "--bind-address=127.0.0.1",
         "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def controller_manager_argv(bin_dir: Path, paths: ControlPlanePaths) -> list[str]:
+    pki = paths.pki
+    return [
+        *_component(bin_dir / "kube-controller-manager", paths.controller_manager_kubeconfig),
         "--allocate-node-cidrs=true",
         f"--cluster-cidr={CLUSTER_CIDR}",
         f"--node-cidr-mask-size={NODE_CIDR_MASK}",
@@ -114,23 +122,11 @@ def controller_manager_argv(bin_dir: Path, paths: ControlPlanePaths) -> list[str
         f"--cluster-signing-key-file={pki / 'ca.key'}",
         "--use-service-account-credentials=true",
         "--controllers=*,bootstrapsigner,tokencleaner",
-        "--profiling=false",
-        "--v=1",
     ]
 
 
 def scheduler_argv(bin_dir: Path, paths: ControlPlanePaths) -> list[str]:
-    kubeconfig = paths.scheduler_kubeconfig
-    return [
-        str(bin_dir / "kube-scheduler"),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1",
-        "--leader-elect=false",
-        "--profiling=false",
-        "--v=1",
-    ]
+    return _component(bin_dir / "kube-scheduler", paths.scheduler_kubeconfig)
 
 
 @dataclass(frozen=True)
