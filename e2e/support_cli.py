@@ -10,6 +10,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from cniqs.provider import Provider, RunOptions
+
 TIMEOUT = 600  # the first `up` may build the plugin executable (kube: also Kubernetes, when not cached)
 
 
@@ -50,3 +54,16 @@ def run_cniqs(argv: list[str], state_dir: Path, backend: str = "local") -> Ran:
             proc.communicate()
         raise
     return Ran(argv, proc.returncode, out, err)
+
+
+def require_cli(provider: Provider) -> None:
+    """Skip with the reason when the provider cannot run here or the console script is missing; fail
+    instead where CI=true (a skipped e2e test is never silent in CI)."""
+    problems = provider.prerequisites(RunOptions())
+    if cniqs_script() is None:
+        problems.append("the `cniqs` console script is not installed (pip install -e .)")
+    if problems:
+        reason = f"{provider.name} backend cannot run here: " + "; ".join(problems)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)

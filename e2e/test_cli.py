@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -25,12 +24,11 @@ import pytest
 
 from cniqs.common import procs
 from cniqs.common.mountinfo import mounts_under
-from cniqs.provider import RunOptions
 from cniqs.providers.local import netns
 from cniqs.providers.local.layout import Layout, RunState
 from cniqs.providers.local.provider import LocalProvider
 from cniqs.providers.local.render import EXT_HOST, POD_CIDR_V4
-from e2e.support_cli import Ran, cniqs_script, run_cniqs
+from e2e.support_cli import Ran, require_cli, run_cniqs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 REPO = Path(__file__).resolve().parents[1]
@@ -40,14 +38,7 @@ FAKE = "1.2.3.0"
 
 @pytest.fixture(scope="module", autouse=True)
 def local_prerequisites() -> None:
-    problems = LocalProvider().prerequisites(RunOptions())
-    if cniqs_script() is None:
-        problems.append("the `cniqs` console script is not installed (pip install -e .)")
-    if problems:
-        reason = "local backend cannot run here: " + "; ".join(problems)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    require_cli(LocalProvider())
 
 
 def quick_start_commands(readme: str) -> list[str]:

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from cniqs.common import procs
-from cniqs.provider import RunOptions
 from cniqs.providers.kube.provider import KubeProvider
 from cniqs.providers.local import netns
-from e2e.support_cli import cniqs_script, run_cniqs
+from e2e.support_cli import require_cli, run_cniqs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kube_only]
 FAKE = "1.2.3.0"
@@ -28,14 +27,7 @@ FAKE = "1.2.3.0"
 
 @pytest.fixture(scope="module", autouse=True)
 def kube_prerequisites() -> None:
-    problems = KubeProvider().prerequisites(RunOptions())
-    if cniqs_script() is None:
-        problems.append("the `cniqs` console script is not installed (pip install -e .)")
-    if problems:
-        reason = "kube backend cannot run here: " + "; ".join(problems)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    require_cli(KubeProvider())
 
 
 def exports(text: str) -> dict[str, str]:
