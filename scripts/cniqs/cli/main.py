@@ -1,8 +1,8 @@
 """cniqs: the workshop tool. `cniqs demo` shows a pod reporting a fake IP while it really has another.
 
-    cniqs demo [--backend auto|local|kind] [--keep]    up, install, run pod `test`, reveal, down
-    cniqs up [--backend ...]                           a node (local) or cluster (kind) that stays up
-    cniqs install [--mode fixed|translate]             chain cni-quickstart into the node's CNI config
+    cniqs demo [--backend auto|local|kube|kind] [--keep]  up, install, run pod `test`, reveal, down
+    cniqs up [--backend ...]                           a node (local) or cluster (kube, kind) that stays up
+    cniqs install [--mode fixed|translate] [--force] [--daemonset]  chain cni-quickstart into the CNI config
     cniqs run POD                                      start a pod (kind: alpine, local: busybox)
     cniqs reveal POD [--json]                          reported IP vs real eth0, plugin log, connectivity
     cniqs uninstall                                    remove only what install added
@@ -54,8 +54,9 @@ def _backend(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKEND_CHOICES,
         default=None,
-        help="local: a containerd node in network namespaces (Linux, root); kind: a kind cluster "
-        "(Docker, kind, kubectl); auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH",
+        help="local: a containerd node in network namespaces (Linux, root); kube: a real Kubernetes built here "
+        "on such nodes (Linux, root, Go); kind: a kind cluster (Docker or podman, kind, kubectl); "
+        "auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH, else local",
     )
     p.add_argument("--name", default=session.DEFAULT_CLUSTER, help="kind cluster name (default %(default)s)")
 
