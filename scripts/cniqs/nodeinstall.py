@@ -40,7 +40,7 @@ def _say(text: str) -> None:
 def apply(files: LocalFiles, bin_dir: str, conf_dir: str, plugin: Path, entry: dict[str, object]) -> str:
     """Install (or confirm) the executable and the derived conflist; what it did, in words. The conf dir is
     checked first, so a node it refuses (InstallError) is left exactly as it was."""
-    conflist.plan_install(files, conf_dir, dict(entry))
+    plan = conflist.plan_install(files, conf_dir, dict(entry))  # None: the conflist is in place already
     installed = Path(bin_dir, f"{build.NAME}.d")
     current = (
         files.readlink(f"{bin_dir}/{build.NAME}") == build.LINK_TARGET
@@ -49,7 +49,8 @@ def apply(files: LocalFiles, bin_dir: str, conf_dir: str, plugin: Path, entry: d
     )
     if not current:
         build.install_executable(files, plugin, bin_dir)
-    plan = conflist.install(files, conf_dir, dict(entry))
+    if plan is not None:
+        files.write_atomic(plan.path, plan.text)
     return "installed" if plan is not None or not current else "in place"
 
 

@@ -284,12 +284,11 @@ class KubeBackend:
         }
 
     def sandbox_ips(self, node: str, pod_uid: str) -> list[str]:
-        access = self.shell.access
-        ids = parse.lines(check(self.run, cmd.crictl_pods_of(access, node, pod_uid), f"crictl pods on {node}"))
-        if not ids:
+        sandbox = self.sandbox_id(node, pod_uid)
+        if sandbox is None:
             return []
-        inspected = check(self.run, cmd.crictl_inspectp(access, node, ids[0]), f"crictl inspectp on {node}")
-        return parse.inspectp_ips(inspected)
+        argv = cmd.crictl_inspectp(self.shell.access, node, sandbox)
+        return parse.inspectp_ips(check(self.run, argv, f"crictl inspectp on {node}"))
 
     def sandbox_id(self, node: str, pod_uid: str) -> str | None:
         access = self.shell.access
