@@ -1,6 +1,7 @@
 """The `cniqs` tool on the kube tier, run for real as a workshop participant would on a Linux machine:
 `up` prints how to reach the cluster by hand, the exports it prints make the built `kubectl` show the
-fake IP in `kubectl describe pod` and the real one in `kubectl exec ... ip a s`, and `down` leaves nothing.
+fake IP in `kubectl describe pod` and the real one in `kubectl exec ... ip a s`, the node commands
+`status` prints work when pasted, and `down` leaves nothing.
 
 These tests drive their own cluster through the console script (not the `backend` fixture), so they run
 only with `--backend kube`; a missing prerequisite skips with the reason, and fails where CI=true.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -60,6 +62,11 @@ def test_up_then_kubectl_by_hand_shows_the_fake_ip_and_down_leaves_nothing(tmp_p
         real = [ipaddress.ip_interface(a) for a in re.findall(r"inet (\S+) ", inside.stdout)]
         assert real and all(str(a.ip) != FAKE for a in real), inside.stdout
         assert all(a.ip in ipaddress.ip_network("10.244.0.0/16") for a in real), inside.stdout
+        status = run_cniqs(["cniqs", "status"], tmp_path, backend="kube")
+        runtime = re.findall(r"^\s+runtime:\s+(.+)$", status.out, re.M)
+        assert status.rc == 0 and runtime and "describe pod test" in status.out, status
+        pasted = [by_hand(shlex.split(line), env) for line in runtime]  # what status says to paste, pasted
+        assert sum(" test " in p.stdout for p in pasted) == 1, pasted
         reveal = run_cniqs(["cniqs", "reveal", "test"], tmp_path, backend="kube")
         assert reveal.rc == 0 and re.search(rf"kubectl describe pod \(IP:\)\s+{re.escape(FAKE)}", reveal.out), reveal
     finally:

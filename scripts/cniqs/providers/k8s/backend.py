@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -421,4 +422,19 @@ class KubeBackend:
         return Pod(self.namespace, obj.metadata.name, obj.spec.node_name or "", handle=obj.metadata.uid)
 
     def how_to_poke(self) -> str:
-        return f"  kubectl:  export KUBECONFIG={self.kubeconfig}"
+        """The kubeconfig, the two views of a pod (what Kubernetes reports, what its eth0 has), and per node
+        the runtime's own view and the CNI conf dir, each as a command to paste."""
+        kubectl = f"kubectl -n {self.namespace}"
+        pod = next((p.name for p in self.pods()), "POD")
+        lines = [
+            f"  kubectl:  export KUBECONFIG={self.kubeconfig}",
+            f"  pods:     {kubectl} get pods -o wide",
+            f"  reported: {kubectl} describe pod {pod} | grep -A3 '^IP'   (what the last CNI plugin said)",
+            f"  real:     {kubectl} exec {pod} -- ip a s eth0",
+        ]
+        for node in self.nodes:
+            access = self.shell.access
+            lines.append(f"  node {node}:")
+            lines.append(f"    runtime:  {shlex.join(access.exec_argv(node, ['crictl', 'pods']))}")
+            lines.append(f"    CNI conf: {shlex.join(access.exec_argv(node, ['ls', '-l', self.shell.cni.conf_dir]))}")
+        return "\n".join(lines)
