@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -12,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from cniqs.common import procs
+from cniqs.common.mountinfo import mounts_under
 from cniqs.provider import Provider, RunOptions
+from cniqs.providers.local import netns
+from cniqs.providers.local.layout import Layout
 
 TIMEOUT = 600  # the first `up` may build the plugin executable (kube: also Kubernetes, when not cached)
 
@@ -56,14 +62,43 @@ def run_cniqs(argv: list[str], state_dir: Path, backend: str = "local") -> Ran:
     return Ran(argv, proc.returncode, out, err)
 
 
-def require_cli(provider: Provider) -> None:
-    """Skip with the reason when the provider cannot run here or the console script is missing; fail
-    instead where CI=true (a skipped e2e test is never silent in CI)."""
+def require_cli(provider: Provider, needs: tuple[str, ...] = ()) -> None:
+    """Skip with the reason when the provider cannot run here, the console script or one of the commands
+    in needs is missing; fail instead where CI=true (a skipped e2e test is never silent in CI)."""
     problems = provider.prerequisites(RunOptions())
     if cniqs_script() is None:
         problems.append("the `cniqs` console script is not installed (pip install -e .)")
+    problems += [f"`{tool}` is not on PATH" for tool in needs if shutil.which(tool) is None]
     if problems:
         reason = f"{provider.name} backend cannot run here: " + "; ".join(problems)
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
+
+
+def quick_start_commands(readme: str) -> list[str]:
+    """The commands of the first code block under the `## Quick start` heading."""
+    section = readme.split("\n## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```[a-z]*\n(.*?)```", section, re.S)
+    assert block, "README's Quick start has no code block"
+    return [ln.split(" #", 1)[0].strip() for ln in block.group(1).splitlines() if ln.strip() and ln[0] != "#"]
+
+
+def node_left_nothing(run_id: str, root: Path | None = None, containerd_pid: int | None = None) -> list[str]:
+    """What a torn-down local node left behind: namespaces, processes, mounts, cgroups, files."""
+    layout = Layout(run_id, root or Path("/nonexistent"))
+    left = [f"netns {ns}" for ns in (layout.node_netns, layout.ext_netns) if netns.exists(ns)]
+    left += [f"cgroup {d}" for d in procs.cgroup_dirs(layout.cgroup_parent)]
+    left += [f"process {pid}: {procs.cmdline(pid)}" for pid in procs.mentioning(f"cniqs-{run_id}") if procs.alive(pid)]
+    if containerd_pid and procs.alive(containerd_pid):
+        left.append(f"containerd {containerd_pid}: {procs.cmdline(containerd_pid)}")
+    if root is not None:
+        left += [f"mount {m}" for m in mounts_under(root)]
+        left += [f"dir {p}" for p in (root, root.parent) if p.exists() and p.name.startswith("cniqs-")]
+    return left
+
+
+def real_address(text: str) -> ipaddress.IPv4Interface:
+    """The real address reveal printed on the `ip a s eth0` line."""
+    line = next(ln for ln in text.splitlines() if "(ip a s eth0)" in ln)
+    return ipaddress.IPv4Interface(re.findall(r"\d+\.\d+\.\d+\.\d+/\d+", line)[0])

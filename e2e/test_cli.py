@@ -1,8 +1,6 @@
-"""The README's quick start and the `cniqs` subcommands, run for real on the local backend.
-
-The demo command is read out of README.md's Quick start and run exactly as written, so a README
-command that stops working fails here. Then one up..down cycle of the subcommands, each asserted
-on its real output, and a check that `down` leaves nothing behind.
+"""The `cniqs` subcommands, run for real on the local backend: one up..down cycle, each step asserted on
+its real output, and a check that `down` leaves nothing behind (the README's quick start demo runs in
+e2e/test_quickstart.py).
 
 These tests drive their own local nodes through the `cniqs` console script (not the `backend`
 fixture), so they run only with `--backend local`; prerequisites as for the rest of the suite:
@@ -14,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +20,10 @@ from typing import Any
 import pytest
 
 from cniqs.common import procs
-from cniqs.common.mountinfo import mounts_under
-from cniqs.providers.local import netns
-from cniqs.providers.local.layout import Layout, RunState
+from cniqs.providers.local.layout import RunState
 from cniqs.providers.local.provider import LocalProvider
 from cniqs.providers.local.render import EXT_HOST, POD_CIDR_V4
-from e2e.support_cli import Ran, require_cli, run_cniqs
+from e2e.support_cli import Ran, node_left_nothing, real_address, require_cli, run_cniqs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]
 REPO = Path(__file__).resolve().parents[1]
@@ -39,55 +34,6 @@ FAKE = "1.2.3.0"
 @pytest.fixture(scope="module", autouse=True)
 def local_prerequisites() -> None:
     require_cli(LocalProvider())
-
-
-def quick_start_commands(readme: str) -> list[str]:
-    """The commands of the first code block under the `## Quick start` heading."""
-    section = readme.split("\n## Quick start", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```[a-z]*\n(.*?)```", section, re.S)
-    assert block, "README's Quick start has no code block"
-    return [ln.split(" #", 1)[0].strip() for ln in block.group(1).splitlines() if ln.strip() and ln[0] != "#"]
-
-
-def real_address(text: str) -> ipaddress.IPv4Interface:
-    """The real address reveal printed on the `ip a s eth0` line."""
-    line = next(ln for ln in text.splitlines() if "(ip a s eth0)" in ln)
-    return ipaddress.IPv4Interface(re.findall(r"\d+\.\d+\.\d+\.\d+/\d+", line)[0])
-
-
-def node_left_nothing(run_id: str, root: Path | None = None, containerd_pid: int | None = None) -> list[str]:
-    """What a torn-down local node left behind: namespaces, processes, mounts, cgroups, files."""
-    layout = Layout(run_id, root or Path("/nonexistent"))
-    left = [f"netns {ns}" for ns in (layout.node_netns, layout.ext_netns) if netns.exists(ns)]
-    left += [f"cgroup {d}" for d in procs.cgroup_dirs(layout.cgroup_parent)]
-    left += [f"process {pid}: {procs.cmdline(pid)}" for pid in procs.mentioning(f"cniqs-{run_id}") if procs.alive(pid)]
-    if containerd_pid and procs.alive(containerd_pid):
-        left.append(f"containerd {containerd_pid}: {procs.cmdline(containerd_pid)}")
-    if root is not None:
-        left += [f"mount {m}" for m in mounts_under(root)]
-        left += [f"dir {p}" for p in (root, root.parent) if p.exists() and p.name.startswith("cniqs-")]
-    return left
-
-
-# -- the README's quick start ------------------------------------------------------------------------
-
-
-def test_readme_quick_start_demo_runs_as_written(tmp_path: Path) -> None:
-    demo = quick_start_commands((REPO / "README.md").read_text())[0]
-    ran = run_cniqs(shlex.split(demo), tmp_path)
-    assert ran.rc == 0, ran
-    assert "using the local backend" in ran.err and "cniqs: demo finished in" in ran.err, ran
-    assert re.search(r"==> Bringing up a local containerd node.*\n    done \(\d+\.\d s\)", ran.err), ran
-    reported = next(ln for ln in ran.out.splitlines() if "CRI PodSandboxStatus" in ln)
-    assert reported.split()[-1] == FAKE, ran
-    real = real_address(ran.out)
-    assert real.ip in POD_CIDR_V4 and str(real.ip) != FAKE, ran
-    assert f"real {real} -> reported {FAKE}/24" in ran.out, ran
-    assert "4/4 connectivity checks ok" in ran.out and "FAIL" not in ran.out, ran
-    run_id = re.search(r"on node cniqs-([0-9a-f]{8}) ", ran.out)
-    assert run_id, ran
-    assert node_left_nothing(run_id.group(1)) == [], ran
-    assert not (tmp_path / "state.json").exists(), "a demo without --keep records nothing"
 
 
 # -- up .. down ------------------------------------------------------------------------------------------

@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from e2e.test_cli import quick_start_commands
+from e2e.support_cli import quick_start_commands
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 
 
 def test_quick_start_is_exactly_two_commands_the_demo_and_the_tests() -> None:
-    assert quick_start_commands(README) == ["cniqs demo", "tox"]
+    assert quick_start_commands(README) == ["tox -e demo", "tox"]
+
+
+def test_the_quick_start_demo_is_a_tox_env_that_runs_cniqs_demo() -> None:
+    import configparser
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPO / "tox.ini")
+    assert tox["testenv:demo"]["commands"].strip() == "cniqs demo {posargs}"
+    assert "quickstart" in tox["tox"]["envlist"], "plain `tox` runs the quick start's demo on a fresh clone"
 
 
 def test_run_the_tests_gives_the_command_ci_runs() -> None:
