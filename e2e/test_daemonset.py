@@ -1,9 +1,10 @@
 """Install on any cluster: the installer DaemonSet (cniqs.providers.k8s.daemonset), for real on kube and kind.
 
 Every node gets the plugin and the derived conflist; a new pod on every node reports the fake; an
-installer pod that restarts changes nothing; a node whose CNI config it cannot install on is left
-untouched, with a failing readiness and the reason in the pod log; deleting the DaemonSet leaves each
-node's CNI bin and conf dirs byte-identical to before. The fake prefix is TEST-NET-1 (192.0.2.0/24).
+installer pod that restarts, or kind's kindnet rewriting its own conflist, changes nothing; a node
+whose CNI config it cannot install on is left untouched, with a failing readiness and the reason in
+the pod log; deleting the DaemonSet leaves each node's CNI bin and conf dirs byte-identical to before.
+The fake prefix is TEST-NET-1 (192.0.2.0/24).
 """
 
 from __future__ import annotations
@@ -91,6 +92,41 @@ def test_an_installer_restart_changes_nothing(cluster: KubeBackend, installed: s
     cluster.wait_daemonset()
     # The old pod's preStop removed the install, the new pod made it again: the same files, once.
     assert snapshot(cluster, node) == state
+
+
+def conflist_stamp(cluster: KubeBackend, node: str, name: str) -> str:
+    """inode and nanosecond mtime of a file in the node's conf dir: changes on every rewrite."""
+    path = f"{cluster.shell.cni.conf_dir}/{name}"
+    return check(cluster.run, cluster.shell.access.exec_argv(node, ["stat", "-c", "%i %.9Y", path]), f"stat {path}")
+
+
+@pytest.mark.kind_only
+def test_kindnet_rewriting_its_conflist_changes_nothing(cluster: KubeBackend, installed: str) -> None:
+    """kind's kindnet pod writes 10-kindnet.conflist at every start; restarting it must neither undo nor
+    double the install, and new pods still report the fake."""
+    node = cluster.nodes[-1]
+    state = snapshot(cluster, node)
+    stamp = conflist_stamp(cluster, node, "10-kindnet.conflist")
+    kindnet = cluster.core.list_namespaced_pod("kube-system", label_selector="app=kindnet").items
+    old = [p.metadata.name for p in kindnet if p.spec.node_name == node]
+    assert len(old) == 1, f"kindnet pods on {node}: {old}"
+    cluster.core.delete_namespaced_pod(old[0], "kube-system")
+
+    def rewritten() -> str:
+        now = conflist_stamp(cluster, node, "10-kindnet.conflist")
+        if now == stamp:
+            raise NotYet("10-kindnet.conflist not rewritten yet")
+        return now
+
+    wait_until(f"a new kindnet pod on {node} to rewrite its conflist", rewritten, 120, interval=1)
+    cluster.wait_daemonset()
+    assert snapshot(cluster, node) == state, "kindnet's rewrite changed the install"
+    pod = cluster.run_pod("ds-kindnet", node=node)
+    try:
+        views = cluster.reported_views(pod)
+        expect(all(v == [FAKE] for v in views.values()), f"{node} after kindnet's rewrite: {views}", cluster, pod)
+    finally:
+        delete_pods(cluster, [pod])
 
 
 @pytest.mark.kube_only

@@ -34,6 +34,9 @@ def test_kind_commands() -> None:
     assert commands.kind_get_nodes("/k", "n") == ["/k", "get", "nodes", "--name", "n"]
     assert commands.kind_get_kubeconfig("kind", "n") == ["kind", "get", "kubeconfig", "--name", "n"]
     assert commands.kind_export_logs("kind", "n", "/a/logs") == ["kind", "export", "logs", "/a/logs", "--name", "n"]
+    assert commands.kind_load_image_archive("kind", "n", "/a/i.oci.tar") == [
+        "kind", "load", "image-archive", "/a/i.oci.tar", "--name", "n",
+    ]  # fmt: skip
 
 
 def test_kind_never_touches_the_users_kubeconfig() -> None:

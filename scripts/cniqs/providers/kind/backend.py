@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cniqs.common.run import Runner
+from cniqs.common.run import Runner, check
 from cniqs.provider import Targets
 from cniqs.providers.k8s.backend import KubeBackend
 from cniqs.providers.k8s.nodes import Nodes
-from cniqs.providers.kind import nodebuild
+from cniqs.providers.kind import commands, nodebuild
 from cniqs.providers.kind.cluster import Cluster
 from cniqs.providers.kind.commands import DOCKER, DockerAccess
 
@@ -32,7 +32,14 @@ class KindBackend(KubeBackend):
                 return build_plugin(arch, force)
             return nodebuild.build(run, arch, force=force)
 
+        self.kind = cluster.kind
         super().__init__(
             "kind", Nodes(run, access), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
             pod_image, rebuild=rebuild, namespace=namespace,
         )  # fmt: skip
+
+    def load_image(self, archive: Path) -> None:
+        """The archive into every node's containerd with kind's own `kind load image-archive`."""
+        self.loaded_images.append(archive)
+        argv = commands.kind_load_image_archive(self.kind, self.cluster, str(archive))
+        check(self.run, argv, f"kind load image-archive {archive.name} into {self.cluster}", timeout=300)

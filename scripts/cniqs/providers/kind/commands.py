@@ -51,6 +51,11 @@ def kind_get_kubeconfig(kind: str, name: str) -> list[str]:
     return [kind, "get", "kubeconfig", "--name", name]
 
 
+def kind_load_image_archive(kind: str, name: str, archive: str) -> list[str]:
+    """Import an image archive (docker-archive or OCI) into the runtime of every node of the cluster."""
+    return [kind, "load", "image-archive", archive, "--name", name]
+
+
 def kind_export_logs(kind: str, name: str, dest: str) -> list[str]:
     return [kind, "export", "logs", dest, "--name", name]
 
