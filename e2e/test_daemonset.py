@@ -166,12 +166,31 @@ def test_uninstall_leaves_every_node_as_it_was(cluster: KubeBackend, installed: 
         delete_pods(cluster, [pod])
 
 
-def test_a_foreign_higher_priority_config_is_left_alone_and_named(cluster: KubeBackend, before: dict[str, str]) -> None:
+# A node the installer must refuse: (file written into its conf dir, its config, what the pod log says)
+REFUSALS = {
+    "a foreign file that would still win": (
+        "00-aaa-foreign.conflist",
+        {"cniVersion": "0.3.1", "name": "foreign", "plugins": [{"type": "loopback"}]},
+        "00-aaa-foreign.conflist sorts before",
+    ),
+    "an active config that is no chain": (
+        "05-single.conf",
+        {"cniVersion": "0.3.1", "name": "single", "type": "loopback"},
+        "05-single.conf is not a conflist with a 'plugins' list",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_node_it_cannot_install_on_is_left_alone_and_says_why(
+    cluster: KubeBackend, before: dict[str, str], case: str
+) -> None:
+    name, config, reason = REFUSALS[case]
     node = cluster.nodes[-1]
-    foreign = f"{cluster.shell.cni.conf_dir}/00-aaa-foreign.conflist"
-    text = render({"cniVersion": "0.3.1", "name": "foreign", "plugins": [{"type": "loopback"}]})
+    foreign = f"{cluster.shell.cni.conf_dir}/{name}"
+    text = render(config)
     files_argv = cluster.shell.access.exec_argv(node, ["cp", "/dev/stdin", foreign], stdin=True)
-    check(cluster.run, files_argv, "write a foreign config", input=text)
+    check(cluster.run, files_argv, f"write {name}", input=text)
     try:
         state = snapshot(cluster, node)
         image = cluster.install_daemonset_nowait(ENTRY)
@@ -190,7 +209,7 @@ def test_a_foreign_higher_priority_config_is_left_alone_and_named(cluster: KubeB
             return str(log)
 
         log = wait_until(f"the installer on {node} to refuse", refused, 120, interval=1)
-        assert "00-aaa-foreign.conflist sorts before" in log, log
+        assert reason in log, log
         pod = cluster.core.read_namespaced_pod(installer_pods(cluster)[node], daemonset.NAMESPACE)
         assert not any(c.ready for c in pod.status.container_statuses or []), "a refusing node is not ready"
         assert snapshot(cluster, node) == state, "the refusing node's CNI config was touched"
