@@ -6,13 +6,13 @@ Only cniqs.provider.Backend is used here, so every backend runs the same checks.
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cniqs.common.ipaddr import parse_ip_addr
-from cniqs.provider import Backend, ExecResult, Pod, PodView
+from cniqs.common.waits import NotYet, wait_until
+from cniqs.provider import Backend, Pod, PodView
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -27,15 +27,20 @@ def real_interfaces(backend: Backend, pod: Pod, ifname: str = "eth0") -> list[In
     return [ipaddress.ip_interface(address) for address in parse_ip_addr(result.stdout, ifname)]
 
 
-def exec_until_ok(backend: Backend, pod: Pod, argv: Sequence[str], seconds: float = 10) -> ExecResult:
-    """Run argv in the pod until it exits 0 or seconds pass (a fresh IPv6 address may still be in DAD);
-    the last result either way."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = backend.exec(pod, argv, timeout=max(5, seconds))
-        if result.rc == 0 or time.monotonic() > deadline:
-            return result
-        time.sleep(0.5)
+def addresses_settled(backend: Backend, pod: Pod, ifname: str = "eth0", seconds: float = 10) -> None:
+    """Wait until no address on the pod's ifname is tentative (a fresh IPv6 address is in duplicate address
+    detection for a second or two and cannot send yet); a check that uses the address runs once after."""
+
+    def settled() -> bool:
+        result = backend.exec(pod, ["ip", "-o", "addr", "show", "dev", ifname], timeout=15)
+        if result.rc != 0:
+            raise AssertionError(f"`ip addr show dev {ifname}` failed in pod {pod.name}: {result.stderr.strip()}")
+        tentative = [line for line in result.stdout.splitlines() if " tentative" in line]
+        if tentative:
+            raise NotYet(f"tentative: {tentative}")
+        return True
+
+    wait_until(f"the addresses of {pod.name}'s {ifname} to leave DAD", settled, seconds, interval=0.1)
 
 
 def real_ips(backend: Backend, pod: Pod) -> list[str]:

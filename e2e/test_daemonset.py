@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -167,7 +168,7 @@ def test_uninstall_leaves_every_node_as_it_was(cluster: KubeBackend, installed: 
 
 
 # A node the installer must refuse: (file written into its conf dir, its config, what the pod log says)
-REFUSALS = {
+REFUSALS: dict[str, tuple[str, dict[str, Any], str]] = {
     "a foreign file that would still win": (
         "00-aaa-foreign.conflist",
         {"cniVersion": "0.3.1", "name": "foreign", "plugins": [{"type": "loopback"}]},

@@ -23,7 +23,6 @@ from cniqs.conflist import chain_entry
 from cniqs.provider import Backend, Pod, primary
 from e2e.support import (
     delete_pods,
-    exec_until_ok,
     expect,
     fixed_fakes,
     real_interfaces,
@@ -71,7 +70,7 @@ def test_containerd_killed_and_restarted_keeps_pods_reporting_the_fake(node: Loc
         pods.append(new)
         reported_matches_translation(node, new)
         target = real_ips(node, old[0])[0]
-        ping = exec_until_ok(node, new, ["ping", "-c", "1", "-W", "2", "-t", "2", target])
+        ping = node.exec(new, ["ping", "-c", "1", "-W", "2", "-t", "2", target], timeout=15)
         expect(ping.rc == 0, f"a new pod cannot reach an old one at {target}: {ping.stdout}{ping.stderr}",
                node, new, old[0])  # fmt: skip
         delete_pods(node, old)

@@ -9,7 +9,16 @@ import pytest
 
 from cniqs.conflist import chain_entry
 from cniqs.provider import Backend, ChainVariant
-from e2e.support import delete_pods, exec_until_ok, expect, fixed_fakes, in_any, real_interfaces, run_pods, translated
+from e2e.support import (
+    addresses_settled,
+    delete_pods,
+    expect,
+    fixed_fakes,
+    in_any,
+    real_interfaces,
+    run_pods,
+    translated,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -93,7 +102,12 @@ def test_dual_stack_reports_a_fake_ip_per_family(backend: Backend, variant_chain
         expect(sorted(i.version for i in real) == [4, 6], f"expected an IPv4 and an IPv6 address: {real}", backend, pod)
         expect(all(in_any(str(i.ip), cidrs) for i in real), f"real {real} not in {cidrs}", backend, pod)
         v6 = next(i.ip for i in real if i.version == 6)
-        ping = exec_until_ok(backend, peer, ["ping", "-6", "-c", "1", "-W", "2", "-t", "2", str(v6)])
+        for each in pods:
+            addresses_settled(backend, each)
+        # One echo, answered or not. ptp puts the gateway address on the node's side of each new veth, where
+        # it is in DAD for about 2 s: the echo waits in the neighbour queue until then (measured: RTT 2057 ms
+        # on a local node). -W 2 lost that race most of the time; -W 5 waits it out.
+        ping = backend.exec(peer, ["ping", "-6", "-c", "1", "-W", "5", "-t", "2", str(v6)], timeout=15)
         expect(ping.rc == 0, f"peer cannot reach {v6}: {ping.stdout}{ping.stderr}", backend, pod, peer)
         expect(ipaddress.ip_address(want[1]) not in {i.ip for i in real}, "the fake IPv6 is real", backend, pod)
     finally:
