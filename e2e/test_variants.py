@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from cniqs.conflist import chain_entry
-from cniqs.provider import Backend, ChainVariant
+from cniqs.provider import Backend, ChainVariant, Pod
 from e2e.support import (
+    PARALLEL_PODS,
     addresses_settled,
     delete_pods,
     expect,
@@ -72,10 +74,15 @@ def test_translate_mode_keeps_host_bits_and_never_collides(backend: Backend, var
     backend.install(entry)
     pods = run_pods(backend, [f"tr-{n:02d}" for n in range(TRANSLATE_PODS)])
     try:
-        seen: dict[str, str] = {}
-        for pod in pods:
+
+        def look(pod: Pod) -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
             reported = next(iter(backend.reported_views(pod).values()))
-            real = [i.ip for i in real_interfaces(backend, pod) if i.version == 4]
+            return reported, [i.ip for i in real_interfaces(backend, pod) if i.version == 4]
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_PODS) as pool:
+            looks = list(pool.map(look, pods))  # read every pod at once; assert one by one below
+        seen: dict[str, str] = {}
+        for pod, (reported, real) in zip(pods, looks, strict=True):
             expect(len(reported) == 1 and len(real) == 1, "expected one IPv4 address each", backend, pod)
             want = translated(real[0], entry["fakeIPv4"])
             expect(reported[0] == str(want), f"reported {reported[0]}, translating {real[0]} gives {want}",
