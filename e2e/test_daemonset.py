@@ -95,6 +95,15 @@ def test_an_installer_restart_changes_nothing(cluster: KubeBackend, installed: s
     assert snapshot(cluster, node) == state
 
 
+def a_new_pod_reports_the_fake(cluster: KubeBackend, name: str, node: str, when: str) -> None:
+    pod = cluster.run_pod(name, node=node)
+    try:
+        views = cluster.reported_views(pod)
+        expect(all(v == [FAKE] for v in views.values()), f"{node} {when}: {views}", cluster, pod)
+    finally:
+        delete_pods(cluster, [pod])
+
+
 def conflist_stamp(cluster: KubeBackend, node: str, name: str) -> str:
     """inode and nanosecond mtime of a file in the node's conf dir: changes on every rewrite."""
     path = f"{cluster.shell.cni.conf_dir}/{name}"
@@ -122,12 +131,7 @@ def test_kindnet_rewriting_its_conflist_changes_nothing(cluster: KubeBackend, in
     wait_until(f"a new kindnet pod on {node} to rewrite its conflist", rewritten, 120, interval=1)
     cluster.wait_daemonset()
     assert snapshot(cluster, node) == state, "kindnet's rewrite changed the install"
-    pod = cluster.run_pod("ds-kindnet", node=node)
-    try:
-        views = cluster.reported_views(pod)
-        expect(all(v == [FAKE] for v in views.values()), f"{node} after kindnet's rewrite: {views}", cluster, pod)
-    finally:
-        delete_pods(cluster, [pod])
+    a_new_pod_reports_the_fake(cluster, "ds-kindnet", node, "after kindnet's rewrite")
 
 
 @pytest.mark.kube_only
@@ -139,12 +143,7 @@ def test_a_node_that_joins_later_gets_it(cluster: KubeBackend, installed: str) -
     try:
         cluster.wait_daemonset()  # now one more node: its installer pod must be ready too
         assert joined in installer_pods(cluster)
-        pod = cluster.run_pod("ds-joined", node=joined)
-        try:
-            views = cluster.reported_views(pod)
-            expect(all(v == [FAKE] for v in views.values()), f"{joined}: {views}", cluster, pod)
-        finally:
-            delete_pods(cluster, [pod])
+        a_new_pod_reports_the_fake(cluster, "ds-joined", joined, "(joined after the install)")
     finally:
         assert cluster.remove_node(joined) == []
 
