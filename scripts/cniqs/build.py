@@ -46,6 +46,10 @@ EXCLUDES = (
     "shutil",
 )
 
+# PyInstaller options of the node build: strip the binaries, bytecode at -OO, modules as loose .pyc files
+# beside the executable (noarchive: no PYZ archive to open and search on every call).
+FREEZE_OPTIONS = ("--strip", "--optimize", "2", "--debug", "noarchive")
+
 MACHINE_TO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -63,6 +67,16 @@ def source_digest() -> str:
     sources = plugin_sources()
     for path in sorted(sources.rglob("*.py")):
         h.update(path.relative_to(sources.parent).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_digest() -> str:
+    """source_digest() plus what else decides a build: the embedded build's launcher and its builder."""
+    from cniqs import embed
+
+    h = hashlib.sha256(source_digest().encode())
+    for path in (embed.LAUNCHER_C, Path(embed.__file__)):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -86,14 +100,21 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
     return folder
 
 
-def freeze(entry: Path, name: str, search: Path, root: Path, excludes: Sequence[str] = ()) -> Path:
+def freeze(
+    entry: Path,
+    name: str,
+    search: Path,
+    root: Path,
+    excludes: Sequence[str] = (),
+    options: Sequence[str] = FREEZE_OPTIONS,
+) -> Path:
     """PyInstaller one-folder build of entry as root/name/name; its output goes to root/build.log, which the
     progress line names (with -v, CNIQS_VERBOSE=1, it is shown as well)."""
     cmd = [
         sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--onedir",
         "--name", name, "--paths", str(search),
         "--distpath", str(root), "--workpath", str(root / "work"), "--specpath", str(root),
-        "--log-level", "WARN", "--strip", "--optimize", "2", "--debug", "noarchive",
+        "--log-level", "WARN", *options,
         *(arg for mod in excludes for arg in ("--exclude-module", mod)),
         str(entry),
     ]  # fmt: skip
