@@ -122,16 +122,28 @@ def link_args(link: str, lib_dir: Path) -> list[str]:
     return [f"-L{shared.parent}", f"-l:{shared.name}", *system_libs, "-Wl,-rpath,$ORIGIN/lib"]
 
 
+def missing(cc: str | None = None) -> str | None:
+    """Why this machine cannot build the embedded executable, or None when it can."""
+    compiler = cc or os.environ.get("CC") or "gcc"
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler} not found; apt install gcc libc6-dev)"
+    include = sysconfig.get_path("include")
+    if not (Path(include) / "Python.h").is_file():
+        return f"no Python headers ({include}/Python.h is missing; for Debian's python3: apt install python3-dev)"
+    if static_libpython() is None and shared_libpython() is None:
+        return "this Python ships neither a static nor a shared libpython to embed"
+    return None
+
+
 def build(sources: Path, out: Path, name: str, link: str = "auto", cc: str | None = None) -> Path:
     """Build the folder out/name holding the executable out/name/name; return the folder."""
     if link not in LINKS:
         raise ValueError(f"link must be one of {LINKS}")
+    problem = missing(cc)
+    if problem is not None:
+        raise SystemExit(f"cannot build the embedded {name}: {problem}")
     compiler = cc or os.environ.get("CC") or "gcc"
-    if shutil.which(compiler) is None:
-        raise SystemExit(f"the embedded build needs a C compiler ({compiler} not found; apt install gcc)")
     include = sysconfig.get_path("include")
-    if not (Path(include) / "Python.h").is_file():
-        raise SystemExit(f"the embedded build needs the Python headers ({include}/Python.h is missing)")
     folder = out / name
     shutil.rmtree(folder, ignore_errors=True)
     lib_dir = folder / "lib"
