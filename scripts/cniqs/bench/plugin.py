@@ -1,16 +1,19 @@
-"""Median wall time of one CNI ADD through every way of shipping the plugin, side by side.
+"""Median time of one CNI ADD through every way of shipping the plugin, side by side.
 
 Builds (cached under the build dir's bench/) and times, on the same prevResult ADD and in the same run,
 each candidate node executable: PyInstaller one-folder builds with several option sets, a Nuitka
-standalone build, and CPython embedded with the plugin frozen in (cniqs.embed, static and shared
-libpython). Reference points: a bare `python3 -I -S -c pass` (the interpreter the builds embed), the
-plugin itself run from compiled bytecode by `python3 -I -S` (the floor of a CPython that loads its
-modules from files), and the Go reference plugin `ptp` answering VERSION.
+standalone build, a relocatable CPython folder (the interpreter, its libpython and only the modules the
+plugin imports, as .pyc, behind a /bin/sh launcher), and CPython embedded with the plugin frozen in
+(cniqs.embed, static and shared libpython; the node build). Reference points: a bare
+`python3 -I -S -c pass` (the interpreter the builds embed), the plugin itself run from compiled bytecode
+by `python3 -I -S` (the floor of a CPython that loads its modules from files), the distribution's
+python3 (statically linked) and the Go reference plugin `ptp` answering VERSION.
 
 Calls are interleaved (one call of each candidate per round) so machine load hits them all alike.
-Columns: median ms; ratio to `python3 -I -S -c pass`; the newest glibc symbol version the build asks
-for; size on disk; `ok` when the ADD rewrites the IP and malformed input gets a CNI error (code 6, no
-traceback). `node` marks the candidate build.py ships.
+Columns: median wall ms and its ratio to `python3 -I -S -c pass`; median CPU ms (user + system of the
+child, which a busy machine inflates far less than wall time) and its ratio; the newest glibc symbol
+version the build asks for; size on disk; `ok` when the ADD rewrites the IP and malformed input gets a
+CNI error (code 6, no traceback). `node` marks the candidate build.py ships.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import compileall
 import hashlib
 import json
 import os
+import py_compile
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,11 +68,16 @@ class Row:
     folder: Path | None = None  # a candidate build: glibc, size and the checks apply
     node: bool = False
     times: list[float] | None = None
+    cpu: list[float] | None = None
     ok: str = ""
 
     @property
     def median(self) -> float:
         return statistics.median(self.times or [float("nan")])
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu or [float("nan")])
 
 
 def interpreter() -> str:
@@ -76,8 +86,9 @@ def interpreter() -> str:
 
 
 def cached(key: str, make: Callable[[Path], Path]) -> Path:
-    """make(root) -> folder, rebuilt when the plugin's sources, the interpreter or key change."""
-    stamp_text = hashlib.sha256(f"{key}\0{build.build_digest()}\0{sys.version}".encode()).hexdigest()
+    """make(root) -> folder, rebuilt when the plugin's sources, the interpreter, this module or key change."""
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # the candidates' recipes live here
+    stamp_text = hashlib.sha256(f"{key}\0{build.build_digest()}\0{own}".encode()).hexdigest()
     root = build_root() / "bench" / key
     stamp = root / "stamp"
     if stamp.is_file() and stamp.read_text() == stamp_text and (root / NAME / NAME).is_file():
@@ -119,6 +130,47 @@ def embedded(link: str) -> Callable[[Path], Path]:
     return lambda root: embed.build(plugin_sources(), root, NAME, link=link)
 
 
+RELOCATABLE_LAUNCHER = """#!/bin/sh
+# Run as <folder>/{name}, or as <bin>/{name}, the install's symlink to {name}.d/{name}: find the folder
+# without a readlink process (the install layout is fixed).
+d=${{0%/*}}
+[ -x "$d/bin/python3" ] || d="$0.d"
+exec "$d/bin/python3" -I -S -c 'import sys; from cni_quickstart.main import main; sys.exit(main())'
+"""
+
+
+def relocatable(root: Path) -> Path:
+    """The interpreter binary (rpath $ORIGIN/../lib), its libpython, and only the modules the plugin
+    imports as sourceless .pyc files in lib/python3.X/ (extension modules in lib-dynload/), started by a
+    /bin/sh launcher with python3 -I -S. The interpreter's own prefix search finds lib/ beside bin/."""
+    folder = root / NAME
+    stdlib = folder / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    (stdlib / "lib-dynload").mkdir(parents=True)
+    (folder / "bin").mkdir()
+    shutil.copy2(interpreter(), folder / "bin" / "python3")
+    shared = embed.shared_libpython()
+    if shared is not None:
+        shutil.copy2(shared, folder / "lib" / shared.name)
+        subprocess.run(["strip", "--strip-unneeded", str(folder / "lib" / shared.name)], check=True)
+        subprocess.run(["patchelf", "--set-rpath", "$ORIGIN/../lib", str(folder / "bin" / "python3")], check=True)
+    found = embed.plan(plugin_sources())
+    modules = [*found.frozen, ("os", Path(os.__file__), False)]  # os: the landmark of the prefix search
+    for name, source, is_package in modules:
+        parts = name.split(".")
+        dest = (
+            stdlib.joinpath(*parts, "__init__.pyc") if is_package else stdlib.joinpath(*parts[:-1], f"{parts[-1]}.pyc")
+        )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        py_compile.compile(str(source), cfile=str(dest), optimize=2, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)  # fmt: skip
+    for ext in found.extensions:
+        shutil.copy2(ext, stdlib / "lib-dynload" / ext.name)
+    launcher = folder / NAME
+    launcher.write_text(RELOCATABLE_LAUNCHER.format(name=NAME))
+    launcher.chmod(0o755)
+    return folder
+
+
 def floor_sources(root: Path) -> Path:
     """A copy of the plugin's sources with their bytecode compiled (for python3 -I -S, which reads .pyc)."""
     shutil.copytree(plugin_sources(), root / NAME / plugin_sources().name)
@@ -139,7 +191,7 @@ def candidates() -> list[tuple[str, str, Callable[[Path], Path] | None, str]]:
     no_archive = tuple(o for o in full if o not in ("--debug", "noarchive"))
     pyi = "" if have_module("PyInstaller") else "pip install pyinstaller"
     nui = "" if have_module("nuitka") and shutil.which("patchelf") else "pip install nuitka; apt install patchelf"
-    gcc = "" if shutil.which(os.environ.get("CC") or "gcc") else "apt install gcc libc6-dev"
+    gcc = embed.missing() or ""
     static = "" if embed.static_libpython() else "this Python has no libpython.a"
     return [
         ("PyInstaller onedir: --strip -OO noarchive, excludes", "pyinstaller-node",
@@ -148,6 +200,8 @@ def candidates() -> list[tuple[str, str, Callable[[Path], Path] | None, str]]:
          pyinstaller(no_archive, build.EXCLUDES), pyi),
         ("PyInstaller onedir: defaults", "pyinstaller-defaults", pyinstaller((), ()), pyi),
         ("Nuitka --standalone", "nuitka", nuitka, nui),
+        ("relocatable CPython dir: python3 -I -S, .pyc subset, sh launcher", "relocatable", relocatable,
+         "" if shutil.which("patchelf") and shutil.which("strip") else "apt install patchelf binutils"),
         ("embedded CPython, frozen plugin, static libpython", "embed-static", embedded("static"), gcc or static),
         ("embedded CPython, frozen plugin, shared libpython", "embed-shared", embedded("shared"), gcc),
     ]  # fmt: skip
@@ -176,16 +230,23 @@ def size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_rows(rows: list[Row], runs: int, warmup: int = 3) -> None:
+    """Wall time and CPU time (user + system, which waiting for a busy machine's CPUs does not inflate)."""
     for row in rows:
-        row.times = []
+        row.times, row.cpu = [], []
     for i in range(warmup + runs):
         for row in rows:
-            start = time.perf_counter()
+            cpu, start = children_cpu(), time.perf_counter()
             subprocess.run(row.argv, input=row.stdin, env=row.env, stdout=subprocess.DEVNULL, check=True)
-            if i >= warmup:
-                assert row.times is not None
-                row.times.append((time.perf_counter() - start) * 1000)
+            wall, cpu = (time.perf_counter() - start) * 1000, (children_cpu() - cpu) * 1000
+            if i >= warmup and row.times is not None and row.cpu is not None:
+                row.times.append(wall)
+                row.cpu.append(cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{label}: not built ({missing})")
             continue
         folder = cached(key, make)
-        node = key == "pyinstaller-node"
+        node = key == f"embed-{'static' if embed.static_libpython() else 'shared'}"
         rows.append(Row(label, [str(folder / NAME)], env, stdin, folder=folder, node=node))
     debian = "/usr/bin/python3"
     if os.path.exists(debian) and os.path.realpath(debian) != python3:
@@ -220,17 +281,18 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if row.folder is not None:
             row.ok = check(row)
-    time_rows(rows, args.runs)
+    time_rows([row for row in rows if row.ok != "FAIL"], args.runs)
 
-    base = rows[0].median
-    print(f"median wall time of one call, {args.runs} interleaved runs each, {os.cpu_count()} CPUs, "
-          f"python3 = {python3} ({sys.version.split()[0]})")  # fmt: skip
-    print(f"  {'candidate':<62} {'median':>9} {'ratio':>6} {'glibc':>6} {'size':>8}  check")
+    base, cpu_base = rows[0].median, rows[0].cpu_median
+    print(f"median of one call, {args.runs} interleaved runs each, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}, python3 = {python3} ({sys.version.split()[0]})")  # fmt: skip
+    print(f"  {'candidate':<66} {'wall':>8} {'ratio':>6} {'cpu':>8} {'ratio':>6} {'glibc':>6} {'size':>8}  check")
     for row in rows:
         glibc = (build.required_glibc(row.folder) or "-") if row.folder else ""
         size = f"{size_mb(row.folder):5.1f} MB" if row.folder else ""
         mark = f"{row.ok}{' (node)' if row.node else ''}"
-        print(f"  {row.label:<62} {row.median:6.1f} ms {row.median / base:5.2f}x {glibc:>6} {size:>8}  {mark}")
+        print(f"  {row.label:<66} {row.median:5.1f} ms {row.median / base:5.2f}x {row.cpu_median:5.1f} ms "
+              f"{row.cpu_median / cpu_base:5.2f}x {glibc:>6} {size:>8}  {mark}")  # fmt: skip
     for line in skipped:
         print(f"  {line}")
     return 0 if all(row.ok in ("", "ok") for row in rows) else 1
