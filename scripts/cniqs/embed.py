@@ -1,6 +1,6 @@
 """Build the plugin as embedded CPython: a small C launcher linked with libpython, the plugin frozen in.
 
-The folder it makes holds `cni-quickstart` (data/launcher.c compiled with gcc) and `lib/` with the few
+The folder it makes holds `cni-quickstart` (launcher.c compiled with gcc) and `lib/` with the few
 extension modules the plugin imports (select, _json, _socket, fcntl). Every pure-Python module the plugin
 can import, its own and the stdlib's, is compiled to bytecode (optimize=2) and frozen into the executable:
 the interpreter finds them in memory, with no file system search and no archive to open. It starts
@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs.resources import DATA, PLUGIN_PACKAGE
+from cniqs.resources import PACKAGE, PLUGIN_PACKAGE
 
-LAUNCHER_C = DATA / "launcher.c"
+LAUNCHER_C = PACKAGE / "launcher.c"  # package data beside this module (the container build stages it)
 # Codecs the interpreter may load at start-up: UTF-8 mode makes stdio and file names UTF-8.
 START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1")
 LINKS = ("auto", "static", "shared")
