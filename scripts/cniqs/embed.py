@@ -91,10 +91,12 @@ def frozen_table_c(modules: Iterable[tuple[str, Path, bool]]) -> str:
 
 
 def static_libpython() -> Path | None:
-    library = sysconfig.get_config_var("LIBRARY")  # libpython3.X.a
+    """libpython3.X.a; Debian's position-independent copy (libpython3.X-pic.a) first: its plain one is not."""
+    library = sysconfig.get_config_var("LIBRARY") or ""  # libpython3.X.a
     for d in (sysconfig.get_config_var("LIBPL"), sysconfig.get_config_var("LIBDIR")):
-        if library and d and (Path(d) / library).is_file():
-            return Path(d) / library
+        for name in (library.replace(".a", "-pic.a"), library):
+            if library and d and (Path(d) / name).is_file():
+                return Path(d) / name
     return None
 
 
@@ -103,14 +105,22 @@ def shared_libpython() -> Path | None:
     return Path(d) / name if name and d and (Path(d) / name).is_file() else None
 
 
+# Libraries every glibc system has: never copied into lib/ (the glibc check covers their versions).
+GLIBC_LIBRARIES = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so",
+                   "libutil.so", "libresolv.so", "libcrypt.so")  # fmt: skip
+# DT_RPATH, not DT_RUNPATH: it also serves the dependencies of libpython and of the extension modules.
+RPATH = "-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib"
+
+
 def link_args(link: str, lib_dir: Path) -> list[str]:
     """gcc arguments that link libpython (and copy it into lib_dir when shared)."""
-    system_libs = (sysconfig.get_config_var("LIBS") or "").split() + (sysconfig.get_config_var("SYSLIBS") or "").split()
-    system_libs = [a for a in system_libs if a.startswith("-l")]
+    libs: list[str] = []
+    for var in ("MODLIBS", "LIBS", "SYSLIBS"):  # MODLIBS: what modules built into libpython link (Debian: z, expat)
+        libs += [a for a in (sysconfig.get_config_var(var) or "").split() if a.startswith("-l") and a not in libs]
     static = static_libpython() if link in ("auto", "static") else None
     if static is not None:
         # -E: the extension modules in lib/ find the interpreter's symbols in the executable.
-        return [str(static), *system_libs, "-Wl,-E"]
+        return [str(static), *libs, "-Wl,-E", RPATH]
     if link == "static":
         raise SystemExit("this Python ships no static libpython (libpython3.X.a); use link='shared'")
     shared = shared_libpython()
@@ -119,7 +129,26 @@ def link_args(link: str, lib_dir: Path) -> list[str]:
     shutil.copy2(shared, lib_dir / shared.name)
     if shutil.which("strip"):  # debug symbols: most of the library's size, none of its use on a node
         subprocess.run(["strip", "--strip-unneeded", str(lib_dir / shared.name)], check=True)
-    return [f"-L{shared.parent}", f"-l:{shared.name}", *system_libs, "-Wl,-rpath,$ORIGIN/lib"]
+    return [f"-L{shared.parent}", f"-l:{shared.name}", *libs, RPATH]
+
+
+def vendor_libraries(folder: Path, lib_dir: Path) -> list[str]:
+    """Copy into lib_dir the shared libraries the build needs beyond glibc's (ldd of each ELF file), so the
+    folder runs on a node that has only glibc; return their names."""
+    copied: list[str] = []
+    pending = [folder / folder.name, *sorted(lib_dir.iterdir())]
+    while pending:
+        elf = pending.pop()
+        out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name, _, rest = line.strip().partition(" => ")
+            path = rest.split(" (")[0].strip()
+            if not path.startswith("/") or name.startswith(GLIBC_LIBRARIES) or (lib_dir / name).exists():
+                continue
+            shutil.copy2(path, lib_dir / name)
+            copied.append(name)
+            pending.append(lib_dir / name)
+    return copied
 
 
 def missing(cc: str | None = None) -> str | None:
@@ -153,12 +182,15 @@ def build(sources: Path, out: Path, name: str, link: str = "auto", cc: str | Non
         shutil.copy2(ext, lib_dir / ext.name)
     table = out / "frozen.c"
     table.write_text(frozen_table_c(found.frozen))
-    cmd = [compiler, "-O2", "-s", f"-I{include}", "-o", str(folder / name), str(LAUNCHER_C), str(table),
-           *link_args(link, lib_dir)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = [compiler, "-O2", "-s", f"-I{include}", "-o", str(folder / name), str(LAUNCHER_C), str(table)]
+    proc = subprocess.run([*cmd, *link_args(link, lib_dir)], capture_output=True, text=True)
+    if proc.returncode != 0 and link == "auto" and static_libpython() is not None and shared_libpython() is not None:
+        # A static libpython that cannot be linked here (not position-independent): the shared one.
+        proc = subprocess.run([*cmd, *link_args("shared", lib_dir)], capture_output=True, text=True)
     table.unlink()
     if proc.returncode != 0:
         raise SystemExit(f"compiling the launcher failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    vendor_libraries(folder, lib_dir)
     return folder
 
 
