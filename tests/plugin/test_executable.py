@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cniqs import embed
 from cniqs.build import NAME, build_local, install_into
 from cniqs.conflist import chain_entry
 from cniqs.provider import KINDNET, kindnet_chain
@@ -30,10 +31,7 @@ def require(reason: str | None) -> None:
 
 @pytest.fixture(scope="session")
 def frozen() -> Path:
-    try:
-        import PyInstaller  # noqa: F401
-    except ImportError:
-        require("PyInstaller is not installed (pip install '.[build]')")
+    require(embed.missing())
     return build_local() / NAME
 
 

@@ -1,8 +1,8 @@
 """The node executable for a kind node's platform, built with plugin/Dockerfile and cached.
 
 A build is reused while its key matches: the plugin's source digest (cniqs.build.source_digest)
-plus the Dockerfile and the build script it runs, and the target architecture. The build context
-is staged from the installed packages, so a checkout is not needed.
+plus the Dockerfile and the build scripts it runs (build.py, embed.py, launcher.c), and the target
+architecture. The build context is staged from the installed packages, so a checkout is not needed.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from cniqs.providers.kind import commands
 from cniqs.resources import DOCKERFILE, PACKAGE, build_root, plugin_sources
 
 BUILD_SCRIPT = PACKAGE / "build.py"
+BUILD_FILES = (DOCKERFILE, BUILD_SCRIPT, PACKAGE / "embed.py", PACKAGE / "launcher.c")  # what the build runs
 STAMP = "build.key"
 
 
-def cache_key(arch: str, digest: str | None = None, extra: tuple[Path, ...] = (DOCKERFILE, BUILD_SCRIPT)) -> str:
+def cache_key(arch: str, digest: str | None = None, extra: tuple[Path, ...] = BUILD_FILES) -> str:
     h = hashlib.sha256()
     h.update((digest or source_digest()).encode())
     for path in extra:

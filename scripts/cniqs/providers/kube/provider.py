@@ -29,7 +29,7 @@ from cniqs.providers.local import render as local_render
 from cniqs.providers.local.provider import host_problems
 
 TOOLS = ("runc", "nsenter", "unshare", "ip", "iptables", "busybox", "dnsmasq", "mount", "umount", "sysctl",
-         "socat", "etcd")  # fmt: skip
+         "socat", "etcd", "gcc")  # fmt: skip
 PYTHON_MODULES = ("cryptography", "kubernetes", "grpc", "cri_api.v1.api_pb2", "tenacity", "PyInstaller")
 TARGETS = Targets(
     ip=str(local_render.EXT_HOST),

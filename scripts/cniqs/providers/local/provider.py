@@ -18,10 +18,10 @@ from cniqs.providers.local.node import LocalBackend
 from cniqs.providers.local.settings import Settings
 
 TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "unshare", "ip", "iptables",
-         "busybox", "dnsmasq", "mount", "umount", "sysctl")  # fmt: skip
+         "busybox", "dnsmasq", "mount", "umount", "sysctl", "gcc")  # fmt: skip
 REFERENCE_PLUGINS = ("ptp", "host-local", "portmap", "loopback")
 REFERENCE_PLUGIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
-PYTHON_MODULES = ("grpc", "cri_api.v1.api_pb2", "tenacity", "PyInstaller")
+PYTHON_MODULES = ("grpc", "cri_api.v1.api_pb2", "tenacity")
 
 OPTIONS = (
     Option("--local-keep", "leave the local node up and print how to poke at it", action="store_true"),

@@ -1,0 +1,200 @@
+"""Build the plugin as embedded CPython: a small C launcher linked with libpython, the plugin frozen in.
+
+The folder it makes holds `cni-quickstart` (launcher.c compiled with gcc) and `lib/` with the few
+extension modules the plugin imports (select, _json, _socket, fcntl). Every pure-Python module the plugin
+can import, its own and the stdlib's, is compiled to bytecode (optimize=2) and frozen into the executable:
+the interpreter finds them in memory, with no file system search and no archive to open. It starts
+isolated, like `python3 -I -S`, in UTF-8 mode.
+
+libpython is linked statically when the building Python ships libpython3.X.a (pyenv, Debian's
+libpython3.X-dev), else the shared libpython is copied into lib/ and found through an $ORIGIN rpath.
+Needs a C compiler and the building Python's headers; the executable runs on the same architecture and
+the same or a newer glibc than the build machine (build on bookworm for kind's nodes).
+"""
+
+from __future__ import annotations
+
+import _imp
+import marshal
+import modulefinder
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cniqs.resources import PACKAGE, PLUGIN_PACKAGE
+
+LAUNCHER_C = PACKAGE / "launcher.c"  # package data beside this module (the container build stages it)
+# Codecs the interpreter may load at start-up: UTF-8 mode makes stdio and file names UTF-8.
+START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1")
+LINKS = ("auto", "static", "shared")
+# Stdlib packages the plugin never imports at run time that the import graph would otherwise pull in
+# (typing: only under TYPE_CHECKING; the rest: through lazy imports deep in json's and re's dependencies).
+EXCLUDES = (
+    "typing", "tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio",
+    "multiprocessing", "inspect", "zipfile", "bz2", "lzma", "urllib", "pathlib", "shutil",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    frozen: tuple[tuple[str, Path, bool], ...]  # (module, source file, is package)
+    extensions: tuple[Path, ...]  # extension modules to place in lib/
+
+
+def plan(sources: Path, excludes: Iterable[str] = EXCLUDES, extra: Iterable[str] = START_MODULES) -> Plan:
+    """Every module the plugin can import (imports inside functions included), but excludes."""
+    stdlib = sysconfig.get_path("stdlib")
+    dynload = os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload")
+    finder = modulefinder.ModuleFinder(path=[str(sources.parent), stdlib, dynload], excludes=list(excludes))
+    for name in (f"{PLUGIN_PACKAGE}.__main__", f"{PLUGIN_PACKAGE}.main", *extra):
+        finder.import_hook(name)
+    frozen, extensions = [], []
+    for name, module in sorted(finder.modules.items()):
+        file: str | None = getattr(module, "__file__", None)
+        if file is None or name == "__main__":
+            continue  # built into the interpreter
+        if file.endswith(".py"):
+            if not _imp.is_frozen(name):  # CPython's own frozen modules (os, io, codecs...) stay its own
+                frozen.append((name, Path(file), getattr(module, "__path__", None) is not None))
+        else:
+            extensions.append(Path(file))
+    return Plan(tuple(frozen), tuple(extensions))
+
+
+def frozen_table_c(modules: Iterable[tuple[str, Path, bool]]) -> str:
+    """C source of `cniqs_frozen`, the PyImport_FrozenModules table of the modules' marshalled bytecode."""
+    arrays, entries = [], []
+    for i, (name, path, is_package) in enumerate(modules):
+        code = compile(path.read_bytes(), f"<frozen {name}>", "exec", optimize=2, dont_inherit=True)
+        data = marshal.dumps(code)
+        arrays.append(f"static const unsigned char m{i}[] = {{{','.join(map(str, data))}}};")
+        if sys.version_info >= (3, 11):
+            entries.append(f'    {{"{name}", m{i}, (int)sizeof(m{i}), {int(is_package)}, NULL}},')
+        else:  # 3.10's struct _frozen: {name, code, size}, a package's size negated
+            entries.append(f'    {{"{name}", m{i}, {"-" if is_package else ""}(int)sizeof(m{i})}},')
+    return "\n".join(
+        [
+            "#include <Python.h>",
+            *arrays,
+            "const struct _frozen cniqs_frozen[] = {",
+            *entries,
+            "    {0},",
+            "};",
+            "",
+        ]
+    )
+
+
+def static_libpython() -> Path | None:
+    """libpython3.X.a; Debian's position-independent copy (libpython3.X-pic.a) first: its plain one is not."""
+    library = sysconfig.get_config_var("LIBRARY") or ""  # libpython3.X.a
+    for d in (sysconfig.get_config_var("LIBPL"), sysconfig.get_config_var("LIBDIR")):
+        for name in (library.replace(".a", "-pic.a"), library):
+            if library and d and (Path(d) / name).is_file():
+                return Path(d) / name
+    return None
+
+
+def shared_libpython() -> Path | None:
+    name, d = sysconfig.get_config_var("INSTSONAME"), sysconfig.get_config_var("LIBDIR")
+    return Path(d) / name if name and d and (Path(d) / name).is_file() else None
+
+
+# Libraries every glibc system has: never copied into lib/ (the glibc check covers their versions).
+GLIBC_LIBRARIES = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so",
+                   "libutil.so", "libresolv.so", "libcrypt.so")  # fmt: skip
+# DT_RPATH, not DT_RUNPATH: it also serves the dependencies of libpython and of the extension modules.
+RPATH = "-Wl,--disable-new-dtags,-rpath,$ORIGIN/lib"
+
+
+def link_args(link: str, lib_dir: Path) -> list[str]:
+    """gcc arguments that link libpython (and copy it into lib_dir when shared)."""
+    libs: list[str] = []
+    for var in ("MODLIBS", "LIBS", "SYSLIBS"):  # MODLIBS: what modules built into libpython link (Debian: z, expat)
+        libs += [a for a in (sysconfig.get_config_var(var) or "").split() if a.startswith("-l") and a not in libs]
+    static = static_libpython() if link in ("auto", "static") else None
+    if static is not None:
+        # -E: the extension modules in lib/ find the interpreter's symbols in the executable.
+        return [str(static), *libs, "-Wl,-E", RPATH]
+    if link == "static":
+        raise SystemExit("this Python ships no static libpython (libpython3.X.a); use link='shared'")
+    shared = shared_libpython()
+    if shared is None:
+        raise SystemExit("this Python ships no shared libpython either; cannot embed it")
+    shutil.copy2(shared, lib_dir / shared.name)
+    if shutil.which("strip"):  # debug symbols: most of the library's size, none of its use on a node
+        subprocess.run(["strip", "--strip-unneeded", str(lib_dir / shared.name)], check=True)
+    return [f"-L{shared.parent}", f"-l:{shared.name}", *libs, RPATH]
+
+
+def vendor_libraries(folder: Path, lib_dir: Path) -> list[str]:
+    """Copy into lib_dir the shared libraries the build needs beyond glibc's (ldd of each ELF file), so the
+    folder runs on a node that has only glibc; return their names."""
+    copied: list[str] = []
+    pending = [folder / folder.name, *sorted(lib_dir.iterdir())]
+    while pending:
+        elf = pending.pop()
+        out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name, _, rest = line.strip().partition(" => ")
+            path = rest.split(" (")[0].strip()
+            if not path.startswith("/") or name.startswith(GLIBC_LIBRARIES) or (lib_dir / name).exists():
+                continue
+            shutil.copy2(path, lib_dir / name)
+            copied.append(name)
+            pending.append(lib_dir / name)
+    return copied
+
+
+def missing(cc: str | None = None) -> str | None:
+    """Why this machine cannot build the embedded executable, or None when it can."""
+    compiler = cc or os.environ.get("CC") or "gcc"
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler} not found; apt install gcc libc6-dev)"
+    include = sysconfig.get_path("include")
+    if not (Path(include) / "Python.h").is_file():
+        return f"no Python headers ({include}/Python.h is missing; for Debian's python3: apt install python3-dev)"
+    if static_libpython() is None and shared_libpython() is None:
+        return "this Python ships neither a static nor a shared libpython to embed"
+    return None
+
+
+def build(sources: Path, out: Path, name: str, link: str = "auto", cc: str | None = None) -> Path:
+    """Build the folder out/name holding the executable out/name/name; return the folder."""
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {LINKS}")
+    problem = missing(cc)
+    if problem is not None:
+        raise SystemExit(f"cannot build the embedded {name}: {problem}")
+    compiler = cc or os.environ.get("CC") or "gcc"
+    include = sysconfig.get_path("include")
+    folder = out / name
+    shutil.rmtree(folder, ignore_errors=True)
+    lib_dir = folder / "lib"
+    lib_dir.mkdir(parents=True)
+    found = plan(sources)
+    for ext in found.extensions:
+        shutil.copy2(ext, lib_dir / ext.name)
+    table = out / "frozen.c"
+    table.write_text(frozen_table_c(found.frozen))
+    cmd = [compiler, "-O2", "-s", f"-I{include}", "-o", str(folder / name), str(LAUNCHER_C), str(table)]
+    proc = subprocess.run([*cmd, *link_args(link, lib_dir)], capture_output=True, text=True)
+    if proc.returncode != 0 and link == "auto" and static_libpython() is not None and shared_libpython() is not None:
+        # A static libpython that cannot be linked here (not position-independent): the shared one.
+        proc = subprocess.run([*cmd, *link_args("shared", lib_dir)], capture_output=True, text=True)
+    table.unlink()
+    if proc.returncode != 0:
+        raise SystemExit(f"compiling the launcher failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    vendor_libraries(folder, lib_dir)
+    return folder
+
+
+if __name__ == "__main__":  # python -m cniqs.embed OUT: a quick manual build
+    from cniqs.resources import plugin_sources
+
+    print(build(plugin_sources(), Path(sys.argv[1]), "cni-quickstart", *sys.argv[2:3]))
