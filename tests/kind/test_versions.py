@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,14 @@ def test_workflow_installs_each_entrys_kubectl_pinned_by_sha256() -> None:
     script = install["run"]
     assert "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64" in script
     assert '"${base}/kubectl.sha256"' in script and "sha256sum --check --strict" in script
+
+
+def test_workflow_runs_the_suite_in_ci_egress_mode_at_the_exact_version() -> None:
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["kind"]["steps"]
+    (suite,) = [s for s in steps if str(s.get("run", "")).startswith("tox -e e2e")]
+    argv = shlex.split(suite["run"])
+    assert argv[argv.index("--k8s-version") + 1] == "${{ matrix.k8s-version }}"
+    assert argv[argv.index("--kind-egress") + 1] == "ci"
 
 
 @pytest.mark.parametrize("pin", [e.kubernetes_version for e in IMAGES])
