@@ -54,6 +54,11 @@ class NodeImage:
 
 _NOTE = f"{KIND_RELEASE_NOTES} (Images pre-built for this release)"
 
+# Not pinned: the 1.31 image of the v0.31.0 note. Its image list could not be read from the note itself here
+# (only third-party copies of the digest were found), and a digest is pinned only from the release's own text.
+# Newer kind releases exist (v0.32.0, v0.33.0; v0.33.0's note lists 1.37, 1.36, 1.35, 1.34 images); moving
+# means a new binary checksum, every image from that note, and NODE_GLIBC (v0.32+ nodes run trixie, 2.41).
+
 # Newest first: the first entry is the default of --k8s-version.
 IMAGES: tuple[NodeImage, ...] = (
     NodeImage(
