@@ -10,7 +10,7 @@ import pytest
 
 from cniqs.common.run import Completed
 from cniqs.provider import Targets, probes
-from cniqs.providers.kind import egress, options
+from cniqs.providers.kind import commands, egress, options
 from cniqs.providers.kind.podman import Target
 from e2e.plugins.providers import add_options
 from tests.kind.test_prerequisites import get_from
@@ -129,7 +129,7 @@ def test_no_ipv4_gateway_is_an_error_with_what_was_found(text: str, message: str
 )
 def test_the_network_is_kinds_own(engine: str, env: dict[str, str], network: str) -> None:
     assert egress.network_name(engine, env) == network
-    assert egress.network_inspect(engine, network) == [engine, "network", "inspect", network]
+    assert commands.network_inspect(engine, network) == [engine, "network", "inspect", network]
 
 
 class Inspect:

@@ -24,6 +24,7 @@ from typing import Any
 
 from cniqs.common.run import Runner
 from cniqs.provider import Targets
+from cniqs.providers.kind import commands
 
 INTERNET = "internet"
 CI = "ci"
@@ -38,10 +39,6 @@ DEFAULT_NETWORK = "kind"
 def network_name(engine: str, environ: Mapping[str, str]) -> str:
     """The container network kind uses with this engine."""
     return environ.get(NETWORK_ENV.get(engine, ""), "") or DEFAULT_NETWORK
-
-
-def network_inspect(engine: str, network: str) -> list[str]:
-    return [engine, "network", "inspect", network]
 
 
 def gateways(inspect_json: str) -> list[str]:
@@ -61,25 +58,34 @@ def gateways(inspect_json: str) -> list[str]:
     return found
 
 
+def ipv4_gateways(inspect_json: str) -> list[str]:
+    """The IPv4 ones of gateways(), in order."""
+    found = []
+    for address in gateways(inspect_json):
+        try:
+            if ipaddress.ip_address(address).version == 4:
+                found.append(address)
+        except ValueError:
+            continue
+    return found
+
+
 def ipv4_gateway(inspect_json: str, network: str) -> str:
     """The network's IPv4 gateway (the suite pings IPv4 targets); ValueError naming what was found."""
     try:
-        found = gateways(inspect_json)
+        found = ipv4_gateways(inspect_json)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the inspect output of network {network} is not JSON: {exc}") from None
-    for address in found:
-        try:
-            if ipaddress.ip_address(address).version == 4:
-                return address
-        except ValueError:
-            continue
-    raise ValueError(f"network {network} has no IPv4 gateway (gateways: {', '.join(found) or 'none'})")
+    if not found:
+        listed = ", ".join(gateways(inspect_json)) or "none"
+        raise ValueError(f"network {network} has no IPv4 gateway (gateways: {listed})")
+    return found[0]
 
 
 def network_gateway(run: Runner, engine: str, environ: Mapping[str, str]) -> str:
     """The IPv4 gateway of the container network kind's nodes are on; RuntimeError with the reason if none."""
     network = network_name(engine, environ)
-    argv = network_inspect(engine, network)
+    argv = commands.network_inspect(engine, network)
     result = run(argv, timeout=60)
     if result.rc != 0:
         raise RuntimeError(
