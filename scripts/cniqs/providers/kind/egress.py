@@ -29,7 +29,6 @@ from cniqs.providers.kind import commands
 INTERNET = "internet"
 CI = "ci"
 MODES = (INTERNET, CI)
-RUNNER_ICMP_ISSUE = "https://github.com/actions/runner-images/issues/1519"
 
 # kind's own overrides of the network it puts nodes on (kind pkg/cluster/internal/providers/*/provider.go)
 NETWORK_ENV = {"docker": "KIND_EXPERIMENTAL_DOCKER_NETWORK", "podman": "KIND_EXPERIMENTAL_PODMAN_NETWORK"}
