@@ -39,12 +39,44 @@ class ExecResult:
 
 @dataclass(frozen=True)
 class Targets:
-    """What connectivity tests reach from a pod: an external IP, an external name, an HTTP URL."""
+    """What connectivity checks reach from a pod: an address that answers ping, a name, an HTTP(S) URL.
+
+    ping_name False: ICMP to the name is dropped on the way (a GitHub-hosted runner's NAT), so the
+    name is proven reachable by resolving it and fetching url over TCP instead; url is then required.
+    """
 
     ip: str
     name: str
     url: str | None = None
     name_ip: str | None = None  # what `name` must resolve to, where the backend knows (its own DNS)
+    ping_name: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.ping_name and not self.url:
+            raise ValueError(f"{self.name} is not pinged, so a URL must prove it is reachable")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One connectivity check run in a pod: what it proves, which tool (ping, nslookup, wget), its argv."""
+
+    what: str
+    tool: str
+    argv: list[str]
+
+
+def probes(targets: Targets) -> list[Probe]:
+    """The connectivity checks for targets, in order; every one must pass."""
+    ping = ["ping", "-c", "1", "-W", "3"]
+    found = [
+        Probe(f"ping {targets.ip}", "ping", [*ping, targets.ip]),
+        Probe(f"resolve {targets.name}", "nslookup", ["nslookup", targets.name]),
+    ]
+    if targets.ping_name:
+        found.append(Probe(f"ping {targets.name}", "ping", [*ping, targets.name]))
+    if targets.url:
+        found.append(Probe(f"fetch {targets.url}", "wget", ["wget", "-q", "-O", "-", targets.url]))
+    return found
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from cniqs.common.run import CommandError, Completed
-from cniqs.providers.kind import coredns
+from cniqs.providers.kind import commands, coredns, egress
 
 KUBEADM_COREFILE = """.:53 {
     errors
@@ -102,8 +102,8 @@ def test_with_zone_refuses_an_unbalanced_corefile(broken: str) -> None:
 
 
 def test_ipv4_gateways_of_a_dual_stack_network() -> None:
-    assert coredns.ipv4_gateways(json.dumps(KIND_NETWORK)) == ["10.89.0.1"]
-    assert coredns.ipv4_gateways(json.dumps([{"name": "x", "subnets": None}])) == []
+    assert egress.ipv4_gateways(json.dumps(KIND_NETWORK)) == ["10.89.0.1"]
+    assert egress.ipv4_gateways(json.dumps([{"name": "x", "subnets": None}])) == []
 
 
 def test_kubectl_command_lines_use_the_clusters_own_kubeconfig() -> None:
@@ -115,7 +115,7 @@ def test_kubectl_command_lines_use_the_clusters_own_kubeconfig() -> None:
     ):
         assert argv[:3] == ["kubectl", "--kubeconfig", "/w/kc"]
     assert coredns.restart("/w/kc")[3:] == ["rollout", "restart", "deployment/coredns", "--namespace", "kube-system"]
-    assert coredns.podman_network_inspect("kind") == ["podman", "network", "inspect", "kind"]
+    assert commands.network_inspect("podman", "kind") == ["podman", "network", "inspect", "kind"]
 
 
 class FakeCluster:

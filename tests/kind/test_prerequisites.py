@@ -79,6 +79,7 @@ def get_from(values: dict[str, object]):  # type: ignore[no-untyped-def]
         "--kind-target-ip": options.DEFAULT_TARGET_IP,
         "--kind-target-name": options.DEFAULT_TARGET_NAME,
         "--kind-target-url": "",
+        "--kind-egress": "internet",
         "--kind-pod-image": options.DEFAULT_POD_IMAGE,
         "--kind-rebuild": False,
     }

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cniqs.providers.kind import versions
 from cniqs.providers.kind.versions import IMAGES, NodeImage
@@ -71,14 +73,54 @@ def test_kind_binary_checksums_look_like_sha256() -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", digest)
 
 
+def workflow_matrix(text: str) -> list[dict[str, str]]:
+    matrix = yaml.safe_load(text)["jobs"]["kind"]["strategy"]["matrix"]
+    assert set(matrix) == {"include"}, f"the matrix is a plain include list, one entry per table row: {matrix}"
+    return [{key: str(value) for key, value in entry.items()} for entry in matrix["include"]]
+
+
 def test_workflow_matrix_and_kind_pin_match_the_table() -> None:
     text = WORKFLOW.read_text()
-    matrix = re.search(r"k8s-version:\s*\[([^\]]*)\]", text)
-    assert matrix is not None, "the workflow has no k8s-version matrix"
-    listed = [v.strip().strip("'\"") for v in matrix[1].split(",") if v.strip()]
-    assert listed == [e.minor for e in IMAGES]
+    entries = workflow_matrix(text)
+    assert [e["k8s-minor"] for e in entries] == [e.minor for e in IMAGES]
+    assert [e["k8s-version"] for e in entries] == [e.kubernetes_version for e in IMAGES]
     assert f"KIND_VERSION: {versions.KIND_VERSION}" in text
     assert f"KIND_SHA256_LINUX_AMD64: {versions.KIND_BINARY_SHA256['linux-amd64']}" in text
+
+
+def test_workflow_installs_each_entrys_kubectl_pinned_by_sha256() -> None:
+    text = WORKFLOW.read_text()
+    assert set(versions.KUBECTL_SHA256_LINUX_AMD64) == {e.kubernetes_version for e in IMAGES}
+    for entry in workflow_matrix(text):
+        assert entry["kubectl-sha256"] == versions.KUBECTL_SHA256_LINUX_AMD64[entry["k8s-version"]], entry
+    steps = yaml.safe_load(text)["jobs"]["kind"]["steps"]
+    (install,) = [s for s in steps if str(s.get("name", "")).startswith("Install kubectl")]
+    assert install["env"] == {
+        "KUBECTL_VERSION": "${{ matrix.k8s-version }}",
+        "KUBECTL_SHA256": "${{ matrix.kubectl-sha256 }}",
+    }
+    script = install["run"]
+    assert "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64" in script
+    assert '"${base}/kubectl.sha256"' in script and "sha256sum --check --strict" in script
+
+
+def test_workflow_runs_the_suite_in_ci_egress_mode_at_the_exact_version() -> None:
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["kind"]["steps"]
+    (suite,) = [s for s in steps if str(s.get("run", "")).startswith("tox -e e2e")]
+    argv = shlex.split(suite["run"])
+    assert argv[argv.index("--k8s-version") + 1] == "${{ matrix.k8s-version }}"
+    assert argv[argv.index("--kind-egress") + 1] == "ci"
+
+
+@pytest.mark.parametrize("pin", [e.kubernetes_version for e in IMAGES])
+def test_the_exact_version_the_workflow_passes_selects_its_row(pin: str) -> None:
+    (entry,) = versions.select(pin)
+    assert entry.kubernetes_version == pin
+
+
+def test_kubectl_pins_look_like_sha256() -> None:
+    for version, digest in versions.KUBECTL_SHA256_LINUX_AMD64.items():
+        assert re.fullmatch(r"v1\.\d+\.\d+", version) and re.fullmatch(r"[0-9a-f]{64}", digest), version
 
 
 def test_the_container_build_needs_no_newer_glibc_than_any_pinned_node() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cniqs.common.beliefs import Belief
 from cniqs.common.ipaddr import parse_ip_addr
-from cniqs.provider import Backend, Pod, adds_for, primary
+from cniqs.provider import Backend, Pod, adds_for, primary, probes
 
 # Only fakes in these ranges are ever sent a packet: any other fake (the demo's 1.2.3.0) belongs to someone.
 DOCUMENTATION = tuple(
@@ -122,22 +122,15 @@ def _detail(kind: str, rc: int, stdout: str, stderr: str) -> str:
 
 
 def connectivity(backend: Backend, pod: Pod) -> list[Check]:
-    t = backend.targets
-    plan: list[tuple[str, str, list[str]]] = [
-        (f"ping {t.ip}", "ping", ["ping", "-c", "1", "-W", "3", t.ip]),
-        (f"resolve {t.name}", "nslookup", ["nslookup", t.name]),
-        (f"ping {t.name}", "ping", ["ping", "-c", "1", "-W", "3", t.name]),
-    ]
-    if t.url:
-        plan.append((f"fetch {t.url}", "wget", ["wget", "-q", "-O", "-", t.url]))
+    """The backend targets' checks (cniqs.provider.probes), the same ones the e2e suite runs."""
     checks = []
-    for name, kind, argv in plan:
+    for probe in probes(backend.targets):
         try:
-            result = backend.exec(pod, argv, timeout=20)
-            ok, detail = result.rc == 0, _detail(kind, result.rc, result.stdout, result.stderr)
+            result = backend.exec(pod, probe.argv, timeout=20)
+            ok, detail = result.rc == 0, _detail(probe.tool, result.rc, result.stdout, result.stderr)
         except Exception as exc:  # noqa: BLE001 - one failed check is a result, not a crash
             ok, detail = False, f"could not run: {exc}"
-        checks.append(Check(name, argv, ok, detail))
+        checks.append(Check(probe.what, probe.argv, ok, detail))
     return checks
 
 

@@ -153,3 +153,8 @@ def podman_network_exists(network: str) -> list[str]:
 def podman_network_rm(network: str) -> list[str]:
     """Without -f: podman refuses while any container still uses the network."""
     return ["podman", "network", "rm", network]
+
+
+def network_inspect(engine_name: str, network: str) -> list[str]:
+    """JSON of a container network: docker's IPAM.Config[].Gateway or podman's subnets[].gateway."""
+    return [engine_name, "network", "inspect", network]

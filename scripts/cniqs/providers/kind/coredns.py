@@ -9,7 +9,7 @@ coredns ConfigMap gets one more server block, `dns.podman:53 { forward . <gatewa
 is restarted to load it (its `reload` plugin would take up to a minute, unobserved). Names of that
 zone then go to the kind network's DNS only: on this machine, never out of it.
 
-Pure text helpers here (zone_block, with_zone, ipv4_gateways), the kubectl command lines, and
+Pure text helpers here (zone_block, with_zone), the kubectl command lines, and
 forward_zone, which runs them.
 """
 
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from cniqs.common.run import Runner, check
 from cniqs.providers.k8s import commands as k8s
+from cniqs.providers.kind import commands, egress
 
 NAMESPACE = "kube-system"
 CONFIGMAP = "coredns"
@@ -77,23 +78,6 @@ def with_zone(corefile: str, zone: str, upstreams: Sequence[str]) -> str:
     return text + zone_block(zone, upstreams)
 
 
-def ipv4_gateways(inspect_json: str) -> list[str]:
-    """The IPv4 gateways of `podman network inspect NAME` output (a list of one network)."""
-    data = json.loads(inspect_json)
-    networks = data if isinstance(data, list) else [data]
-    found: list[str] = []
-    for network in networks:
-        for subnet in network.get("subnets") or []:
-            gateway = subnet.get("gateway")
-            if gateway and ipaddress.ip_address(gateway).version == 4:
-                found.append(gateway)
-    return found
-
-
-def podman_network_inspect(network: str) -> list[str]:
-    return ["podman", "network", "inspect", network]
-
-
 def get_configmap(kubeconfig: str) -> list[str]:
     return k8s.kubectl(kubeconfig, "get", "configmap", CONFIGMAP, "--namespace", NAMESPACE, "-o", "json")
 
@@ -114,7 +98,8 @@ def rollout_status(kubeconfig: str, timeout: str = "180s") -> list[str]:
 
 def forward_zone(run: Runner, kubeconfig: str, zone: str, network: str) -> list[str]:
     """Make the cluster's CoreDNS answer `zone` from `network`'s gateway (podman's DNS); the servers used."""
-    gateways = ipv4_gateways(check(run, podman_network_inspect(network), f"the podman network {network}"))
+    inspect = check(run, commands.network_inspect("podman", network), f"the podman network {network}")
+    gateways = egress.ipv4_gateways(inspect)
     if not gateways:
         raise RuntimeError(f"the podman network {network} has no IPv4 gateway to ask for {zone} names")
     configmap = json.loads(check(run, get_configmap(kubeconfig), "the coredns ConfigMap"))

@@ -12,7 +12,7 @@ from typing import Any
 from cniqs.common.run import Runner, run_process
 from cniqs.provider import Option, Targets
 from cniqs.providers.k8s.options import K8S_VERSION
-from cniqs.providers.kind import commands
+from cniqs.providers.kind import commands, egress
 from cniqs.providers.kind.cluster import IP_FAMILIES
 
 DEFAULT_TARGET_IP = "1.1.1.1"
@@ -49,17 +49,30 @@ OPTIONS = (
     ),
     Option(
         "--kind-target-ip",
-        f"external IP the connectivity tests ping (default {DEFAULT_TARGET_IP})",
+        f"external IP the connectivity tests ping (default {DEFAULT_TARGET_IP}; not with --kind-egress ci)",
         default=DEFAULT_TARGET_IP,
         metavar="IP",
     ),
     Option(
         "--kind-target-name",
-        f"external name the connectivity tests ping (default {DEFAULT_TARGET_NAME})",
+        f"external name the connectivity tests resolve and ping (default {DEFAULT_TARGET_NAME})",
         default=DEFAULT_TARGET_NAME,
         metavar="NAME",
     ),
-    Option("--kind-target-url", "URL the connectivity tests fetch (default: none)", default="", metavar="URL"),
+    Option(
+        "--kind-target-url",
+        "URL the connectivity tests fetch (default: none; with --kind-egress ci https://NAME/)",
+        default="",
+        metavar="URL",
+    ),
+    Option(
+        "--kind-egress",
+        "internet (default): pods ping --kind-target-ip and --kind-target-name, as the original demo did; "
+        "ci: for runners whose NAT drops ICMP (GitHub-hosted, actions/runner-images#1519), pods ping only "
+        "the kind network's gateway and prove egress by resolving the name and fetching the URL over TCP",
+        default=egress.INTERNET,
+        choices=egress.MODES,
+    ),
     Option(
         "--kind-pod-image",
         f"image of test pods (default {DEFAULT_POD_IMAGE})",
@@ -81,6 +94,7 @@ class KindOptions:
     targets: Targets
     pod_image: str
     rebuild: bool
+    egress_mode: str = egress.INTERNET
 
 
 def read_options(get: Callable[[str], Any]) -> KindOptions:
@@ -96,6 +110,7 @@ def read_options(get: Callable[[str], Any]) -> KindOptions:
         targets=Targets(ip=get("--kind-target-ip"), name=get("--kind-target-name"), url=url),
         pod_image=get("--kind-pod-image"),
         rebuild=bool(get("--kind-rebuild")),
+        egress_mode=get("--kind-egress") or egress.INTERNET,
     )
 
 
@@ -105,6 +120,13 @@ def option_problems(opts: KindOptions, versions: int) -> list[str]:
         found.append("--kind-cluster reuses one cluster, so it needs one --k8s-version, not all")
     if opts.workers < 1:
         found.append("--kind-workers must be at least 1: the suite needs pods on two nodes")
+    if opts.egress_mode not in egress.MODES:
+        found.append(f"--kind-egress {opts.egress_mode!r}: use one of {', '.join(egress.MODES)}")
+    if opts.egress_mode == egress.CI and opts.targets.ip != DEFAULT_TARGET_IP:
+        found.append(
+            f"--kind-target-ip {opts.targets.ip} is what --kind-egress internet pings; "
+            "--kind-egress ci pings the gateway of kind's network"
+        )
     return found
 
 

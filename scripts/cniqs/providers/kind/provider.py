@@ -8,6 +8,7 @@ unless asked to keep it. The cniqs tool: one one-node cluster named by the user,
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,7 @@ from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, coredns, versions
+from cniqs.providers.kind import commands, coredns, egress, versions
 from cniqs.providers.kind import podman as kind_podman
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.options import (
@@ -144,6 +145,10 @@ class KindProvider:
                     minor,
                     targets=f"{target.name} {target.ip} ({kind_podman.PODMAN_DNS_DOMAIN} from {' '.join(servers)})",
                 )
+            targets = egress.select(
+                opts.egress_mode, targets, lambda: egress.network_gateway(run_process, commands.engine(), os.environ)
+            )
+            watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
             pod_image = opts.pod_image
             if podman and pod_image == DEFAULT_POD_IMAGE:
                 pod_image = local_images.TEST_IMAGE  # preloaded in the node image: nothing can be pulled here
