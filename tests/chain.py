@@ -59,6 +59,8 @@ def exec_plugin(
         "CNI_PATH": ":".join(bin_dirs),
         "CNI_ARGS": inv.args,
     }
+    if "QEMU_LD_PREFIX" in os.environ:  # a plugin of another architecture, run by qemu-user (tests/arm64)
+        env["QEMU_LD_PREFIX"] = os.environ["QEMU_LD_PREFIX"]
     proc = subprocess.run(
         [*prefix, path], input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -210,8 +210,9 @@ def is_built(minor: str) -> bool:
         return False
 
 
-def tools_bin_dir() -> Path:
-    return cache_root() / "tools" / go_version() / "bin"
+def tools_bin_dir(goarch: str | None = None) -> Path:
+    """The node tools' bin dir; goarch (a Go GOARCH such as arm64) for tools cross-built for another machine."""
+    return cache_root() / "tools" / (go_version() if goarch is None else f"{go_version()}-linux-{goarch}") / "bin"
 
 
 def _complete(bin_dir: Path, names: Iterable[str]) -> bool:
@@ -293,9 +294,13 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
     return bin_dir
 
 
-def build_tools(tools: Sequence[Tool] = TOOLS) -> Path:
-    """Build the node tools (cached); returns their bin dir."""
-    bin_dir = tools_bin_dir()
+def build_tools(tools: Sequence[Tool] = TOOLS, goarch: str | None = None) -> Path:
+    """Build the node tools (cached); returns their bin dir. With goarch, cross-build them for linux/goarch
+    (pure-Go tools only: a cgo tool would need a cross C toolchain)."""
+    cross = [t.name for t in tools if t.cgo] if goarch else []
+    if cross:
+        raise BuildError(f"{', '.join(cross)} need cgo: they cannot be cross-built for {goarch} here")
+    bin_dir = tools_bin_dir(goarch)
     bin_dir.mkdir(parents=True, exist_ok=True)
     log = bin_dir.parent / "build.log"
     for tool in tools:
@@ -308,8 +313,10 @@ def build_tools(tools: Sequence[Tool] = TOOLS) -> Path:
         gobin.mkdir(exist_ok=True)
         env = _go_env(cgo=tool.cgo)
         env["GOBIN"] = str(gobin)
+        if goarch:
+            env.update(GOOS="linux", GOARCH=goarch)
         flags = ["-trimpath", "-ldflags", "-s -w"] + (["-tags", tool.tags] if tool.tags else [])
-        if tool.wrapped:
+        if tool.wrapped or goarch:  # `go install` refuses to put a cross-compiled binary in GOBIN
             work = bin_dir.parent / f"module-{tool.name}"
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)

@@ -47,8 +47,9 @@ def invoke(argv: list[str], command: str, stdin: bytes | str | dict[str, Any], *
             full.pop(key, None)
         else:
             full[key] = value
-    if "PYTHONPATH" in os.environ:
-        full["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    for key in ("PYTHONPATH", "QEMU_LD_PREFIX"):  # QEMU_LD_PREFIX: an executable of another architecture
+        if key in os.environ:
+            full[key] = os.environ[key]
     proc = subprocess.run(
         argv, input=data.encode() if isinstance(data, str) else data, env=full, capture_output=True, timeout=30
     )

@@ -31,6 +31,12 @@ def require(reason: str | None) -> None:
 
 @pytest.fixture(scope="session")
 def frozen() -> Path:
+    """This host's build, or the executable $CNIQS_PLUGIN_EXECUTABLE names: a build made elsewhere, such as
+    the arm64 one that tests/arm64 runs these tests on under emulation (with QEMU_LD_PREFIX set)."""
+    given = os.environ.get("CNIQS_PLUGIN_EXECUTABLE")
+    if given:
+        assert Path(given).is_file(), f"CNIQS_PLUGIN_EXECUTABLE={given} is not a file"
+        return Path(given)
     require(embed.missing())
     return build_local() / NAME
 

@@ -90,11 +90,13 @@ def image_tag(plugin: Path, installer: Path) -> str:
     return f"{IMAGE_REPO}:{h.hexdigest()[:12]}"
 
 
-def build_image(out: Path | None = None, force: bool = False) -> tuple[Path, str]:
-    """(archive path, image name) of the installer image for this machine's architecture."""
+def build_image(out: Path | None = None, force: bool = False, crictl: Path | None = None) -> tuple[Path, str]:
+    """(archive path, image name) of the installer image for this machine's architecture. crictl: a crictl
+    for this architecture built elsewhere (cniqs.arm64 cross-builds it outside the emulated root filesystem,
+    which has no Go), else built here."""
     plugin = build.build_local(force=force)
     installer = build_installer(force=force)
-    crictl = kubebin.build_tools([kubebin.CRICTL]) / "crictl"
+    crictl = crictl or kubebin.build_tools([kubebin.CRICTL]) / "crictl"
     name = image_tag(plugin, installer)
     libs = shared_libraries([*_elf_files(plugin), *_elf_files(installer)])
     entries: list[images.Entry] = [images.Entry("bin", "dir", mode=0o755), images.Entry("tmp", "dir", mode=0o1777)]
@@ -189,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the installer image archive")
     b.add_argument("--out", type=Path, default=None)
+    b.add_argument("--force", action="store_true", help="rebuild the plugin and the installer")
+    b.add_argument("--crictl", type=Path, default=None, help="a crictl for this architecture (default: built here)")
     m = sub.add_parser("manifest", help="print the DaemonSet (JSON, which kubectl apply -f - takes)")
     m.add_argument("--image", required=True)
     m.add_argument("--bin", default="/opt/cni/bin")
@@ -196,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--socket", default="/run/containerd/containerd.sock")
     args = parser.parse_args(argv)
     if args.cmd == "build":
-        archive, name = build_image(args.out)
+        archive, name = build_image(args.out, force=args.force, crictl=args.crictl)
         print(f"{archive}\t{name}")
     else:
         print(json.dumps(manifest(args.image, bin_dir=args.bin, conf_dir=args.conf, socket=args.socket), indent=2))

@@ -35,12 +35,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs import kubebin
+from cniqs import debian, kubebin
 from cniqs.providers.kind import nodefiles
 from cniqs.providers.local import images
 
-DEBIAN_RELEASE = "bookworm"
-DEBIAN_MIRROR = os.environ.get("CNIQS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+DEBIAN_RELEASE = debian.DEFAULT_RELEASE
 # kind's base image packages that matter here, plus runc (kind builds its own) and Debian's CNI plugins.
 NODE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "util-linux", "mount", "kmod",
@@ -89,24 +88,10 @@ def _run(argv: Sequence[str], what: str, *, timeout: float = 1800, **kw: object)
 
 def rootfs(release: str = DEBIAN_RELEASE, packages: Sequence[str] = NODE_PACKAGES) -> Path:
     """The debootstrapped root filesystem (cached per release and package list)."""
-    key = hashlib.sha256(" ".join([release, *packages]).encode()).hexdigest()[:12]
-    root = cache_dir() / "rootfs" / f"{release}-{key}"
-    stamp = root.with_name(root.name + ".complete")
-    if stamp.is_file():
-        return root
-    if shutil.which("debootstrap") is None:
-        raise ImageBuildError("debootstrap is not installed (apt-get install debootstrap)")
-    shutil.rmtree(root, ignore_errors=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    _say(f"debootstrap {release} into {root} ...")
-    _run(
-        ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", release, str(root), DEBIAN_MIRROR],
-        f"debootstrap {release}",
-    )
-    stamp.write_text(f"{time.monotonic() - t0:.0f}\n")
-    _say(f"debootstrap done in {time.monotonic() - t0:.0f} s")
-    return root
+    try:
+        return debian.rootfs(cache_dir() / "rootfs", release, packages)
+    except debian.RootfsError as err:
+        raise ImageBuildError(str(err)) from None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,58 @@
+"""Debian root filesystems made with debootstrap, cached by what goes in (release, architecture, packages).
+
+The kind node image (cniqs.providers.kind.nodeimage) and the arm64 build (cniqs.arm64) both start from one.
+A foreign architecture needs user-mode emulation (qemu-user-static registered in binfmt_misc with the F
+flag): debootstrap runs its second stage inside the new root filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_RELEASE = "bookworm"
+MIRROR = os.environ.get("CNIQS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+class RootfsError(RuntimeError):
+    pass
+
+
+def rootfs_key(release: str, packages: Sequence[str], arch: str | None = None) -> str:
+    """The cache key of a root filesystem. Without arch (the host's) it is the key earlier builds used."""
+    words = [release, *packages] if arch is None else [release, f"arch={arch}", *packages]
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:12]
+
+
+def rootfs(
+    parent: Path, release: str, packages: Sequence[str], *, arch: str | None = None, timeout: float = 3600
+) -> Path:
+    """A `debootstrap --variant=minbase` root filesystem under parent (cached: a stamp marks a finished one)."""
+    key = rootfs_key(release, packages, arch)
+    root = parent / (f"{release}-{key}" if arch is None else f"{release}-{arch}-{key}")
+    stamp = root.with_name(root.name + ".complete")
+    if stamp.is_file():
+        return root
+    if shutil.which("debootstrap") is None:
+        raise RootfsError("debootstrap is not installed (apt-get install debootstrap)")
+    shutil.rmtree(root, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}"]
+    argv += [f"--arch={arch}"] if arch else []
+    argv += [release, str(root), MIRROR]
+    print(f"debian: debootstrap {release}{' ' + arch if arch else ''} into {root} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        log = root / "debootstrap/debootstrap.log"
+        raise RootfsError(f"debootstrap {release} failed (exit {proc.returncode}; log {log}):\n{tail}")
+    stamp.write_text(f"{time.monotonic() - t0:.0f}\n")
+    print(f"debian: debootstrap done in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+    return root
