@@ -26,6 +26,7 @@ def test_manifest_is_least_privilege_on_every_node() -> None:
     assert paths == {"cni-bin": "/b", "cni-conf": "/c", "runtime": "/s.sock"}
     container = spec["containers"][0]
     assert container["lifecycle"]["preStop"]["exec"]["command"][1] == "uninstall"
+    assert container["lifecycle"]["preStop"]["exec"]["command"][-1] == "--final"
     assert container["readinessProbe"]["exec"]["command"][1] == "ready"
     assert "securityContext" not in container, "no privileges beyond root's own hostPath writes"
 
@@ -66,3 +67,36 @@ def test_uninstall_removes_exactly_what_install_added(node: tuple[Path, Path, Pa
     nodeinstall.apply(LocalFiles(), str(bin_dir), str(conf_dir), plugin, chain_entry())
     assert nodeinstall.main(["uninstall", "--bin", str(bin_dir), "--conf", str(conf_dir)]) == 0
     assert sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()]) == before
+
+
+def test_after_the_final_uninstall_the_running_install_never_applies_again(
+    node: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """The DaemonSet's pod: `install` keeps re-applying while preStop's `uninstall --final` runs; once that
+    is done the node stays as before the install (the flake this fixed: an apply after the uninstall)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    bin_dir, conf_dir, plugin = node
+    state = tmp_path / "state"
+    state.mkdir()
+    before = sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()])
+    dirs = ["--bin", str(bin_dir), "--conf", str(conf_dir), "--state", str(state)]
+    entry = json.dumps(chain_entry())
+    argv = [sys.executable, "-m", "cniqs.nodeinstall", "install", *dirs, "--plugin", str(plugin), "--entry", entry]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (conf_dir / INSTALLED_NAME).exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "install never applied"
+            time.sleep(0.05)
+        assert nodeinstall.main(["uninstall", *dirs, "--final"]) == 0
+        assert proc.wait(timeout=30) == 0, "install went on after the final uninstall"
+        assert sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()]) == before
+        assert "not applying again" in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        proc.kill()
+        proc.wait()

@@ -1,7 +1,7 @@
 """The node installer that runs in the DaemonSet's pod on every node (frozen into the installer image).
 
     cniqs-installer install   --bin DIR --conf DIR --plugin FOLDER --entry JSON [--every SECONDS]
-    cniqs-installer uninstall --bin DIR --conf DIR
+    cniqs-installer uninstall --bin DIR --conf DIR [--final]
     cniqs-installer ready     --socket PATH [--entry JSON]
 
 The same code as every other tier's install: the plugin folder goes in with build.install_executable
@@ -12,17 +12,24 @@ finds its own work and changes nothing. A node it cannot install on (no chain it
 file that would still win) is left untouched; the reason goes to the pod log and `ready` fails. `ready`
 asks the node's runtime (crictl info) whether the loaded chain ends in cni-quickstart. It needs no API
 access at all.
+
+The pod's preStop hook runs `uninstall --final` while `install` may be in the middle of an apply (a pod
+deleted just after it started, as a DaemonSet's pods are when it is deleted): one lock in the container
+serializes the two, and --final leaves a mark under it that stops `install` from applying ever again, so
+what the last uninstall removed stays removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -30,7 +37,10 @@ from cniqs import build, conflist
 from cniqs.common.errors import InstallError
 from cniqs.nodefiles import LocalFiles
 
-NOT_READY = Path("/tmp/cniqs-not-ready")  # inside the installer's own container
+STATE = Path("/tmp")  # inside the installer's own container: the not-ready reason, the lock, the final mark
+NOT_READY = "cniqs-not-ready"
+LOCK = "cniqs-installer.lock"
+FINAL = "cniqs-uninstalled"
 
 
 def _say(text: str) -> None:
@@ -54,6 +64,14 @@ def apply(files: LocalFiles, bin_dir: str, conf_dir: str, plugin: Path, entry: d
     return "installed" if plan is not None or not current else "in place"
 
 
+@contextmanager
+def _locked(state: Path) -> Iterator[None]:
+    """The container's one lock: an apply and an uninstall never overlap."""
+    with (state / LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # the lock goes with the file's close
+
+
 def _stop(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -61,29 +79,42 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
 def install(args: argparse.Namespace) -> int:
     files = LocalFiles()
     entry = json.loads(args.entry)
-    signal.signal(signal.SIGTERM, _stop)
+    state = Path(args.state)
+    not_ready = state / NOT_READY
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as for PID 1 in a container: handled only between applies
     last = ""
     while True:
-        try:
-            did = apply(files, args.bin, args.conf, Path(args.plugin), entry)
-            NOT_READY.unlink(missing_ok=True)
-            message = f"{did}: {args.conf}/{conflist.INSTALLED_NAME} and {args.bin}/{build.NAME}"
-        except (InstallError, OSError, ValueError) as exc:
-            NOT_READY.write_text(f"{exc}\n")
-            message = f"not installing on this node, its CNI config is left as it is: {exc}"
+        with _locked(state):
+            if (state / FINAL).exists():
+                _say("uninstalled for good (preStop): not applying again")
+                return 0
+            try:
+                did = apply(files, args.bin, args.conf, Path(args.plugin), entry)
+                not_ready.unlink(missing_ok=True)
+                message = f"{did}: {args.conf}/{conflist.INSTALLED_NAME} and {args.bin}/{build.NAME}"
+            except (InstallError, OSError, ValueError) as exc:
+                not_ready.write_text(f"{exc}\n")
+                message = f"not installing on this node, its CNI config is left as it is: {exc}"
         if message != last:
             _say(message)
             last = message
         if args.once:
-            return 0 if not NOT_READY.exists() else 1
+            return 0 if not not_ready.exists() else 1
+        # SIGTERM comes after preStop's uninstall: between applies, never in the middle of one.
+        signal.signal(signal.SIGTERM, _stop)
         time.sleep(args.every)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def uninstall(args: argparse.Namespace) -> int:
     files = LocalFiles()
+    state = Path(args.state)
     try:
-        removed = conflist.uninstall(files, args.conf)
-        binary = build.uninstall_executable(files, args.bin)
+        with _locked(state):
+            if args.final:
+                (state / FINAL).touch()
+            removed = conflist.uninstall(files, args.conf)
+            binary = build.uninstall_executable(files, args.bin)
     except InstallError as exc:
         _say(f"uninstall left the node as it is: {exc}")
         return 1
@@ -94,8 +125,9 @@ def uninstall(args: argparse.Namespace) -> int:
 
 
 def ready(args: argparse.Namespace) -> int:
-    if NOT_READY.exists():
-        _say(f"not ready: {NOT_READY.read_text().strip()}")
+    not_ready = Path(args.state) / NOT_READY
+    if not_ready.exists():
+        _say(f"not ready: {not_ready.read_text().strip()}")
         return 1
     argv = [args.crictl, "--runtime-endpoint", f"unix://{args.socket}", "info"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)
@@ -128,12 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rm = sub.add_parser("uninstall")
     rm.add_argument("--bin", required=True)
     rm.add_argument("--conf", required=True)
+    rm.add_argument("--final", action="store_true", help="the pod is going: install must not apply again")
     rm.set_defaults(func=uninstall)
     rd = sub.add_parser("ready")
     rd.add_argument("--socket", required=True)
     rd.add_argument("--crictl", default="/bin/crictl")
     rd.add_argument("--entry", default="")
     rd.set_defaults(func=ready)
+    for each in (inst, rm, rd):
+        each.add_argument("--state", default=str(STATE), help="the container's own state dir (default /tmp)")
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -11,7 +11,7 @@ and render the manifest with --image.
 
 The DaemonSet runs in kube-system on every node (it tolerates every taint), mounts the node's CNI bin and
 conf dirs and its runtime's socket, is ready only when the runtime has loaded the chain, and removes
-exactly what it added when its pod stops for good (preStop: `uninstall`). It has no API access at all:
+exactly what it added when its pod stops for good (preStop: `uninstall --final`). It has no API access at all:
 no ServiceAccount token, no RBAC.
 """
 
@@ -159,7 +159,7 @@ def manifest(
             "timeoutSeconds": 20,
             "failureThreshold": 1,
         },
-        "lifecycle": {"preStop": {"exec": {"command": [exe, "uninstall", *paths]}}},
+        "lifecycle": {"preStop": {"exec": {"command": [exe, "uninstall", *paths, "--final"]}}},
     }
     return {
         "apiVersion": "apps/v1",
