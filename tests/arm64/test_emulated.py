@@ -20,17 +20,10 @@ from pathlib import Path
 import pytest
 
 from cniqs import arm64, build
+from tests.prereq import require
 
 pytestmark = pytest.mark.arm64
 REPO = Path(__file__).resolve().parents[2]
-
-
-def require(reason: str | None) -> None:
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"prerequisite missing in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def missing(*commands: str) -> str | None:

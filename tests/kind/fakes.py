@@ -219,3 +219,19 @@ class FakeDocker:
 def on_docker(run: Any) -> Nodes:
     """The fake (or any runner) as the Kubernetes layer reaches kind nodes: through `docker exec`."""
     return Nodes(run, DOCKER)
+
+
+# `podman network inspect kind` (netavark) on this project's machines: an IPv6 and an IPv4 subnet.
+PODMAN_KIND_NETWORK = [
+    {
+        "name": "kind",
+        "driver": "bridge",
+        "network_interface": "podman1",
+        "subnets": [
+            {"subnet": "fc00:f853:ccd:e793::/64", "gateway": "fc00:f853:ccd:e793::1"},
+            {"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"},
+        ],
+        "ipv6_enabled": True,
+        "dns_enabled": True,
+    }
+]

@@ -9,6 +9,7 @@ import pytest
 
 from cniqs.common.run import CommandError, Completed
 from cniqs.providers.kind import commands, coredns, egress
+from tests.kind.fakes import PODMAN_KIND_NETWORK
 
 KUBEADM_COREFILE = """.:53 {
     errors
@@ -32,18 +33,7 @@ KUBEADM_COREFILE = """.:53 {
 }
 """
 
-KIND_NETWORK = [
-    {
-        "name": "kind",
-        "driver": "bridge",
-        "subnets": [
-            {"subnet": "fc00:f853:ccd:e793::/64", "gateway": "fc00:f853:ccd:e793::1"},
-            {"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"},
-        ],
-        "ipv6_enabled": True,
-        "dns_enabled": True,
-    }
-]
+KIND_NETWORK = PODMAN_KIND_NETWORK
 
 
 def test_zone_block_forwards_only_to_the_given_servers() -> None:

@@ -13,6 +13,7 @@ from cniqs.provider import Targets, probes
 from cniqs.providers.kind import commands, egress, options
 from cniqs.providers.kind.podman import Target
 from e2e.plugins.providers import add_options
+from tests.kind.fakes import PODMAN_KIND_NETWORK
 from tests.kind.test_prerequisites import get_from
 
 # `docker network inspect kind` as Docker prints it for kind's network: kind asks for IPv6, so the
@@ -33,21 +34,7 @@ DOCKER_INSPECT = json.dumps(
         }
     ]
 )
-# `podman network inspect kind` (netavark) on this project's machines.
-PODMAN_INSPECT = json.dumps(
-    [
-        {
-            "name": "kind",
-            "driver": "bridge",
-            "network_interface": "podman1",
-            "subnets": [
-                {"subnet": "fc00:f853:ccd:e793::/64", "gateway": "fc00:f853:ccd:e793::1"},
-                {"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"},
-            ],
-            "ipv6_enabled": True,
-        }
-    ]
-)
+PODMAN_INSPECT = json.dumps(PODMAN_KIND_NETWORK)
 
 
 # --- options ---------------------------------------------------------------------------------------------

@@ -17,16 +17,9 @@ from cniqs.provider import KINDNET, kindnet_chain
 from tests import chain
 from tests.plugin.conftest import MODULE, assert_cni_error, chained, fixture_results, invoke
 from tests.plugin.netns import REFERENCE_BIN, can_make_netns, netns_pair
+from tests.prereq import require
 
 RESULTS = fixture_results()
-
-
-def require(reason: str | None) -> None:
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"prerequisite missing in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
