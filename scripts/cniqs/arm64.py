@@ -10,7 +10,7 @@ Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the pro
    so the kernel runs aarch64 ELF files with qemu, also inside a chroot;
 2. an arm64 Debian bookworm root filesystem (debootstrap --arch=arm64; glibc 2.36 as on kind's bookworm
    nodes), cached in the user cache dir under arm64/rootfs, keyed by release, architecture and packages;
-3. PyInstaller, the Dockerfile's pin, in a venv inside it (cached per version);
+3. PyInstaller (this machine's version, for the DaemonSet installer) in a venv inside it (cached per version);
 4. inside it, `python -m cniqs.build` and `python -m cniqs.providers.k8s.daemonset build`, exactly as on an
    arm64 host: build/plugin/linux-arm64/cni-quickstart/, build/plugin/installer-linux-arm64/ and the image
    archive in build/plugin/. crictl is cross-built outside (Go, GOARCH=arm64), as the root filesystem has no Go;
