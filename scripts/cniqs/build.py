@@ -100,10 +100,23 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         raise SystemExit(f"{root} is not empty and holds no earlier build of ours ({stamp.name}); not replacing it")
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    print(f"cniqs: building {NAME} (embedded CPython, a few seconds) in {root}", file=sys.stderr, flush=True)
+    log = root / "build.log"
+    print(f"cniqs: building {NAME} (embedded CPython, a few seconds; log {log})", file=sys.stderr, flush=True)
     embed.build(plugin_sources(), root, NAME)
+    self_check(folder / NAME)
     stamp.write_text(digest)
     return folder
+
+
+def self_check(executable: Path) -> None:
+    """The build answers VERSION, as CNI calls it (no arguments, no PYTHON* settings); SystemExit if not."""
+    env = {"CNI_COMMAND": "VERSION", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    proc = subprocess.run([str(executable)], input="{}", capture_output=True, text=True, env=env, timeout=30)
+    if proc.returncode != 0 or "supportedVersions" not in proc.stdout:
+        raise SystemExit(
+            f"the build {executable} does not answer CNI VERSION (exit {proc.returncode}):\n"
+            f"{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+        )
 
 
 def freeze(

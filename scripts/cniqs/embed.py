@@ -49,7 +49,8 @@ class Plan:
 def plan(sources: Path, excludes: Iterable[str] = EXCLUDES, extra: Iterable[str] = START_MODULES) -> Plan:
     """Every module the plugin can import (imports inside functions included), but excludes."""
     stdlib = sysconfig.get_path("stdlib")
-    dynload = os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload")
+    # Where this Python's extension modules are installed; in a venv, platstdlib would name the venv's own lib/.
+    dynload = sysconfig.get_config_var("DESTSHARED") or os.path.join(stdlib, "lib-dynload")
     finder = modulefinder.ModuleFinder(path=[str(sources.parent), stdlib, dynload], excludes=list(excludes))
     for name in (f"{PLUGIN_PACKAGE}.__main__", f"{PLUGIN_PACKAGE}.main", *extra):
         finder.import_hook(name)
@@ -188,6 +189,7 @@ def build(sources: Path, out: Path, name: str, link: str = "auto", cc: str | Non
         # A static libpython that cannot be linked here (not position-independent): the shared one.
         proc = subprocess.run([*cmd, *link_args("shared", lib_dir)], capture_output=True, text=True)
     table.unlink()
+    (out / "build.log").write_text(f"$ {' '.join(proc.args)}\n{proc.stdout}{proc.stderr}")
     if proc.returncode != 0:
         raise SystemExit(f"compiling the launcher failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     vendor_libraries(folder, lib_dir)
