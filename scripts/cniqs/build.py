@@ -33,25 +33,7 @@ from cniqs.resources import build_root, plugin_sources
 NAME = CNI_TYPE  # the executable is named after the CNI type: libcni runs <bin dir>/<type>
 LINK_TARGET = f"{NAME}.d/{NAME}"
 # Modules the plugin never imports (PyInstaller builds); keeping them out shrinks the folder and the start-up.
-EXCLUDES = (
-    "tkinter",
-    "unittest",
-    "pydoc",
-    "doctest",
-    "email",
-    "http",
-    "xml",
-    "sqlite3",
-    "asyncio",
-    "multiprocessing",
-    "inspect",
-    "zipfile",
-    "bz2",
-    "lzma",
-    "urllib",
-    "pathlib",
-    "shutil",
-)
+EXCLUDES = embed.NEVER_IMPORTED
 
 # PyInstaller options of the node build: strip the binaries, bytecode at -OO, modules as loose .pyc files
 # beside the executable (noarchive: no PYZ archive to open and search on every call).

@@ -34,10 +34,11 @@ START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings
 LINKS = ("auto", "static", "shared")
 # Stdlib packages the plugin never imports at run time that the import graph would otherwise pull in
 # (typing: only under TYPE_CHECKING; the rest: through lazy imports deep in json's and re's dependencies).
-EXCLUDES = (
-    "typing", "tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio",
+NEVER_IMPORTED = (
+    "tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio",
     "multiprocessing", "inspect", "zipfile", "bz2", "lzma", "urllib", "pathlib", "shutil",
 )  # fmt: skip
+EXCLUDES = ("typing", *NEVER_IMPORTED)
 
 
 @dataclass(frozen=True)
