@@ -30,6 +30,7 @@ from pathlib import Path
 # Kubernetes patch releases this project pins, newest first: the first is the default. Every kind-table
 # minor that the module proxy serves is here too (tests/kube), so both tiers test the same Kubernetes.
 KUBE_RELEASES: dict[str, str] = {
+    "1.37": "v1.37.2",
     "1.36": "v1.36.3",
     "1.35": "v1.35.4",
     "1.34": "v1.34.4",
@@ -82,9 +83,9 @@ TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 NODE_COMMANDS = ("kubeadm", "kube-proxy")
 ETCD = Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", "go.etcd.io/etcd/server/v3", wrapped=True)
 COREDNS = Tool("coredns", "github.com/coredns/coredns", "v1.12.1", "github.com/coredns/coredns")
-# kind v0.31.0 (the versions table's release) is not served by the Go module proxy; v0.30.0 is the
-# nearest release it serves whose node base is still Debian bookworm (v0.32.0 moved to trixie).
-KIND = Tool("kind", "sigs.k8s.io/kind", "v0.30.0", "sigs.k8s.io/kind")
+# The versions table's kind release (cniqs.providers.kind.versions.KIND_VERSION; tests/kind checks they agree),
+# built the way the CI workflow installs it for Docker users: `go install` of its module.
+KIND = Tool("kind", "sigs.k8s.io/kind", "v0.33.0", "sigs.k8s.io/kind")
 KIND_NODE_TOOLS = (ETCD, COREDNS, KIND)
 
 

@@ -37,11 +37,11 @@ def test_newest_first_and_default_is_newest() -> None:
     assert versions.select("") == [IMAGES[0]]
 
 
-@pytest.mark.parametrize("choice", ["1.34", "v1.34", "1.34.3"])
+@pytest.mark.parametrize("choice", ["1.34", "v1.34", "1.34.11"])
 def test_select_one(choice: str) -> None:
     (entry,) = versions.select(choice)
     assert entry.minor == "1.34"
-    assert entry.kubernetes_version == "v1.34.3"
+    assert entry.kubernetes_version == "v1.34.11"
 
 
 def test_select_all() -> None:
@@ -50,7 +50,7 @@ def test_select_all() -> None:
 
 @pytest.mark.parametrize("choice", ["1.20", "1.34.1", "latest", "1"])
 def test_select_unknown_names_the_choices(choice: str) -> None:
-    with pytest.raises(ValueError, match="1.35, 1.34"):
+    with pytest.raises(ValueError, match="1.37, 1.36, 1.35, 1.34"):
         versions.select(choice)
 
 
@@ -60,17 +60,18 @@ def test_problems_finds_broken_tables() -> None:
     wrong_minor = NodeImage("1.34", good.image, good.source)
     uncited = NodeImage("1.33", IMAGES[2].image, "")
     assert any("sha256" in p for p in versions.problems((no_digest,)))
-    assert any("is Kubernetes 1.35" in p for p in versions.problems((wrong_minor,)))
+    assert any("is Kubernetes 1.37" in p for p in versions.problems((wrong_minor,)))
     assert any("listed twice" in p for p in versions.problems((good, good)))
     assert any("no release note" in p for p in versions.problems((uncited,)))
     assert any("newest first" in p for p in versions.problems((IMAGES[2], IMAGES[0])))
     assert versions.problems(()) == ["the versions table is empty"]
 
 
-def test_kind_binary_checksums_look_like_sha256() -> None:
-    assert set(versions.KIND_BINARY_SHA256) == {"linux-amd64", "linux-arm64"}
-    for digest in versions.KIND_BINARY_SHA256.values():
-        assert re.fullmatch(r"[0-9a-f]{64}", digest)
+def test_kind_is_built_from_its_module_at_the_pinned_release() -> None:
+    """Here (kind on podman) and in the workflow, the same `go install` of the same version."""
+    from cniqs import kubebin
+
+    assert (kubebin.KIND.module, kubebin.KIND.version) == (versions.KIND_MODULE, versions.KIND_VERSION)
 
 
 def workflow_matrix(text: str) -> list[dict[str, str]]:
@@ -85,18 +86,23 @@ def test_workflow_matrix_and_kind_pin_match_the_table() -> None:
     assert [e["k8s-minor"] for e in entries] == [e.minor for e in IMAGES]
     assert [e["k8s-version"] for e in entries] == [e.kubernetes_version for e in IMAGES]
     assert f"KIND_VERSION: {versions.KIND_VERSION}" in text
-    assert f"KIND_SHA256_LINUX_AMD64: {versions.KIND_BINARY_SHA256['linux-amd64']}" in text
+    steps = yaml.safe_load(text)["jobs"]["kind"]["steps"]
+    (install,) = [s for s in steps if str(s.get("name", "")).startswith("Install kind")]
+    assert f'go install "{versions.KIND_MODULE}@${{KIND_VERSION}}"' in install["run"]
+    assert "kind version" in install["run"]
 
 
 def test_workflow_installs_each_entrys_kubectl_pinned_by_sha256() -> None:
     text = WORKFLOW.read_text()
-    assert set(versions.KUBECTL_SHA256_LINUX_AMD64) == {e.kubernetes_version for e in IMAGES}
+    assert versions.kubectl_problems() == []
+    assert set(versions.KUBECTL_SHA256_LINUX_AMD64) == set(versions.KUBECTL_FOR_MINOR.values())
     for entry in workflow_matrix(text):
-        assert entry["kubectl-sha256"] == versions.KUBECTL_SHA256_LINUX_AMD64[entry["k8s-version"]], entry
+        assert entry["kubectl-version"] == versions.KUBECTL_FOR_MINOR[entry["k8s-minor"]], entry
+        assert entry["kubectl-sha256"] == versions.KUBECTL_SHA256_LINUX_AMD64[entry["kubectl-version"]], entry
     steps = yaml.safe_load(text)["jobs"]["kind"]["steps"]
     (install,) = [s for s in steps if str(s.get("name", "")).startswith("Install kubectl")]
     assert install["env"] == {
-        "KUBECTL_VERSION": "${{ matrix.k8s-version }}",
+        "KUBECTL_VERSION": "${{ matrix.kubectl-version }}",
         "KUBECTL_SHA256": "${{ matrix.kubectl-sha256 }}",
     }
     script = install["run"]
@@ -123,6 +129,13 @@ def test_kubectl_pins_look_like_sha256() -> None:
         assert re.fullmatch(r"v1\.\d+\.\d+", version) and re.fullmatch(r"[0-9a-f]{64}", digest), version
 
 
+def test_kubectl_skew_is_checked() -> None:
+    assert versions.kubectl_problems(kubectl={**versions.KUBECTL_FOR_MINOR, "1.34": "v1.36.4"}) == [
+        "1.34: kubectl v1.36.4 is 2 minors away (the skew policy allows 1)"
+    ]
+    assert "1.37: no pinned kubectl" in versions.kubectl_problems(kubectl={})[0]
+
+
 def test_the_container_build_needs_no_newer_glibc_than_any_pinned_node() -> None:
     """The node executable carries the build's libpython: its glibc floor is the build base's."""
     from cniqs.resources import DOCKERFILE
@@ -136,4 +149,6 @@ def test_the_container_build_needs_no_newer_glibc_than_any_pinned_node() -> None
 def test_glibc_rule_catches_a_too_new_base() -> None:
     release, glibc = versions.build_base_glibc("FROM python:3.12-slim-trixie AS build\n")
     assert (release, glibc) == ("trixie", "2.41")
-    assert versions.glibc_key(glibc) > versions.glibc_key(versions.NODE_GLIBC)
+    # a trixie build would not start on kind v0.31's bookworm nodes
+    assert versions.glibc_key(glibc) > versions.glibc_key(versions.DEBIAN_GLIBC["bookworm"])
+    assert versions.NODE_GLIBC == versions.DEBIAN_GLIBC[versions.NODE_BASE] == "2.41"

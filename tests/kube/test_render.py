@@ -98,11 +98,11 @@ def test_kubeconfig_references_the_run_files(tmp_path: Path) -> None:
 
 def test_version_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CNIQS_K8S_VERSION", raising=False)
-    assert select("") == ["1.36"]
-    assert select("all") == ["1.36", "1.35", "1.34"]
+    assert select("") == ["1.37"]
+    assert select("all") == ["1.37", "1.36", "1.35", "1.34"]
     assert select("v1.35") == ["1.35"]
     monkeypatch.setenv("CNIQS_K8S_VERSION", "all")
-    assert select("") == ["1.36", "1.35", "1.34"]
+    assert select("") == ["1.37", "1.36", "1.35", "1.34"]
     assert select("1.34") == ["1.34"]
-    with pytest.raises(ValueError, match="pinned for the kube tier are 1.36, 1.35, 1.34"):
+    with pytest.raises(ValueError, match="pinned for the kube tier are 1.37, 1.36, 1.35, 1.34"):
         select("1.20")

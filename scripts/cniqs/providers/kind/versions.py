@@ -2,9 +2,9 @@
 
 kind only supports node images built for the kind release in use, and only by digest: every
 release note says to use the exact `@sha256:` images it lists. All entries below come from the
-"Images pre-built for this release" list of the kind v0.31.0 release note. To move to another
-kind release, replace KIND_VERSION, the binary checksums and every image together, from that
-release's note, and update the matrix in .github/workflows/e2e.yml (tests/kind checks they agree).
+"Images pre-built for this release" list of the kind v0.33.0 release note, the newest release whose
+note could be read here. To move to another kind release, replace KIND_VERSION and every image together,
+from that release's note, and update the matrix in .github/workflows/e2e.yml (tests/kind checks they agree).
 """
 
 from __future__ import annotations
@@ -12,25 +12,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-KIND_VERSION = "v0.31.0"
+KIND_VERSION = "v0.33.0"
 KIND_RELEASE_NOTES = f"https://github.com/kubernetes-sigs/kind/releases/tag/{KIND_VERSION}"
+# The kind CLI is built from its Go module, `go install sigs.k8s.io/kind@<KIND_VERSION>`, which kind's quick
+# start documents as an install method: the go command checks the module against the Go checksum database,
+# so no binary checksum is pinned here. No pinning registry readable here (hermit-packages, cert-manager's
+# makefile-modules) had v0.33.0's binary checksums yet; only copies in unrelated projects. The CI workflow and
+# cniqs.kubebin (kind on podman here) build the same module at the same version.
+KIND_MODULE = "sigs.k8s.io/kind"
 
-# sha256 of the kind release binaries, as published next to them (kind-linux-<arch>.sha256sum on
-# the release page). The CI workflow checks the download against these and against the published file.
-KIND_BINARY_SHA256 = {
-    "linux-amd64": "eb244cbafcc157dff60cf68693c14c9a75c4e6e6fedaf9cd71c58117cb93e3fa",
-    "linux-arm64": "8e1014e87c34901cc422a1445866835d1e666f2a61301c27e722bdeab5a1f7e4",
-}
-
-# sha256 of each pinned Kubernetes release's linux-amd64 kubectl (dl.k8s.io/release/<v>/bin/linux/amd64/kubectl),
-# as pinned by cashapp/hermit-packages kubectl.hcl (commit f0517fd7, its sha256sums keyed by the dl.k8s.io URL).
-# CI installs the kubectl of each matrix entry (the skew policy allows kubectl +-1 minor only) and checks it
-# against this pin and against the kubectl.sha256 published next to it; tests/kind checks the workflow carries it.
+# kubectl for each row (the skew policy allows kubectl one minor away from the API server at most), and the
+# sha256 of its linux-amd64 binary (dl.k8s.io/release/<v>/bin/linux/amd64/kubectl), as pinned by kubespray
+# (kubernetes-sigs/kubespray 46dbdd39, roles/kubespray_defaults/vars/main/checksums.yml, kubectl_checksums.amd64).
+# kubespray pins no 1.37 kubectl yet, so the 1.37 row uses kubectl v1.36.4, within the skew. CI installs each row's
+# kubectl and checks it against this pin and against the kubectl.sha256 published next to it.
 KUBECTL_SHA256_LINUX_AMD64 = {
-    "v1.35.0": "a2e984a18a0c063279d692533031c1eff93a262afcc0afdc517375432d060989",
-    "v1.34.3": "ab60ca5f0fd60c1eb81b52909e67060e3ba0bd27e55a8ac147cbc2172ff14212",
-    "v1.33.7": "471d94e208a89be62eb776700fc8206cbef11116a8de2dc06fc0086b0015375b",
-    "v1.32.11": "48581d0e808bd8b7d3c3fc014e86b170e25a987df04c8a879b982b28a5180815",
+    "v1.36.4": "8b8f088da2dab964f853b38464033b1be15ede2839eca751482357c45abdd05a",
+    "v1.35.8": "874d5e72dbb819f43cff16bcd1e4f8bac5b7f2361fe1e55049b0a6c676fb0cbf",
+    "v1.34.11": "8efbb9435132a190920eb65a47a8c1ecf755ad85ab57a600c9bedbab460bb7a8",
 }
 
 IMAGE_PATTERN = re.compile(r"^kindest/node:v(?P<minor>1\.\d+)\.(?P<patch>\d+)@sha256:(?P<digest>[0-9a-f]{64})$")
@@ -54,43 +53,45 @@ class NodeImage:
 
 _NOTE = f"{KIND_RELEASE_NOTES} (Images pre-built for this release)"
 
-# Not pinned: the 1.31 image of the v0.31.0 note. Its image list could not be read from the note itself here
-# (only third-party copies of the digest were found), and a digest is pinned only from the release's own text.
-# Newer kind releases exist (v0.32.0, v0.33.0; v0.33.0's note lists 1.37, 1.36, 1.35, 1.34 images); moving
-# means a new binary checksum, every image from that note, and NODE_GLIBC (v0.32+ nodes run trixie, 2.41).
-
-# Newest first: the first entry is the default of --k8s-version.
+# Newest first: the first entry is the default of --k8s-version. (The note's first line says the release
+# "defaults to Kubernetes 1.36.1"; its Breaking Changes and the list name v1.37.0 as the default image.)
 IMAGES: tuple[NodeImage, ...] = (
     NodeImage(
-        "1.35",
-        "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f",
+        "1.37",
+        "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
         _NOTE + "; also the release's default image",
     ),
     NodeImage(
+        "1.36",
+        "kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed",
+        _NOTE,
+    ),
+    NodeImage(
+        "1.35",
+        "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0",
+        _NOTE,
+    ),
+    NodeImage(
         "1.34",
-        "kindest/node:v1.34.3@sha256:08497ee19eace7b4b5348db5c6a1591d7752b164530a36f855cb0f2bdcbadd48",
-        _NOTE,
-    ),
-    NodeImage(
-        "1.33",
-        "kindest/node:v1.33.7@sha256:d26ef333bdb2cbe9862a0f7c3803ecc7b4303d8cea8e814b481b09949d353040",
-        _NOTE,
-    ),
-    NodeImage(
-        "1.32",
-        "kindest/node:v1.32.11@sha256:5fc52d52a7b9574015299724bd68f183702956aa4a2116ae75a63cb574b35af8",
+        "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d",
         _NOTE,
     ),
 )
 
+# The kubectl each row's CI job installs (a key of KUBECTL_SHA256_LINUX_AMD64).
+KUBECTL_FOR_MINOR = {"1.37": "v1.36.4", "1.36": "v1.36.4", "1.35": "v1.35.8", "1.34": "v1.34.11"}
+
 ALL = "all"
 
 # The glibc rule: the node executable bundles the build host's libpython, so it needs the build's glibc.
-# Every pinned node image runs kind's base userland: Debian bookworm (glibc 2.36) for kind v0.23 to v0.31
-# (kind images/base/Dockerfile); the container build (plugin/Dockerfile) must use a Debian release whose
-# glibc is no newer. tests/kind/test_versions.py holds the Dockerfile's base to this.
-NODE_GLIBC = "2.36"
+# Every pinned node image runs kind's base userland: Debian trixie (glibc 2.41) from kind v0.32 on, bookworm
+# (2.36) for v0.23 to v0.31 (kind images/base/Dockerfile); the container build (plugin/Dockerfile) must use a
+# Debian release whose glibc is no newer. tests/kind/test_versions.py holds the Dockerfile's base to this.
+# (The Dockerfile stays on bookworm, so its build also runs on older kind releases' nodes and on the node
+# image built here, which is bookworm too: cniqs.providers.kind.nodeimage.)
+NODE_BASE = "trixie"
 DEBIAN_GLIBC = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41"}
+NODE_GLIBC = DEBIAN_GLIBC[NODE_BASE]
 
 
 def glibc_key(version: str) -> tuple[int, ...]:
@@ -133,6 +134,21 @@ def problems(images: tuple[NodeImage, ...] = IMAGES) -> list[str]:
     keys = [_minor_key(e.minor) for e in images if re.fullmatch(r"1\.\d+", e.minor)]
     if keys != sorted(keys, reverse=True):
         found.append("entries are not newest first")
+    return found
+
+
+def kubectl_problems(images: tuple[NodeImage, ...] = IMAGES, kubectl: dict[str, str] | None = None) -> list[str]:
+    """Rows without a pinned kubectl, or whose kubectl is more than one minor from the node's Kubernetes."""
+    chosen = KUBECTL_FOR_MINOR if kubectl is None else kubectl
+    found: list[str] = []
+    for entry in images:
+        version = chosen.get(entry.minor)
+        if version is None or version not in KUBECTL_SHA256_LINUX_AMD64:
+            found.append(f"{entry.minor}: no pinned kubectl (KUBECTL_FOR_MINOR, KUBECTL_SHA256_LINUX_AMD64)")
+            continue
+        skew = abs(_minor_key(version.removeprefix("v"))[1] - _minor_key(entry.minor)[1])
+        if skew > 1:
+            found.append(f"{entry.minor}: kubectl {version} is {skew} minors away (the skew policy allows 1)")
     return found
 
 
