@@ -4,9 +4,9 @@
                                                          # (default: the minor `tox -e e2e` uses on podman)
 
 What goes in (all built or installed on this machine):
-- a Debian root filesystem from `debootstrap --variant=minbase` of kind's base release (bookworm for kind
-  v0.23 to v0.31, and for v0.30.0, the kind CLI built here), with systemd, iptables, iproute2, runc ...
-  (cached once per package list);
+- a Debian root filesystem from `debootstrap --variant=minbase` of Debian bookworm, kind's node base for
+  v0.23 to v0.31 (v0.32 on use trixie; the bookworm userland is the one proven on these cgroup v1 machines),
+  with systemd, iptables, iproute2, runc ... (cached once per package list);
 - containerd 2.x, ctr, crictl (cniqs.kubebin tools), kubeadm, kubelet, kubectl (cniqs.kubebin for the release);
 - the reference CNI plugins kind ships (host-local, loopback, ptp, portmap) from Debian's
   containernetworking-plugins, in /opt/cni/bin;

@@ -1,7 +1,8 @@
 """kind on podman (KIND_EXPERIMENTAL_PROVIDER=podman) on a machine with no registry: the pieces the kind
 provider adds around kind's own CLI there.
 
-- the kind CLI: $CNIQS_KIND/$KIND or `kind` on PATH, else the one cniqs.kubebin builds (kind v0.30.0);
+- the kind CLI: $CNIQS_KIND/$KIND or `kind` on PATH, else the one cniqs.kubebin builds (the versions
+  table's kind release, from its Go module);
 - the node image: built here per Kubernetes release (cniqs.providers.kind.nodeimage), not pulled;
 - the environment kind runs podman with: KIND_EXPERIMENTAL_PROVIDER=podman and, unless set already,
   CONTAINERS_CONF pointing at an engine config with the runtime and low explicit ulimits these machines
