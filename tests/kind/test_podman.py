@@ -189,6 +189,17 @@ def test_remove_network_reports_a_network_that_stays() -> None:
     assert kind_podman.network_exists(podman_run(1)) is False
 
 
+def test_the_network_is_the_one_kind_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kind puts podman nodes on $KIND_EXPERIMENTAL_PODMAN_NETWORK when set: the target and cleanup follow it."""
+    monkeypatch.delenv("KIND_EXPERIMENTAL_PODMAN_NETWORK", raising=False)
+    assert kind_podman.kind_network() == "kind"
+    monkeypatch.setenv("KIND_EXPERIMENTAL_PODMAN_NETWORK", "kind-ci-2")
+    run = podman_run()
+    assert kind_podman.network_exists(run) is True
+    assert kind_podman.remove_network(run) is None
+    assert run.calls == [["podman", "network", "exists", "kind-ci-2"], ["podman", "network", "rm", "kind-ci-2"]]
+
+
 # --- node files ------------------------------------------------------------------------------------------
 
 

@@ -26,14 +26,18 @@ from pathlib import Path
 from cniqs import kubebin
 from cniqs.common.run import Runner, check
 from cniqs.provider import Targets
-from cniqs.providers.kind import commands, nodeimage, versions
+from cniqs.providers.kind import commands, egress, nodeimage, versions
 from cniqs.providers.local import images
 
-KIND_NETWORK = "kind"  # the podman network kind puts its nodes on
 PODMAN_DNS_DOMAIN = "dns.podman"
 TARGET_IMAGE = "localhost/cniqs/kind-target:1"
 TARGET_APPLETS = ("sh", "httpd", "sleep", "cat")
 TARGET_PAGE = "<html><body><h1>cni-quickstart e2e target</h1></body></html>\n"
+
+
+def kind_network(environ: Mapping[str, str] | None = None) -> str:
+    """The podman network kind puts its nodes on: "kind", or $KIND_EXPERIMENTAL_PODMAN_NETWORK as kind reads it."""
+    return egress.network_name("podman", os.environ if environ is None else environ)
 
 
 def kind_binary(environ: Mapping[str, str] | None = None) -> str:
@@ -138,11 +142,12 @@ def start_target(run: Runner, cluster: str) -> Target:
     name = f"cniqs-target-{secrets.token_hex(3)}"
     _target_image()
     argv = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
-    check(run, commands.podman_target_run(name, KIND_NETWORK, TARGET_IMAGE, argv), f"target for {cluster}")
+    network = kind_network()
+    check(run, commands.podman_target_run(name, network, TARGET_IMAGE, argv), f"target for {cluster}")
     ip = check(run, commands.podman_inspect_ip(name), f"address of {name}").split()
     if not ip:
         stop_target(run, name)
-        raise RuntimeError(f"the target container {name} got no address on the {KIND_NETWORK} network")
+        raise RuntimeError(f"the target container {name} got no address on the {network} network")
     return Target(name, ip[0])
 
 
@@ -151,12 +156,13 @@ def stop_target(run: Runner, name: str) -> None:
     run(["podman", "rmi", "--ignore", TARGET_IMAGE], timeout=60)
 
 
-def network_exists(run: Runner, network: str = KIND_NETWORK) -> bool:
-    return run(commands.podman_network_exists(network), timeout=60).rc == 0
+def network_exists(run: Runner, network: str | None = None) -> bool:
+    return run(commands.podman_network_exists(network or kind_network()), timeout=60).rc == 0
 
 
-def remove_network(run: Runner, network: str = KIND_NETWORK) -> str | None:
+def remove_network(run: Runner, network: str | None = None) -> str | None:
     """Remove the podman network kind made for this run's cluster (kind keeps it); a note when it stays."""
+    network = network or kind_network()
     result = run(commands.podman_network_rm(network), timeout=60)
     if result.rc != 0:
         return f"the podman network {network} stays: {result.stderr.strip() or result.stdout.strip()}"

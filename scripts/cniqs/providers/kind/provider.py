@@ -139,7 +139,7 @@ class KindProvider:
                 targets = target.targets
                 # Its name is in podman's DNS zone, which only the kind network's DNS server knows.
                 servers = coredns.forward_zone(
-                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.KIND_NETWORK
+                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.kind_network()
                 )
                 watcher.record(
                     minor,
@@ -229,7 +229,7 @@ class KindProvider:
                 target = kind_podman.start_target(run_process, name)
                 extra.update(target=target.name, target_ip=target.ip)
                 coredns.forward_zone(
-                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.KIND_NETWORK
+                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.kind_network()
                 )
         except BaseException:
             self.destroy(state)
