@@ -4,6 +4,7 @@ pure parts (node files, image list, cache key). Nothing here runs podman or kind
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,24 @@ def test_podman_prerequisites_need_neither_docker_nor_buildx() -> None:
     run = podman_run()
     assert options.tool_problems(which_of(PODMAN_TOOLS), run, PODMAN_ENV) == []
     assert run.calls == [commands.podman_info()]  # type: ignore[attr-defined]
+
+
+def test_podman_needs_no_kubectl_on_path() -> None:
+    """The release's kubectl is built with the node image and put first on PATH for the run."""
+    found = {k: v for k, v in PODMAN_TOOLS.items() if k != "kubectl"}
+    assert options.tool_problems(which_of(found), podman_run(), PODMAN_ENV) == []
+
+
+def test_the_release_kubectl_comes_first_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cniqs.common import pathenv
+
+    monkeypatch.setattr(kubebin, "go_version", lambda: "go1.26.8")
+    release_bin = kind_podman.kube_bin("1.37")
+    assert release_bin.parts[-2:] == (f"{kubebin.KUBE_RELEASES['1.37']}-go1.26.8", "bin")
+    monkeypatch.setenv("PATH", "/usr/bin")
+    with pathenv.first_on_path(release_bin):
+        assert os.environ["PATH"] == f"{release_bin}:/usr/bin"
+    assert os.environ["PATH"] == "/usr/bin"
 
 
 def test_podman_missing_or_not_answering() -> None:

@@ -140,8 +140,9 @@ def tool_problems(
     run: Runner = run_process,
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """kind, docker (with buildx and a daemon that answers) or podman, and kubectl: each missing one, and how to
-    get it. podman when KIND_EXPERIMENTAL_PROVIDER=podman, or when there is podman and no docker."""
+    """kind, docker (with buildx and a daemon that answers) and kubectl, or podman: each missing one, and how to
+    get it. podman when KIND_EXPERIMENTAL_PROVIDER=podman, or when there is podman and no docker (then the
+    release's kubectl is built here with the node image)."""
     env = os.environ if environ is None else environ
     found = []
     podman = commands.engine(env, which) == "podman"
@@ -153,7 +154,7 @@ def tool_problems(
     if which(kind) is None:
         source = next((f"${var}" for var in commands.KIND_ENV_VARS if env.get(var)), "PATH")
         found.append(f"kind not found (looked for {kind!r} from {source}): {INSTALL_HINTS['kind']}")
-    if which("kubectl") is None:
+    if which("kubectl") is None and not podman:  # on podman, the release's kubectl is built with its node image
         found.append(f"kubectl not found on PATH: {INSTALL_HINTS['kubectl']}")
     if podman:
         if which("podman") is None:

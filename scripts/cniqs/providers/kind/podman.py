@@ -84,6 +84,11 @@ def _local(minor: str) -> versions.NodeImage:
     return versions.NodeImage(minor, f"{nodeimage.IMAGE_REPO}:{release}", "built here (cniqs.providers.kind.nodeimage)")
 
 
+def kube_bin(minor: str) -> Path:
+    """The release's own commands (kubectl among them), built with its node image."""
+    return kubebin.kube_bin_dir(minor)
+
+
 def build_node_image(minor: str) -> str:
     """The node image's real name (localhost/cniqs/kind-node:<release>-<key>), built when missing."""
     return nodeimage.build(minor)

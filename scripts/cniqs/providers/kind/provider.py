@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cniqs.common import pathenv
 from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.run import Runner, run_process
 from cniqs.provider import Option, RunOptions, State, Targets
@@ -110,11 +111,13 @@ class KindProvider:
         minor = image.minor
         kind = commands.kind_binary()
         patches: list[str] = []
+        release_bin: Path | None = None
         if podman:
             kind_podman.prepare_environment()
             kind = kind_podman.kind_binary()
             image = versions.NodeImage(minor, kind_podman.build_node_image(minor), image.source)
             patches = kind_podman.kubeadm_patches(minor)
+            release_bin = kind_podman.kube_bin(minor)
         watcher.record(minor, image=image.image)
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
         cluster: kind_cluster.Cluster | None = None
@@ -124,6 +127,8 @@ class KindProvider:
         notes: list[str] = []
         # kind makes its podman network on the first create and keeps it: this run removes it if it made it.
         own_network = podman and not opts.reuse_cluster and not kind_podman.network_exists(run_process)
+        # On podman, the release's kubectl (built with its node image) first on PATH while the cluster is open.
+        restore_path = pathenv.prepend(release_bin) if release_bin is not None else (lambda: None)
         try:
             if opts.reuse_cluster:
                 cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
@@ -192,6 +197,7 @@ class KindProvider:
                     watcher.note(minor, note)
                 if cluster is None or not (cluster.created and opts.keep):
                     shutil.rmtree(workdir, ignore_errors=True)
+                restore_path()
 
     # the cniqs tool: one one-node cluster, kept between commands
 
@@ -217,7 +223,13 @@ class KindProvider:
             minor = kind_podman.node_images(None)[0].minor
             image = kind_podman.build_node_image(minor)
             patches = kind_podman.kubeadm_patches(minor)
-            extra = {"engine": "podman", "own_network": "" if kind_podman.network_exists(run_process) else "1"}
+            network = kind_podman.kind_network()
+            extra = {
+                "engine": "podman",
+                "network": network,
+                "own_network": "" if kind_podman.network_exists(run_process, network) else "1",
+                "kube_bin": str(kind_podman.kube_bin(minor)),
+            }
         else:
             image = versions.select("")[0].image
         state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
@@ -243,6 +255,8 @@ class KindProvider:
         if state.extra.get("engine") != "podman":
             return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
         kind_podman.prepare_environment()
+        if state.extra.get("kube_bin"):
+            pathenv.prepend(state.extra["kube_bin"])  # this process only: the release's kubectl
         targets = kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets
         return KindBackend(
             run_process, cluster, targets, local_images.TEST_IMAGE, namespace=POD_NAMESPACE,
@@ -262,7 +276,7 @@ class KindProvider:
             if podman and state.extra.get("target"):
                 kind_podman.stop_target(run_process, state.extra["target"])
             if podman and state.extra.get("own_network"):
-                note = kind_podman.remove_network(run_process)
+                note = kind_podman.remove_network(run_process, state.extra.get("network") or None)
                 if note:
                     notes.append(note)
         for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):

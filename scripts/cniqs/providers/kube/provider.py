@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from cniqs import build, kubebin
+from cniqs.common import pathenv
 from cniqs.common.errors import NodeGone
 from cniqs.common.run import run_process
 from cniqs.common.signals import interrupt_on_termination
@@ -110,15 +111,9 @@ def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeTierBacke
     return KubeTierBackend(cluster, nodes, builder, namespace)
 
 
-@contextmanager
-def kubectl_on_path(cluster: Cluster) -> Iterator[None]:
+def kubectl_on_path(cluster: Cluster) -> AbstractContextManager[None]:
     """The cluster's own kubectl first on PATH (the Kubernetes layer runs `kubectl`): no version skew."""
-    saved = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{cluster.bin_dir}:{saved}"
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = saved
+    return pathenv.first_on_path(cluster.bin_dir)
 
 
 def select(version: str) -> list[str]:
@@ -221,7 +216,7 @@ class KubeProvider:
             cluster = kube_cluster.attach(Path(state.root))
         except (OSError, ValueError, RuntimeError) as exc:
             raise NodeGone(f"kube cluster {state.id} is not running any more ({exc}): run `cniqs down`") from None
-        os.environ["PATH"] = f"{cluster.bin_dir}:{os.environ.get('PATH', '')}"  # this process only: kubectl
+        pathenv.prepend(cluster.bin_dir)  # this process only: kubectl
         return backend_for(cluster, namespace="default")
 
     def destroy(self, state: State) -> list[str]:
