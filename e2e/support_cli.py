@@ -40,11 +40,12 @@ class Ran:
         return f"$ {shlex.join(self.argv)}  (exit {self.rc})\n--- stdout\n{self.out}--- stderr\n{self.err}"
 
 
-def run_cniqs(argv: list[str], state_dir: Path, backend: str = "local") -> Ran:
+def run_cniqs(argv: list[str], state_dir: Path, backend: str = "local", extra_env: dict[str, str] | None = None) -> Ran:
     """Run a cniqs command line as a user would (argv[0] is `cniqs`), with a private state dir; backend is
     what $CNIQS_BACKEND chooses when the command line does not."""
     assert argv[0] == "cniqs", argv
     env = {**os.environ, "CNIQS_STATE_DIR": str(state_dir), "CNIQS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+    env.update(extra_env or {})
     proc = subprocess.Popen(
         [cniqs_script() or "cniqs", *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )

@@ -208,6 +208,74 @@ def test_remove_network_reports_a_network_that_stays() -> None:
     assert kind_podman.network_exists(podman_run(1)) is False
 
 
+def network_run(exists: list[bool], users: str = "", rm_rc: int = 0):  # type: ignore[no-untyped-def]
+    """podman as the network helpers see it: `network exists` answers from exists (in turn), `ps` lists users,
+    `network rm` exits rm_rc."""
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
+        calls.append(list(argv))
+        if argv[:3] == ["podman", "network", "exists"]:
+            return Completed(list(argv), 0 if exists.pop(0) else 1, "", "")
+        if argv[:2] == ["podman", "ps"]:
+            return Completed(list(argv), 0, users, "")
+        return Completed(list(argv), rm_rc, "", "" if rm_rc == 0 else "Error: netavark: permission denied\n")
+
+    run.calls = calls  # type: ignore[attr-defined]
+    return run
+
+
+def test_a_run_marks_only_the_network_kind_is_about_to_make(tmp_path: Path) -> None:
+    mark = tmp_path / "kind.made"
+    assert kind_podman.mark_if_new(network_run([True]), mark, "kind") is False
+    assert not mark.exists()  # the user's own network (or another run's): never removed by this run
+    assert kind_podman.mark_if_new(network_run([False]), mark, "kind") is True
+    assert mark.read_text() == "kind\n"
+
+
+def test_the_last_run_out_removes_the_network_a_run_made(tmp_path: Path) -> None:
+    mark = tmp_path / "kind.made"
+    assert kind_podman.release_network(network_run([]), mark, "kind") is None  # not ours: not even looked at
+    mark.write_text("kind\n")
+    busy = network_run([True], users="3f2a9c\n")
+    assert kind_podman.release_network(busy, mark, "kind") is None  # not this run's problem
+    assert busy.calls[-1] == commands.podman_containers_on("kind")  # nothing removed
+    assert mark.exists()  # handed on to whoever leaves last
+    last = network_run([True])
+    assert kind_podman.release_network(last, mark, "kind") is None
+    assert last.calls[-1] == ["podman", "network", "rm", "kind"] and not mark.exists()
+    mark.write_text("kind\n")
+    note = kind_podman.release_network(network_run([True], rm_rc=125), mark, "kind")
+    assert note is not None and "stays" in note and "permission denied" in note and mark.exists()
+    mark.write_text("kind\n")
+    assert kind_podman.release_network(network_run([False]), mark, "kind") is None  # gone already
+    assert not mark.exists()
+
+
+def test_the_network_lock_orders_two_runs(tmp_path: Path) -> None:
+    """One run's check-and-create and another's teardown never interleave (flock, so also across processes)."""
+    import threading
+
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def first() -> None:
+        with kind_podman.network_lock("kind", tmp_path):
+            first_in.set()
+            order.append("first in")
+            threading.Event().wait(0.3)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(5)
+    with kind_podman.network_lock("kind", tmp_path) as mark:
+        order.append("second in")
+    thread.join()
+    assert order == ["first in", "first out", "second in"]
+    assert mark == tmp_path / "kind.made"
+
+
 def test_the_network_is_the_one_kind_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     """kind puts podman nodes on $KIND_EXPERIMENTAL_PODMAN_NETWORK when set: the target and cleanup follow it."""
     monkeypatch.delenv("KIND_EXPERIMENTAL_PODMAN_NETWORK", raising=False)
@@ -370,15 +438,18 @@ def test_down_of_a_podman_cluster_removes_cluster_target_and_the_network_it_made
 
     monkeypatch.setattr(kind_provider, "run_process", run)
     monkeypatch.setattr(kind_podman, "prepare_environment", lambda environ=None: None)
+    monkeypatch.setattr(kind_podman, "network_marks", lambda: tmp_path / "marks")
     kubeconfig = tmp_path / "demo.kubeconfig"
     kubeconfig.write_text("")
-    extra = {"engine": "podman", "target": "cniqs-target-1", "target_ip": "10.89.0.5", "own_network": "1"}
+    extra = {"engine": "podman", "target": "cniqs-target-1", "target_ip": "10.89.0.5", "network": "kind"}
     state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind", extra=extra)
+    (tmp_path / "marks").mkdir()
+    (tmp_path / "marks" / "kind.made").write_text("kind\n")  # `up` found no network: kind made it for this one
     assert kind_provider.KindProvider().destroy(state) == []
     assert commands.kind_delete("/k/kind", "demo", str(kubeconfig)) in calls
     assert commands.podman_rm("cniqs-target-1") in calls
     assert calls[-1] == commands.podman_network_rm("kind")
-    assert not kubeconfig.exists()
+    assert not kubeconfig.exists() and not (tmp_path / "marks" / "kind.made").exists()
 
     calls.clear()
     docker_state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind")

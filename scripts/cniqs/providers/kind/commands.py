@@ -150,6 +150,11 @@ def podman_network_exists(network: str) -> list[str]:
     return ["podman", "network", "exists", network]
 
 
+def podman_containers_on(network: str) -> list[str]:
+    """IDs of every container (running or not) attached to network."""
+    return ["podman", "ps", "--all", "--quiet", "--filter", f"network={network}"]
+
+
 def podman_network_rm(network: str) -> list[str]:
     """Without -f: podman refuses while any container still uses the network."""
     return ["podman", "network", "rm", network]

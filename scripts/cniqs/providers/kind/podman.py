@@ -15,11 +15,14 @@ provider adds around kind's own CLI there.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Mapping, MutableMapping
+import tempfile
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,3 +175,49 @@ def remove_network(run: Runner, network: str | None = None) -> str | None:
     if result.rc != 0:
         return f"the podman network {network} stays: {result.stderr.strip() or result.stdout.strip()}"
     return None
+
+
+# kind makes its podman network on the first `kind create cluster` and keeps it. A run that finds no network
+# marks it as made by cni-quickstart; every run's teardown then removes a marked network that no container
+# uses any more, so with two runs at once the last one out removes it, whichever made it. One lock per
+# network orders the check-and-create of one run against the teardown of another.
+def network_marks(uid: int | None = None) -> Path:
+    return Path(tempfile.gettempdir()) / f"cniqs-kind-networks-{os.getuid() if uid is None else uid}"
+
+
+@contextmanager
+def network_lock(network: str, marks: Path | None = None) -> Iterator[Path]:
+    """Hold the network's lock; yields the path of its made-by-cni-quickstart mark."""
+    folder = marks or network_marks()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(folder / f"{network}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder / f"{network}.made"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def mark_if_new(run: Runner, mark: Path, network: str) -> bool:
+    """Under the network's lock, before kind creates a cluster: mark the network when kind is about to make it."""
+    if network_exists(run, network):
+        return False
+    mark.write_text(f"{network}\n")
+    return True
+
+
+def release_network(run: Runner, mark: Path, network: str) -> str | None:
+    """Under the network's lock, after this run's cluster is gone: remove the network if a cni-quickstart run
+    made it and nothing uses it now (podman refuses while a container is attached); a note when it stays."""
+    if not mark.exists():
+        return None
+    if not network_exists(run, network):
+        mark.unlink(missing_ok=True)
+        return None
+    users = run(commands.podman_containers_on(network), timeout=60)
+    if users.rc == 0 and users.stdout.strip():
+        return None  # another run's cluster is on it: the last one out removes it
+    note = remove_network(run, network)
+    if note is None:
+        mark.unlink(missing_ok=True)
+    return note

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +125,9 @@ class KindProvider:
         target: kind_podman.Target | None = None
         failed = False
         notes: list[str] = []
-        # kind makes its podman network on the first create and keeps it: this run removes it if it made it.
-        own_network = podman and not opts.reuse_cluster and not kind_podman.network_exists(run_process)
+        # kind makes its podman network on the first create and keeps it: the last cni-quickstart run out
+        # removes it if one of them made it (kind_podman.release_network).
+        network = kind_podman.kind_network() if podman else ""
         # On podman, the release's kubectl (built with its node image) first on PATH while the cluster is open.
         restore_path = pathenv.prepend(release_bin) if release_bin is not None else (lambda: None)
         try:
@@ -135,7 +136,10 @@ class KindProvider:
             else:
                 cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
                 watcher.record(minor, cluster=cluster.name)
-                kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family, patches)
+                with kind_podman.network_lock(network) if podman else nullcontext(Path()) as mark:
+                    if podman:
+                        kind_podman.mark_if_new(run_process, mark, network)
+                    kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family, patches)
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
             targets = opts.targets
             if podman and _default_targets(targets):
@@ -189,8 +193,9 @@ class KindProvider:
             finally:
                 if target is not None:
                     kind_podman.stop_target(run_process, target.name)
-                if own_network and cluster is not None and cluster.created and not opts.keep:
-                    note = kind_podman.remove_network(run_process)
+                if podman and not opts.reuse_cluster and not opts.keep:
+                    with kind_podman.network_lock(network) as mark:
+                        note = kind_podman.release_network(run_process, mark, network)
                     if note:
                         notes.append(note)
                 for note in notes:
@@ -217,6 +222,7 @@ class KindProvider:
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
         extra: dict[str, str] = {}
+        network = ""
         patches: list[str] = []
         if podman:
             # No registry here: the node image is built on this machine (cached), as for tox -e e2e.
@@ -224,18 +230,16 @@ class KindProvider:
             image = kind_podman.build_node_image(minor)
             patches = kind_podman.kubeadm_patches(minor)
             network = kind_podman.kind_network()
-            extra = {
-                "engine": "podman",
-                "network": network,
-                "own_network": "" if kind_podman.network_exists(run_process, network) else "1",
-                "kube_bin": str(kind_podman.kube_bin(minor)),
-            }
+            extra = {"engine": "podman", "network": network, "kube_bin": str(kind_podman.kube_bin(minor))}
         else:
             image = versions.select("")[0].image
         state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
         try:
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
-            kind_cluster.create(run_process, cluster, image, 0, "ipv4", patches)
+            with kind_podman.network_lock(network) if podman else nullcontext(Path()) as mark:
+                if podman:
+                    kind_podman.mark_if_new(run_process, mark, network)
+                kind_cluster.create(run_process, cluster, image, 0, "ipv4", patches)
             if podman:
                 # No internet here: the demo pod pings and fetches a web server container on kind's network.
                 target = kind_podman.start_target(run_process, name)
@@ -275,8 +279,10 @@ class KindProvider:
         finally:
             if podman and state.extra.get("target"):
                 kind_podman.stop_target(run_process, state.extra["target"])
-            if podman and state.extra.get("own_network"):
-                note = kind_podman.remove_network(run_process, state.extra.get("network") or None)
+            if podman and state.extra.get("network"):
+                network = state.extra["network"]
+                with kind_podman.network_lock(network) as mark:
+                    note = kind_podman.release_network(run_process, mark, network)
                 if note:
                     notes.append(note)
         for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):

@@ -1,0 +1,71 @@
+"""Two `cniqs up` kind clusters at once, as two workshop participants (or two CI jobs) on one machine would
+have them: each comes up and goes down on its own, and the first one down does not take the other's
+network with it. On podman the run also leaves the machine as it found it: the network kind made for the
+pair is removed by whichever cluster leaves last (cniqs.providers.kind.podman.release_network).
+
+Real kind clusters through the console script, so only with `--backend kind`; a missing prerequisite
+skips with the reason, and fails where CI=true.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cniqs.providers.kind import commands
+from cniqs.providers.kind import podman as kind_podman
+from cniqs.providers.kind.provider import KindProvider
+from e2e.support_cli import require_cli, run_cniqs
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kind_only]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kind_prerequisites() -> None:
+    require_cli(KindProvider())
+
+
+def podman_network_exists(name: str) -> bool:
+    return subprocess.run(commands.podman_network_exists(name), capture_output=True).returncode == 0
+
+
+def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path) -> None:
+    token = secrets.token_hex(3)
+    podman = commands.engine() == "podman"
+    env: dict[str, str] = {}
+    network = ""
+    if podman:
+        # A network of their own, which neither finds: the pair must remove it themselves.
+        network = f"cniqs-e2e-{token}"
+        env["KIND_EXPERIMENTAL_PODMAN_NETWORK"] = network
+        assert not podman_network_exists(network)
+    first, second = tmp_path / "first", tmp_path / "second"
+    names = {first: f"cniqs-first-{token}", second: f"cniqs-second-{token}"}
+    up: list[Path] = []
+    try:
+        for state in (first, second):
+            ran = run_cniqs(["cniqs", "up", "--backend", "kind", "--name", names[state]], state, "kind", env)
+            up.append(state)
+            assert ran.rc == 0, ran
+        down = run_cniqs(["cniqs", "down"], first, "kind", env)
+        assert down.rc == 0, down  # the other cluster still on the network is not a problem of this one
+        up.remove(first)
+        if podman:
+            assert podman_network_exists(network), "the first one down removed the network the other uses"
+        # The second cluster still answers through the network it shares.
+        status = run_cniqs(["cniqs", "status"], second, "kind", env)
+        assert status.rc == 0 and names[second] in status.out, status
+        down = run_cniqs(["cniqs", "down"], second, "kind", env)
+        assert down.rc == 0, down
+        up.remove(second)
+    finally:
+        for state in up:
+            run_cniqs(["cniqs", "down"], state, "kind", env)
+    kind = kind_podman.kind_binary() if podman else commands.kind_binary()
+    listed = subprocess.run([kind, "get", "clusters"], capture_output=True, text=True)
+    assert not set(names.values()) & set(listed.stdout.split()), listed.stdout
+    if podman:
+        assert not podman_network_exists(network), f"the last one down left the podman network {network}"
