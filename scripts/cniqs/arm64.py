@@ -8,13 +8,14 @@ Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the pro
 
 1. emulation: binfmt_misc mounted and qemu-aarch64 registered with the F flag (Debian's qemu-user-static),
    so the kernel runs aarch64 ELF files with qemu, also inside a chroot;
-2. an arm64 Debian bookworm root filesystem (debootstrap --arch=arm64; glibc 2.36 as on kind's bookworm
-   nodes), cached in the user cache dir under arm64/rootfs, keyed by release, architecture and packages;
+2. an arm64 Debian bookworm root filesystem (debootstrap --arch=arm64; glibc 2.36, no newer than any node
+   the executable is meant for: cniqs.providers.kind.versions.NODE_GLIBC), cached in the user cache dir
+   under arm64/rootfs, keyed by release, architecture and packages;
 3. PyInstaller (this machine's version, for the DaemonSet installer) in a venv inside it (cached per version);
 4. inside it, `python -m cniqs.build` and `python -m cniqs.providers.k8s.daemonset build`, exactly as on an
    arm64 host: build/plugin/linux-arm64/cni-quickstart/, build/plugin/installer-linux-arm64/ and the image
    archive in build/plugin/. crictl is cross-built outside (Go, GOARCH=arm64), as the root filesystem has no Go;
-5. checks: an aarch64 ELF, a glibc floor no newer than 2.36, and under emulation the same VERSION answer
+5. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION answer
    as the plugin module and a CNI error (code 4, no traceback) for a call without CNI variables.
 
 Why a chroot and not `podman run --platform linux/arm64`: the cached root filesystem is used in place (no
@@ -46,7 +47,7 @@ from cniqs.resources import PACKAGE, build_root, plugin_sources
 ARCH = "arm64"
 MACHINE = "aarch64"
 EM_AARCH64 = 183  # e_machine of an aarch64 ELF file
-NODE_GLIBC = "2.36"  # Debian bookworm, the userland of the kind node images the project pins
+NODE_GLIBC = "2.36"  # bookworm: kind.versions.NODE_GLIBC, the oldest node userland (tests/kind checks)
 RELEASE = "bookworm"
 # The node executable (cniqs.embed): a C compiler, libc headers and Python's headers and static library
 # (python3-dev). The installer (PyInstaller): the shared libpython (Debian's python3 links it statically),

@@ -78,8 +78,8 @@ CTR = Tool("ctr", CONTAINERD.module, CONTAINERD.version, "github.com/containerd/
 TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 
 # What a kind node image needs on top of TOOLS and the kube commands: kubeadm and kube-proxy from the
-# release, etcd and CoreDNS at the versions kubeadm asks for (`kubeadm config images list`), and the kind
-# CLI itself. The node image build (cniqs.providers.kind.nodeimage) says which release needs which.
+# release, etcd and CoreDNS (one pinned build each, tagged with the image names `kubeadm config images list`
+# asks for: kubeadm 1.37.2 asks for etcd 3.7.0-0 and CoreDNS v1.14.6 and gets these), and the kind CLI itself.
 NODE_COMMANDS = ("kubeadm", "kube-proxy")
 ETCD = Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", "go.etcd.io/etcd/server/v3", wrapped=True)
 COREDNS = Tool("coredns", "github.com/coredns/coredns", "v1.12.1", "github.com/coredns/coredns")

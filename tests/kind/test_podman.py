@@ -208,15 +208,17 @@ def test_remove_network_reports_a_network_that_stays() -> None:
     assert kind_podman.network_exists(podman_run(1)) is False
 
 
-def network_run(exists: list[bool], users: str = "", rm_rc: int = 0):  # type: ignore[no-untyped-def]
-    """podman as the network helpers see it: `network exists` answers from exists (in turn), `ps` lists users,
-    `network rm` exits rm_rc."""
+def network_run(exists: list[int], users: str = "", rm_rc: int = 0, net_id: str = "n1"):  # type: ignore[no-untyped-def]
+    """podman as the network helpers see it: `network exists` exits with exists' codes in turn (0 yes, 1 no,
+    125 error), `network inspect` gives net_id, `ps` lists users, `network rm` exits rm_rc."""
     calls: list[list[str]] = []
 
     def run(argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
         calls.append(list(argv))
         if argv[:3] == ["podman", "network", "exists"]:
-            return Completed(list(argv), 0 if exists.pop(0) else 1, "", "")
+            return Completed(list(argv), exists.pop(0), "", "")
+        if argv[:3] == ["podman", "network", "inspect"]:
+            return Completed(list(argv), 0, f"{net_id}\n", "")
         if argv[:2] == ["podman", "ps"]:
             return Completed(list(argv), 0, users, "")
         return Completed(list(argv), rm_rc, "", "" if rm_rc == 0 else "Error: netavark: permission denied\n")
@@ -225,42 +227,78 @@ def network_run(exists: list[bool], users: str = "", rm_rc: int = 0):  # type: i
     return run
 
 
+YES, NO, ERROR = 0, 1, 125
+
+
 def test_a_run_marks_only_the_network_kind_is_about_to_make(tmp_path: Path) -> None:
     mark = tmp_path / "kind.made"
-    assert kind_podman.mark_if_new(network_run([True]), mark, "kind") is False
+    assert kind_podman.mark_if_new(network_run([YES]), mark, "kind") is False
     assert not mark.exists()  # the user's own network (or another run's): never removed by this run
-    assert kind_podman.mark_if_new(network_run([False]), mark, "kind") is True
-    assert mark.read_text() == "kind\n"
+    assert kind_podman.mark_if_new(network_run([ERROR]), mark, "kind") is False
+    assert not mark.exists()  # podman could not say: a network that may be the user's is never claimed
+    assert kind_podman.mark_if_new(network_run([NO]), mark, "kind") is True
+    assert mark.exists()
 
 
 def test_the_last_run_out_removes_the_network_a_run_made(tmp_path: Path) -> None:
     mark = tmp_path / "kind.made"
     assert kind_podman.release_network(network_run([]), mark, "kind") is None  # not ours: not even looked at
-    mark.write_text("kind\n")
-    busy = network_run([True], users="3f2a9c\n")
+    assert kind_podman.release_network(network_run([]), None, "kind") is None  # another run holds the lock
+    mark.write_text("n1\n")
+    busy = network_run([YES], users="3f2a9c\n")
     assert kind_podman.release_network(busy, mark, "kind") is None  # not this run's problem
     assert busy.calls[-1] == commands.podman_containers_on("kind")  # nothing removed
     assert mark.exists()  # handed on to whoever leaves last
-    last = network_run([True])
+    last = network_run([YES])
     assert kind_podman.release_network(last, mark, "kind") is None
     assert last.calls[-1] == ["podman", "network", "rm", "kind"] and not mark.exists()
-    mark.write_text("kind\n")
-    note = kind_podman.release_network(network_run([True], rm_rc=125), mark, "kind")
+    mark.write_text("n1\n")
+    note = kind_podman.release_network(network_run([YES], rm_rc=125), mark, "kind")
     assert note is not None and "stays" in note and "permission denied" in note and mark.exists()
-    mark.write_text("kind\n")
-    assert kind_podman.release_network(network_run([False]), mark, "kind") is None  # gone already
+    note = kind_podman.release_network(network_run([ERROR]), mark, "kind")
+    assert note is not None and "stays" in note and mark.exists()
+    assert kind_podman.release_network(network_run([NO]), mark, "kind") is None  # gone already
     assert not mark.exists()
 
 
+def test_a_network_made_again_since_is_not_ours(tmp_path: Path) -> None:
+    """A mark left by a killed run names the network's ID: a network of that name made later is left alone."""
+    mark = tmp_path / "kind.made"
+    mark.write_text("n1\n")
+    run = network_run([YES], net_id="n2")
+    assert kind_podman.release_network(run, mark, "kind") is None
+    assert not mark.exists() and ["podman", "network", "rm", "kind"] not in run.calls
+
+
+def test_creating_on_a_new_network_records_its_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kind_podman, "network_marks", lambda: tmp_path / "marks")
+    with kind_podman.creating_on_network(network_run([NO], net_id="abc123"), "kind"):
+        pass  # kind create cluster
+    assert (tmp_path / "marks" / "kind.made").read_text() == "abc123\n"
+    with pytest.raises(RuntimeError), kind_podman.creating_on_network(network_run([NO]), "other"):
+        raise RuntimeError("kind create failed")
+    assert (tmp_path / "marks" / "other.made").read_text() == ""  # no ID: any later run may remove it
+
+
+def test_the_marks_folder_must_be_private(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(RuntimeError, match="mode 0700"), kind_podman.network_lock("kind", shared):
+        pass
+
+
 def test_the_network_lock_orders_two_runs(tmp_path: Path) -> None:
-    """One run's check-and-create and another's teardown never interleave (flock, so also across processes)."""
+    """One run's check-and-create and another's teardown never interleave (flock, so also across processes);
+    a teardown does not wait for it."""
     import threading
 
     order: list[str] = []
     first_in = threading.Event()
+    marks = tmp_path / "marks"
 
     def first() -> None:
-        with kind_podman.network_lock("kind", tmp_path):
+        with kind_podman.network_lock("kind", marks):
             first_in.set()
             order.append("first in")
             threading.Event().wait(0.3)
@@ -269,11 +307,13 @@ def test_the_network_lock_orders_two_runs(tmp_path: Path) -> None:
     thread = threading.Thread(target=first)
     thread.start()
     first_in.wait(5)
-    with kind_podman.network_lock("kind", tmp_path) as mark:
+    with kind_podman.network_lock("kind", marks, wait=False) as busy:
+        assert busy is None
+    with kind_podman.network_lock("kind", marks) as mark:
         order.append("second in")
     thread.join()
     assert order == ["first in", "first out", "second in"]
-    assert mark == tmp_path / "kind.made"
+    assert mark == marks / "kind.made"
 
 
 def test_the_network_is_the_one_kind_uses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -443,13 +483,19 @@ def test_down_of_a_podman_cluster_removes_cluster_target_and_the_network_it_made
     kubeconfig.write_text("")
     extra = {"engine": "podman", "target": "cniqs-target-1", "target_ip": "10.89.0.5", "network": "kind"}
     state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind", extra=extra)
-    (tmp_path / "marks").mkdir()
-    (tmp_path / "marks" / "kind.made").write_text("kind\n")  # `up` found no network: kind made it for this one
+    (tmp_path / "marks").mkdir(mode=0o700)
+    (tmp_path / "marks" / "kind.made").write_text("")  # `up` found no network: kind made it for this one
     assert kind_provider.KindProvider().destroy(state) == []
     assert commands.kind_delete("/k/kind", "demo", str(kubeconfig)) in calls
     assert commands.podman_rm("cniqs-target-1") in calls
     assert calls[-1] == commands.podman_network_rm("kind")
     assert not kubeconfig.exists() and not (tmp_path / "marks" / "kind.made").exists()
+
+    calls.clear()  # a state from before the marks: it removed the network it made, as it did then
+    kubeconfig.write_text("")
+    old = {"engine": "podman", "target": "cniqs-target-1", "target_ip": "10.89.0.5", "own_network": "1"}
+    kind_provider.KindProvider().destroy(State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind", extra=old))
+    assert calls[-1] == commands.podman_network_rm("kind")
 
     calls.clear()
     docker_state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind")

@@ -149,6 +149,14 @@ def test_the_container_build_needs_no_newer_glibc_than_any_pinned_node() -> None
 def test_glibc_rule_catches_a_too_new_base() -> None:
     release, glibc = versions.build_base_glibc("FROM python:3.12-slim-trixie AS build\n")
     assert (release, glibc) == ("trixie", "2.41")
-    # a trixie build would not start on kind v0.31's bookworm nodes
-    assert versions.glibc_key(glibc) > versions.glibc_key(versions.DEBIAN_GLIBC["bookworm"])
-    assert versions.NODE_GLIBC == versions.DEBIAN_GLIBC[versions.NODE_BASE] == "2.41"
+    assert versions.glibc_key(glibc) > versions.glibc_key(versions.NODE_GLIBC)  # no start on bookworm nodes
+
+
+def test_the_floor_is_the_older_of_the_pinned_images_and_the_image_built_here() -> None:
+    from cniqs.providers.kind import nodeimage
+
+    assert versions.BUILT_NODE_BASE == nodeimage.DEBIAN_RELEASE
+    assert versions.NODE_GLIBC == "2.36"  # bookworm's: the pinned images' trixie (2.41) is newer
+    from cniqs import arm64
+
+    assert arm64.NODE_GLIBC == versions.NODE_GLIBC

@@ -150,6 +150,10 @@ def podman_network_exists(network: str) -> list[str]:
     return ["podman", "network", "exists", network]
 
 
+def podman_network_id(network: str) -> list[str]:
+    return ["podman", "network", "inspect", "--format", "{{.ID}}", network]
+
+
 def podman_containers_on(network: str) -> list[str]:
     """IDs of every container (running or not) attached to network."""
     return ["podman", "ps", "--all", "--quiet", "--filter", f"network={network}"]

@@ -19,8 +19,8 @@ import fcntl
 import os
 import secrets
 import shutil
+import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,41 +178,72 @@ def remove_network(run: Runner, network: str | None = None) -> str | None:
 
 
 # kind makes its podman network on the first `kind create cluster` and keeps it. A run that finds no network
-# marks it as made by cni-quickstart; every run's teardown then removes a marked network that no container
-# uses any more, so with two runs at once the last one out removes it, whichever made it. One lock per
-# network orders the check-and-create of one run against the teardown of another.
-def network_marks(uid: int | None = None) -> Path:
-    return Path(tempfile.gettempdir()) / f"cniqs-kind-networks-{os.getuid() if uid is None else uid}"
+# marks it as made by cni-quickstart (with the ID kind gave it); every run's teardown then removes a marked
+# network that no container uses any more, so with two runs at once the last one out removes it, whichever
+# made it. One lock per network orders one run's check-and-create against another's teardown; a teardown
+# never waits for it (whoever holds it is creating a cluster on the network, or leaving it).
+def network_marks() -> Path:
+    """This user's own folder (under the cache root), kept across reboots as podman's networks are."""
+    return kubebin.cache_root() / "kind" / "networks"
+
+
+def _private_folder(folder: Path) -> Path:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise RuntimeError(f"{folder} holds kind network locks: it must be this user's own directory, mode 0700")
+    return folder
 
 
 @contextmanager
-def network_lock(network: str, marks: Path | None = None) -> Iterator[Path]:
-    """Hold the network's lock; yields the path of its made-by-cni-quickstart mark."""
-    folder = marks or network_marks()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(folder / f"{network}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def network_lock(network: str, marks: Path | None = None, wait: bool = True) -> Iterator[Path | None]:
+    """Hold the network's lock and yield the path of its made-by-cni-quickstart mark; with wait=False, yield
+    None at once when another run holds the lock."""
+    folder = _private_folder(marks or network_marks())
+    fd = os.open(folder / f"{network}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
         try:
-            yield folder / f"{network}.made"
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield None
+            return
+        yield folder / f"{network}.made"
+    finally:
+        os.close(fd)  # which releases the lock
+
+
+def _exists(run: Runner, network: str) -> bool | None:
+    """podman network exists: 0 yes, 1 no, anything else an error (None: unknown)."""
+    rc = run(commands.podman_network_exists(network), timeout=60).rc
+    return True if rc == 0 else False if rc == 1 else None
+
+
+def network_id(run: Runner, network: str) -> str | None:
+    result = run(commands.podman_network_id(network), timeout=60)
+    return result.stdout.strip() or None if result.rc == 0 else None
 
 
 def mark_if_new(run: Runner, mark: Path, network: str) -> bool:
-    """Under the network's lock, before kind creates a cluster: mark the network when kind is about to make it."""
-    if network_exists(run, network):
+    """Under the network's lock, before kind creates a cluster: mark the network when kind is about to make it
+    (not when it exists, nor when podman cannot say: a network that may be the user's is never claimed)."""
+    if _exists(run, network) is not False:
         return False
-    mark.write_text(f"{network}\n")
+    mark.write_text("")
     return True
 
 
-def release_network(run: Runner, mark: Path, network: str) -> str | None:
+def release_network(run: Runner, mark: Path | None, network: str) -> str | None:
     """Under the network's lock, after this run's cluster is gone: remove the network if a cni-quickstart run
-    made it and nothing uses it now (podman refuses while a container is attached); a note when it stays."""
-    if not mark.exists():
+    made it and nothing uses it now; a note when it stays for another reason. mark None: another run holds
+    the lock, and it will be the last one out."""
+    if mark is None or not mark.exists():
         return None
-    if not network_exists(run, network):
-        mark.unlink(missing_ok=True)
+    exists = _exists(run, network)
+    if exists is None:
+        return f"the podman network {network} stays: `podman network exists` failed"
+    recorded = mark.read_text().strip()
+    if not exists or (recorded and recorded != network_id(run, network)):
+        mark.unlink(missing_ok=True)  # gone, or made again since by someone else: not ours any more
         return None
     users = run(commands.podman_containers_on(network), timeout=60)
     if users.rc == 0 and users.stdout.strip():
@@ -221,3 +252,20 @@ def release_network(run: Runner, mark: Path, network: str) -> str | None:
     if note is None:
         mark.unlink(missing_ok=True)
     return note
+
+
+@contextmanager
+def creating_on_network(run: Runner, network: str) -> Iterator[None]:
+    """Around `kind create cluster` on podman: claim the network if kind is about to make it."""
+    with network_lock(network) as mark:
+        assert mark is not None  # waited for it
+        made = mark_if_new(run, mark, network)
+        yield
+        if made and (made_id := network_id(run, network)):
+            mark.write_text(f"{made_id}\n")
+
+
+def leave_network(run: Runner, network: str) -> str | None:
+    """After this run's cluster is gone: the last one out removes the network a cni-quickstart run made."""
+    with network_lock(network, wait=False) as mark:
+        return release_network(run, mark, network)

@@ -126,7 +126,7 @@ class KindProvider:
         failed = False
         notes: list[str] = []
         # kind makes its podman network on the first create and keeps it: the last cni-quickstart run out
-        # removes it if one of them made it (kind_podman.release_network).
+        # removes it if one of them made it (kind_podman.creating_on_network, leave_network).
         network = kind_podman.kind_network() if podman else ""
         # On podman, the release's kubectl (built with its node image) first on PATH while the cluster is open.
         restore_path = pathenv.prepend(release_bin) if release_bin is not None else (lambda: None)
@@ -136,9 +136,7 @@ class KindProvider:
             else:
                 cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
                 watcher.record(minor, cluster=cluster.name)
-                with kind_podman.network_lock(network) if podman else nullcontext(Path()) as mark:
-                    if podman:
-                        kind_podman.mark_if_new(run_process, mark, network)
+                with kind_podman.creating_on_network(run_process, network) if podman else nullcontext():
                     kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family, patches)
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
             targets = opts.targets
@@ -191,18 +189,19 @@ class KindProvider:
                 if not failed:
                     raise
             finally:
-                if target is not None:
-                    kind_podman.stop_target(run_process, target.name)
-                if podman and not opts.reuse_cluster and not opts.keep:
-                    with kind_podman.network_lock(network) as mark:
-                        note = kind_podman.release_network(run_process, mark, network)
-                    if note:
-                        notes.append(note)
-                for note in notes:
-                    watcher.note(minor, note)
-                if cluster is None or not (cluster.created and opts.keep):
-                    shutil.rmtree(workdir, ignore_errors=True)
-                restore_path()
+                try:
+                    if target is not None:
+                        kind_podman.stop_target(run_process, target.name)
+                    if podman and not opts.reuse_cluster and not opts.keep:
+                        note = kind_podman.leave_network(run_process, network)
+                        if note:
+                            notes.append(note)
+                    for note in notes:
+                        watcher.note(minor, note)
+                finally:
+                    if cluster is None or not (cluster.created and opts.keep):
+                        shutil.rmtree(workdir, ignore_errors=True)
+                    restore_path()
 
     # the cniqs tool: one one-node cluster, kept between commands
 
@@ -236,9 +235,7 @@ class KindProvider:
         state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
         try:
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
-            with kind_podman.network_lock(network) if podman else nullcontext(Path()) as mark:
-                if podman:
-                    kind_podman.mark_if_new(run_process, mark, network)
+            with kind_podman.creating_on_network(run_process, network) if podman else nullcontext():
                 kind_cluster.create(run_process, cluster, image, 0, "ipv4", patches)
             if podman:
                 # No internet here: the demo pod pings and fetches a web server container on kind's network.
@@ -259,7 +256,7 @@ class KindProvider:
         if state.extra.get("engine") != "podman":
             return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
         kind_podman.prepare_environment()
-        if state.extra.get("kube_bin"):
+        if Path(state.extra.get("kube_bin") or "/nonexistent").is_dir():
             pathenv.prepend(state.extra["kube_bin"])  # this process only: the release's kubectl
         targets = kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets
         return KindBackend(
@@ -279,12 +276,13 @@ class KindProvider:
         finally:
             if podman and state.extra.get("target"):
                 kind_podman.stop_target(run_process, state.extra["target"])
+            note = None
             if podman and state.extra.get("network"):
-                network = state.extra["network"]
-                with kind_podman.network_lock(network) as mark:
-                    note = kind_podman.release_network(run_process, mark, network)
-                if note:
-                    notes.append(note)
+                note = kind_podman.leave_network(run_process, state.extra["network"])
+            elif podman and state.extra.get("own_network"):  # a state written before the network marks
+                note = kind_podman.remove_network(run_process, "kind")
+            if note:
+                notes.append(note)
         for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):
             path.unlink(missing_ok=True)
         return notes
@@ -309,7 +307,10 @@ class KindProvider:
         return f"Creating kind cluster {name} with its own kubeconfig (the first time {first})"
 
     def hints(self, state: State) -> list[str]:
-        return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
+        found = [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
+        if state.extra.get("kube_bin"):  # podman: the release's own kubectl, built with its node image
+            found.append(f"            export PATH={state.extra['kube_bin']}:$PATH")
+        return found
 
 
 def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:

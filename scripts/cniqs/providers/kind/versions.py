@@ -83,19 +83,20 @@ KUBECTL_FOR_MINOR = {"1.37": "v1.36.4", "1.36": "v1.36.4", "1.35": "v1.35.8", "1
 
 ALL = "all"
 
-# The glibc rule: the node executable bundles the build host's libpython, so it needs the build's glibc.
-# Every pinned node image runs kind's base userland: Debian trixie (glibc 2.41) from kind v0.32 on, bookworm
-# (2.36) for v0.23 to v0.31 (kind images/base/Dockerfile); the container build (plugin/Dockerfile) must use a
-# Debian release whose glibc is no newer. tests/kind/test_versions.py holds the Dockerfile's base to this.
-# (The Dockerfile stays on bookworm, so its build also runs on older kind releases' nodes and on the node
-# image built here, which is bookworm too: cniqs.providers.kind.nodeimage.)
-NODE_BASE = "trixie"
-DEBIAN_GLIBC = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41"}
-NODE_GLIBC = DEBIAN_GLIBC[NODE_BASE]
-
-
 def glibc_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
+
+
+# The glibc rule: the node executable bundles the build host's libpython, so it needs the build's glibc, and it
+# must start on every node it is meant for: the pinned images, whose userland is Debian trixie (glibc 2.41) from
+# kind v0.32 on (kind images/base/Dockerfile), and the node image built here for kind on podman
+# (cniqs.providers.kind.nodeimage), Debian bookworm (2.36), which is also the base of kind v0.23 to v0.31's
+# images. The container build (plugin/Dockerfile) must use a Debian release whose glibc is no newer than the
+# older of the two; tests/kind/test_versions.py holds the Dockerfile's base, and cniqs.arm64 its build, to this.
+NODE_BASE = "trixie"
+BUILT_NODE_BASE = "bookworm"  # nodeimage.DEBIAN_RELEASE (tests/kind checks they agree)
+DEBIAN_GLIBC = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41"}
+NODE_GLIBC = min(DEBIAN_GLIBC[NODE_BASE], DEBIAN_GLIBC[BUILT_NODE_BASE], key=glibc_key)
 
 
 def build_base_glibc(dockerfile_text: str) -> tuple[str, str]:
