@@ -501,3 +501,16 @@ def test_down_of_a_podman_cluster_removes_cluster_target_and_the_network_it_made
     docker_state = State("kind", "demo", kubeconfig=str(kubeconfig), kind="/k/kind")
     kind_provider.KindProvider().destroy(docker_state)
     assert not any(argv[0] == "podman" for argv in calls)
+
+
+def test_up_on_podman_tells_how_to_reach_the_release_kubectl() -> None:
+    from cniqs.provider import State
+    from cniqs.providers.kind.provider import KindProvider
+
+    podman = State("kind", "demo", kubeconfig="/s/demo.kubeconfig", extra={"engine": "podman", "kube_bin": "/c/bin"})
+    assert KindProvider().hints(podman) == [
+        "  kubectl:  export KUBECONFIG=/s/demo.kubeconfig",
+        "            export PATH=/c/bin:$PATH",
+    ]
+    docker = State("kind", "demo", kubeconfig="/s/demo.kubeconfig")
+    assert KindProvider().hints(docker) == ["  kubectl:  export KUBECONFIG=/s/demo.kubeconfig"]
