@@ -83,6 +83,7 @@ KUBECTL_FOR_MINOR = {"1.37": "v1.36.4", "1.36": "v1.36.4", "1.35": "v1.35.8", "1
 
 ALL = "all"
 
+
 def glibc_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
