@@ -55,7 +55,7 @@ def _addoption_kwargs(option: Option) -> dict[str, Any]:
     if option.action:
         kwargs["action"] = option.action
     else:
-        kwargs.update(default=option.default, metavar=option.metavar)
+        kwargs.update(default=option.initial(), metavar=option.metavar)
         if option.type is not None:
             kwargs["type"] = option.type
         if option.choices is not None:

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cniqs.common.cache import cache_root
+
 # Kubernetes patch releases this project pins, newest first: the first is the default. Every kind-table
 # minor that the module proxy serves is here too (tests/kube), so both tiers test the same Kubernetes.
 KUBE_RELEASES: dict[str, str] = {
@@ -102,13 +104,6 @@ def cold_build_seconds(minor: str) -> dict[str, float]:
 
 class BuildError(RuntimeError):
     """A build step failed; the message names the step and the tail of its output."""
-
-
-def cache_root() -> Path:
-    if os.environ.get("CNIQS_CACHE"):
-        return Path(os.environ["CNIQS_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cniqs"
 
 
 def go_version() -> str:

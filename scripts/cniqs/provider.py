@@ -10,6 +10,7 @@ its own tools. Providers never import the cniqs tool or the tests.
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -235,6 +236,14 @@ class Option:
     type: Callable[[str], Any] | None = None
     choices: Sequence[str] | None = None
     metavar: str | None = None
+    env: str | None = None  # an environment variable that, when set, replaces the default
+
+    def initial(self, environ: Mapping[str, str] | None = None) -> Any:
+        """The value before the command line: $env when set (converted as the option converts), else default."""
+        value = (os.environ if environ is None else environ).get(self.env or "", "")
+        if not self.env or not value:
+            return self.default
+        return self.type(value) if self.type is not None else value
 
 
 class Watcher(Protocol):

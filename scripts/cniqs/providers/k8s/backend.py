@@ -124,6 +124,11 @@ class KubeBackend:
             finally:
                 self.run(cmd.node_rm(self.shell.access, node, dest), timeout=30)
 
+    def provide_image(self, archive: Path, image: str) -> str:
+        """Make an image built here available to every node; the name the nodes run it by."""
+        self.load_image(archive)
+        return image
+
     def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
         """Build and load the installer image, apply the DaemonSet, wait until it is ready on every node."""
         image = self.install_daemonset_nowait(entry)
@@ -133,7 +138,7 @@ class KubeBackend:
     def install_daemonset_nowait(self, entry: dict[str, Any] | None = None) -> str:
         """Build and load the installer image and apply the DaemonSet; return its image."""
         archive, image = daemonset.build_image(force=self.rebuild)
-        self.load_image(archive)
+        image = self.provide_image(archive, image)
         body = daemonset.manifest(
             image,
             bin_dir=self.shell.cni.bin_dir,

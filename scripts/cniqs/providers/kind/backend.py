@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from cniqs.common.run import Runner, check
 from cniqs.provider import Targets
 from cniqs.providers.k8s.backend import KubeBackend
 from cniqs.providers.k8s.nodes import Nodes
-from cniqs.providers.kind import commands, nodebuild
+from cniqs.providers.kind import commands, mirror, nodebuild
 from cniqs.providers.kind.cluster import Cluster
 from cniqs.providers.kind.commands import DOCKER, DockerAccess
 
@@ -25,14 +24,13 @@ class KindBackend(KubeBackend):
         rebuild: bool = False,
         namespace: str | None = None,
         access: DockerAccess = DOCKER,
-        build_plugin: Callable[[str, bool], Path] | None = None,
+        registry: mirror.Registry | None = None,
     ) -> None:
         def builder(arch: str, force: bool) -> Path:
-            if build_plugin is not None:
-                return build_plugin(arch, force)
-            return nodebuild.build(run, arch, force=force)
+            return nodebuild.build_for_nodes(run, arch, force=force)
 
         self.kind = cluster.kind
+        self.registry = registry
         super().__init__(
             "kind", Nodes(run, access), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
             pod_image, rebuild=rebuild, namespace=namespace,
@@ -43,3 +41,11 @@ class KindBackend(KubeBackend):
         self.loaded_images.append(archive)
         argv = commands.kind_load_image_archive(self.kind, self.cluster, str(archive))
         check(self.run, argv, f"kind load image-archive {archive.name} into {self.cluster}", timeout=300)
+
+    def provide_image(self, archive: Path, image: str) -> str:
+        """Without a mirror, kind loads the archive; with one, the nodes pull the image from it (never pushed by
+        a test run: `python -m cniqs.site push` or a copy of the archive puts it there)."""
+        if self.registry is None:
+            return super().provide_image(archive, image)
+        mirror.require(self.registry, [image], source=f"oci-archive:{archive}")
+        return self.registry.mirror.ref(image)

@@ -41,9 +41,26 @@ def valid_name(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
-def kind_config(workers: int = 1, ip_family: str = "ipv4", kubeadm_patches: Sequence[str] = ()) -> dict[str, Any]:
+def cgroup_v1(root: Path = Path("/sys/fs/cgroup")) -> bool:
+    return not (root / "cgroup.controllers").exists()
+
+
+def kubeadm_patches(minor: str, v1: bool | None = None) -> list[str]:
+    """kind kubeadmConfigPatches this host needs: from 1.35 the kubelet refuses cgroup v1 unless told."""
+    if (cgroup_v1() if v1 is None else v1) and tuple(int(p) for p in minor.split(".")) >= (1, 35):
+        return ["kind: KubeletConfiguration\nfailCgroupV1: false\n"]
+    return []
+
+
+def kind_config(
+    workers: int = 1,
+    ip_family: str = "ipv4",
+    kubeadm_patches: Sequence[str] = (),
+    containerd_patches: Sequence[str] = (),
+) -> dict[str, Any]:
     """One control-plane plus `workers` workers, kindnet as the CNI (kind's default); kubeadm_patches
-    are kind's kubeadmConfigPatches (e.g. the kubelet's failCgroupV1 on a cgroup v1 host)."""
+    are kind's kubeadmConfigPatches (e.g. the kubelet's failCgroupV1 on a cgroup v1 host), containerd_patches
+    its containerdConfigPatches (e.g. the registry hosts folder a mirror needs)."""
     if workers < 0:
         raise ValueError("workers must be 0 or more")
     if ip_family not in IP_FAMILIES:
@@ -57,6 +74,8 @@ def kind_config(workers: int = 1, ip_family: str = "ipv4", kubeadm_patches: Sequ
         config["networking"] = {"ipFamily": ip_family}
     if kubeadm_patches:
         config["kubeadmConfigPatches"] = list(kubeadm_patches)
+    if containerd_patches:
+        config["containerdConfigPatches"] = list(containerd_patches)
     return config
 
 
@@ -95,13 +114,19 @@ def prepare(kind: str, name: str, workdir: Path) -> Cluster:
 
 
 def create(
-    run: Runner, cluster: Cluster, image: str, workers: int, ip_family: str, kubeadm_patches: Sequence[str] = ()
+    run: Runner,
+    cluster: Cluster,
+    image: str,
+    workers: int,
+    ip_family: str,
+    kubeadm_patches: Sequence[str] = (),
+    containerd_patches: Sequence[str] = (),
 ) -> Cluster:
     if cluster.name in existing_clusters(run, cluster.kind):
         cluster.created = False  # not ours: never delete it
         raise RuntimeError(f"a kind cluster named {cluster.name} exists already; reuse it with --kind-cluster")
     config = cluster.kubeconfig.with_name(f"{cluster.name}.kind.yaml")
-    config.write_text(render_config(kind_config(workers, ip_family, kubeadm_patches)))
+    config.write_text(render_config(kind_config(workers, ip_family, kubeadm_patches, containerd_patches)))
     check(
         run,
         commands.kind_create(cluster.kind, cluster.name, image, str(config), str(cluster.kubeconfig)),

@@ -133,37 +133,31 @@ def access(engine_name: str) -> DockerAccess:
     return PODMAN if engine_name == "podman" else DOCKER
 
 
-def podman_target_run(name: str, network: str, image: str, argv: Sequence[str]) -> list[str]:
-    """A container on the kind network the connectivity tests reach (never the internet)."""
-    return ["podman", "run", "-d", "--name", name, "--network", network, "--label", "cniqs=target", image, *argv]
+def pull(engine_name: str, image: str, *, insecure: bool = False) -> list[str]:
+    """Pull an image into the engine's store (kind then finds it there). insecure: a plain-HTTP registry, which
+    podman needs told per pull (docker reads its insecure registries from the daemon's own configuration)."""
+    flags = ["--tls-verify=false"] if insecure and engine_name == "podman" else []
+    return [engine_name, "pull", "--quiet", *flags, image]
 
 
-def podman_rm(name: str) -> list[str]:
-    return ["podman", "rm", "-f", "-t", "0", name]
+def network_id(engine_name: str, network: str) -> list[str]:
+    return [engine_name, "network", "inspect", "--format", "{{.ID}}", network]
 
 
-def podman_inspect_ip(name: str) -> list[str]:
-    return ["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name]
-
-
-def podman_network_exists(network: str) -> list[str]:
-    return ["podman", "network", "exists", network]
-
-
-def podman_network_id(network: str) -> list[str]:
-    return ["podman", "network", "inspect", "--format", "{{.ID}}", network]
-
-
-def podman_containers_on(network: str) -> list[str]:
+def containers_on(engine_name: str, network: str) -> list[str]:
     """IDs of every container (running or not) attached to network."""
-    return ["podman", "ps", "--all", "--quiet", "--filter", f"network={network}"]
+    return [engine_name, "ps", "--all", "--quiet", "--filter", f"network={network}"]
 
 
-def podman_network_rm(network: str) -> list[str]:
-    """Without -f: podman refuses while any container still uses the network."""
-    return ["podman", "network", "rm", network]
+def network_rm(engine_name: str, network: str) -> list[str]:
+    """Without -f: the engine refuses while any container still uses the network."""
+    return [engine_name, "network", "rm", network]
 
 
 def network_inspect(engine_name: str, network: str) -> list[str]:
     """JSON of a container network: docker's IPAM.Config[].Gateway or podman's subnets[].gateway."""
     return [engine_name, "network", "inspect", network]
+
+
+def podman_network_backend() -> list[str]:
+    return ["podman", "info", "--format", "{{.Host.NetworkBackend}}"]

@@ -1,16 +1,13 @@
-"""CoreDNS on kind-on-podman: the test's DNS zone forwarded to the kind network's own DNS server.
+"""CoreDNS in a kind cluster: one DNS zone answered by the servers the user names (--kind-dns-zone ZONE=SERVER).
 
-A kind node on podman gets podman's resolv.conf: the kind network's DNS (aardvark-dns on the network
-gateway, which answers the network's container names in the `dns.podman` domain), the network's IPv6
-DNS and the machine's own resolver. CoreDNS's default `forward . /etc/resolv.conf` spreads queries
-over all of them, and the machine's resolver answers NXDOMAIN for `dns.podman`: a pod then cannot
-resolve the connectivity target's name although the node can. So after the cluster is up, the
-coredns ConfigMap gets one more server block, `dns.podman:53 { forward . <gateway> }`, and CoreDNS
-is restarted to load it (its `reload` plugin would take up to a minute, unobserved). Names of that
-zone then go to the kind network's DNS only: on this machine, never out of it.
+On a site whose own names live in a DNS server of their own (split DNS, an air-gapped site's internal
+zone), CoreDNS's default `forward . /etc/resolv.conf` may never reach it: the node's resolv.conf comes from
+the container engine. After the cluster is up, the coredns ConfigMap gets one more server block,
+`ZONE:53 { forward . SERVER }`, and CoreDNS is restarted to load it (its `reload` plugin would take up to a
+minute, unobserved). Names of that zone then go to those servers only.
 
-Pure text helpers here (zone_block, with_zone), the kubectl command lines, and
-forward_zone, which runs them.
+Pure text helpers here (parse_zone, zone_block, with_zone), the kubectl command lines, and forward_zone,
+which runs them.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from collections.abc import Sequence
 
 from cniqs.common.run import Runner, check
 from cniqs.providers.k8s import commands as k8s
-from cniqs.providers.kind import commands, egress
 
 NAMESPACE = "kube-system"
 CONFIGMAP = "coredns"
@@ -96,18 +92,23 @@ def rollout_status(kubeconfig: str, timeout: str = "180s") -> list[str]:
     )
 
 
-def forward_zone(run: Runner, kubeconfig: str, zone: str, network: str) -> list[str]:
-    """Make the cluster's CoreDNS answer `zone` from `network`'s gateway (podman's DNS); the servers used."""
-    inspect = check(run, commands.network_inspect("podman", network), f"the podman network {network}")
-    gateways = egress.ipv4_gateways(inspect)
-    if not gateways:
-        raise RuntimeError(f"the podman network {network} has no IPv4 gateway to ask for {zone} names")
+def parse_zone(text: str) -> tuple[str, list[str]]:
+    """--kind-dns-zone ZONE=SERVER[,SERVER]: the zone and its DNS servers (IP addresses)."""
+    zone, eq, servers = text.partition("=")
+    upstreams = [s.strip() for s in servers.split(",") if s.strip()]
+    if not eq or not zone.strip() or not upstreams:
+        raise ValueError(f"--kind-dns-zone {text!r}: give ZONE=SERVER[,SERVER], e.g. corp.example=10.0.0.53")
+    zone_block(zone.strip(), upstreams)  # checks the zone and that each server is an IP address
+    return zone.strip(), upstreams
+
+
+def forward_zone(run: Runner, kubeconfig: str, zone: str, servers: Sequence[str]) -> None:
+    """Make the cluster's CoreDNS answer `zone` from `servers` only, and wait until it runs with that."""
     configmap = json.loads(check(run, get_configmap(kubeconfig), "the coredns ConfigMap"))
     corefile = configmap.get("data", {}).get("Corefile", "")
     if not corefile:
         raise RuntimeError("the coredns ConfigMap has no Corefile")
-    configmap["data"]["Corefile"] = with_zone(corefile, zone, gateways)
+    configmap["data"]["Corefile"] = with_zone(corefile, zone, servers)
     check(run, replace_from_stdin(kubeconfig), "update the coredns ConfigMap", input=json.dumps(configmap))
     check(run, restart(kubeconfig), "restart CoreDNS")
     check(run, rollout_status(kubeconfig), "CoreDNS back up", timeout=240)
-    return gateways

@@ -1,4 +1,11 @@
-"""The node executable for a kind node's platform, built with plugin/Dockerfile and cached.
+"""The node executable for a kind node's platform: built on this host when it can serve the nodes, else with
+plugin/Dockerfile in docker buildx, cached.
+
+Which build runs depends on the host, never on the engine that runs the nodes: a Linux host of the nodes'
+architecture whose glibc is no newer than the nodes' floor (versions.NODE_GLIBC) builds natively
+(cniqs.build); any other host (macOS, a newer Linux such as GitHub's runners, another architecture) uses the
+container build. A newer Linux without buildx still builds natively: the install then checks the
+executable's glibc against each node's before anything is configured.
 
 A build is reused while its key matches: the plugin's source digest (cniqs.build.source_digest)
 plus the Dockerfile and the build scripts it runs (build.py, embed.py, launcher.c), and the target
@@ -8,13 +15,15 @@ architecture. The build context is staged from the installed packages, so a chec
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from cniqs.build import NAME, source_digest
+from cniqs.build import NAME, build_local, host_arch, source_digest
 from cniqs.common.run import Runner, check
-from cniqs.providers.kind import commands
+from cniqs.providers.kind import commands, versions
 from cniqs.resources import DOCKERFILE, PACKAGE, build_root, plugin_sources
 
 BUILD_SCRIPT = PACKAGE / "build.py"
@@ -68,3 +77,45 @@ def stage_context(dest: Path) -> None:
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "data")
     shutil.copytree(plugin_sources(), dest / "plugin" / "cni_quickstart", ignore=skip)
     shutil.copytree(PACKAGE, dest / "scripts" / "cniqs", ignore=skip)
+
+
+def host_glibc() -> str | None:
+    """This host's glibc version ("2.36"), None where there is none (macOS, musl)."""
+    try:
+        found = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError, AttributeError):
+        return None
+    parts = found.split()
+    return parts[1] if len(parts) == 2 and parts[0] == "glibc" else None
+
+
+def native_problem(
+    arch: str, platform: str = sys.platform, glibc: str | None = None, machine: str | None = None
+) -> str | None:
+    """Why this host's own build would not serve linux/arch nodes; None when it does."""
+    if platform != "linux":
+        return f"this host is {platform}, the nodes are Linux"
+    machine = machine or host_arch()
+    if machine != arch:
+        return f"this host is {machine}, the nodes are {arch}"
+    glibc = glibc or host_glibc()
+    if glibc is None:
+        return "this host has no glibc"
+    if versions.glibc_key(glibc) > versions.glibc_key(versions.NODE_GLIBC):
+        return f"this host's glibc {glibc} is newer than the nodes' floor {versions.NODE_GLIBC}"
+    return None
+
+
+def build_for_nodes(run: Runner, arch: str, force: bool = False) -> Path:
+    """The node executable for linux/arch nodes: the host's own build when it serves them, else docker buildx."""
+    problem = native_problem(arch)
+    if problem is None:
+        return build_local(force=force)
+    if run(commands.docker_buildx_version(), timeout=30).rc == 0:
+        return build(run, arch, force=force)
+    if "glibc" in problem and "newer" in problem:
+        return build_local(force=force)  # the install checks it against each node's glibc
+    raise RuntimeError(
+        f"the plugin for linux/{arch} nodes cannot be built here: {problem}, and docker buildx (the container "
+        "build, plugin/Dockerfile) is missing: install the buildx plugin (https://docs.docker.com/build/install-buildx/)"
+    )

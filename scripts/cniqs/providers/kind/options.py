@@ -12,7 +12,7 @@ from typing import Any
 from cniqs.common.run import Runner, run_process
 from cniqs.provider import Option, Targets
 from cniqs.providers.k8s.options import K8S_VERSION
-from cniqs.providers.kind import commands, egress
+from cniqs.providers.kind import commands, coredns, egress, mirror
 from cniqs.providers.kind.cluster import IP_FAMILIES
 
 DEFAULT_TARGET_IP = "1.1.1.1"
@@ -52,18 +52,21 @@ OPTIONS = (
         f"external IP the connectivity tests ping (default {DEFAULT_TARGET_IP}; not with --kind-egress ci)",
         default=DEFAULT_TARGET_IP,
         metavar="IP",
+        env="CNIQS_KIND_TARGET_IP",
     ),
     Option(
         "--kind-target-name",
         f"external name the connectivity tests resolve and ping (default {DEFAULT_TARGET_NAME})",
         default=DEFAULT_TARGET_NAME,
         metavar="NAME",
+        env="CNIQS_KIND_TARGET_NAME",
     ),
     Option(
         "--kind-target-url",
         "URL the connectivity tests fetch (default: none; with --kind-egress ci https://NAME/)",
         default="",
         metavar="URL",
+        env="CNIQS_KIND_TARGET_URL",
     ),
     Option(
         "--kind-egress",
@@ -72,12 +75,31 @@ OPTIONS = (
         "the kind network's gateway and prove egress by resolving the name and fetching the URL over TCP",
         default=egress.INTERNET,
         choices=egress.MODES,
+        env="CNIQS_KIND_EGRESS",
     ),
     Option(
         "--kind-pod-image",
         f"image of test pods (default {DEFAULT_POD_IMAGE})",
         default=DEFAULT_POD_IMAGE,
         metavar="IMAGE",
+        env="CNIQS_KIND_POD_IMAGE",
+    ),
+    Option(
+        "--registry-mirror",
+        "pull every image through this registry ([http://]HOST[:PORT], as the nodes reach it; default "
+        f"${mirror.ENV}): the node image, the pod image, the installer image and what pods pull from docker.io "
+        "and registry.k8s.io (containerd mirrors in the nodes). Checked before any cluster is created",
+        default="",
+        metavar="URL",
+        env=mirror.ENV,
+    ),
+    Option(
+        "--kind-dns-zone",
+        "ZONE=SERVER[,SERVER]: the cluster's CoreDNS answers names of ZONE from these DNS servers only "
+        "(a site's own zone; default $CNIQS_KIND_DNS_ZONE)",
+        default="",
+        metavar="ZONE=SERVER",
+        env="CNIQS_KIND_DNS_ZONE",
     ),
     Option("--kind-rebuild", "rebuild the node executable even if a cached build is current", action="store_true"),
 )
@@ -95,6 +117,8 @@ class KindOptions:
     pod_image: str
     rebuild: bool
     egress_mode: str = egress.INTERNET
+    mirror: str = ""
+    dns_zone: str = ""
 
 
 def read_options(get: Callable[[str], Any]) -> KindOptions:
@@ -111,6 +135,8 @@ def read_options(get: Callable[[str], Any]) -> KindOptions:
         pod_image=get("--kind-pod-image"),
         rebuild=bool(get("--kind-rebuild")),
         egress_mode=get("--kind-egress") or egress.INTERNET,
+        mirror=get("--registry-mirror") or "",
+        dns_zone=get("--kind-dns-zone") or "",
     )
 
 
@@ -127,6 +153,21 @@ def option_problems(opts: KindOptions, versions: int) -> list[str]:
             f"--kind-target-ip {opts.targets.ip} is what --kind-egress internet pings; "
             "--kind-egress ci pings the gateway of kind's network"
         )
+    try:
+        chosen = mirror.parse(opts.mirror)
+    except ValueError as exc:
+        found.append(str(exc))
+    else:
+        if chosen is not None and mirror.is_loopback(chosen.host):
+            found.append(
+                f"--registry-mirror {opts.mirror}: inside the kind nodes that address is the node itself; "
+                "name the registry by an address the nodes reach (e.g. this host's address on kind's network)"
+            )
+    if opts.dns_zone:
+        try:
+            coredns.parse_zone(opts.dns_zone)
+        except ValueError as exc:
+            found.append(str(exc))
     return found
 
 
@@ -135,36 +176,40 @@ def docker_answers(run: Runner = run_process) -> bool:
     return run(commands.docker_info(), timeout=15).rc == 0
 
 
+AARDVARK = (Path("/usr/lib/podman/aardvark-dns"), Path("/usr/libexec/podman/aardvark-dns"))
+
+
 def tool_problems(
     which: Callable[[str], str | None] = shutil.which,
     run: Runner = run_process,
     environ: Mapping[str, str] | None = None,
+    aardvark: tuple[Path, ...] = AARDVARK,
 ) -> list[str]:
-    """kind, docker (with buildx and a daemon that answers) and kubectl, or podman: each missing one, and how to
-    get it. podman when KIND_EXPERIMENTAL_PROVIDER=podman, or when there is podman and no docker (then the
-    release's kubectl is built here with the node image)."""
+    """kind, kubectl and the engine kind uses (docker with an answering daemon, or podman whose networks have
+    DNS): each missing one, and how to get it."""
     env = os.environ if environ is None else environ
     found = []
-    podman = commands.engine(env, which) == "podman"
+    engine = commands.engine(env, which)
     kind = commands.kind_binary(env)
-    if podman and which(kind) is None:
-        from cniqs.providers.kind import podman as kind_podman  # the kind CLI cniqs.kubebin builds
-
-        kind = kind_podman.kind_binary(env)
     if which(kind) is None:
         source = next((f"${var}" for var in commands.KIND_ENV_VARS if env.get(var)), "PATH")
         found.append(f"kind not found (looked for {kind!r} from {source}): {INSTALL_HINTS['kind']}")
-    if which("kubectl") is None and not podman:  # on podman, the release's kubectl is built with its node image
+    if which("kubectl") is None:
         found.append(f"kubectl not found on PATH: {INSTALL_HINTS['kubectl']}")
-    if podman:
-        if which("podman") is None:
-            found.append(f"podman not found on PATH: {INSTALL_HINTS['podman']}")
-        elif (info := run(commands.podman_info(), timeout=30)).rc != 0:
+    if which(engine) is None:
+        found.append(f"{engine} not found on PATH: {INSTALL_HINTS[engine]}")
+        return found
+    if engine == "podman":
+        if (info := run(commands.podman_network_backend(), timeout=30)).rc != 0:
             reason = (info.stderr.strip().splitlines() or ["no output"])[-1]
             found.append(f"podman does not answer (`podman info` failed: {reason})")
-        return found
-    if which("docker") is None:
-        found.append(f"docker not found on PATH: {INSTALL_HINTS['docker']}")
+        elif info.stdout.strip() != "netavark" or not any(p.exists() for p in aardvark):
+            found.append(
+                f"podman's networks have no DNS (network backend {info.stdout.strip() or '?'}, aardvark-dns "
+                f"{'found' if any(p.exists() for p in aardvark) else 'missing'}): kind's nodes find each other by "
+                "name, which needs netavark and aardvark-dns (apt-get install netavark aardvark-dns; with "
+                'network_backend = "netavark" in containers.conf\'s [network] table)'
+            )
         return found
     info = run(commands.docker_info(), timeout=30)
     if info.rc != 0:
@@ -172,10 +217,5 @@ def tool_problems(
         found.append(
             f"the Docker daemon does not answer (`docker info` failed: {reason}): start Docker, "
             "or check DOCKER_HOST and that this user may use the Docker socket"
-        )
-    elif run(commands.docker_buildx_version(), timeout=30).rc != 0:
-        found.append(
-            "docker buildx is missing: it builds the plugin for the nodes' platform; "
-            "install the buildx plugin (https://docs.docker.com/build/install-buildx/)"
         )
     return found

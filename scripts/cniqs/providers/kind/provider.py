@@ -4,6 +4,10 @@ A test run, per version from the versions table: create a kind cluster (or reuse
 kubeconfig, yield a KindBackend whose install builds the plugin for each node's platform and
 installs it on every node; on any failure collect diagnostics before teardown; delete the cluster
 unless asked to keep it. The cniqs tool: one one-node cluster named by the user, kept between commands.
+
+kind runs its nodes in docker or podman (kind's own switch, KIND_EXPERIMENTAL_PROVIDER); the images come
+from upstream registries, or all through the registry mirror the user names (cniqs.providers.kind.mirror).
+The two choices are independent: the engine only decides how a node is reached.
 """
 
 from __future__ import annotations
@@ -12,32 +16,21 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniqs.common import pathenv
 from cniqs.common.errors import NodeGone, Refused
-from cniqs.common.run import Runner, run_process
+from cniqs.common.run import Runner, check, run_process
 from cniqs.provider import Option, RunOptions, State, Targets
 from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, coredns, egress, versions
-from cniqs.providers.kind import podman as kind_podman
+from cniqs.providers.kind import commands, coredns, egress, mirror, network, versions
 from cniqs.providers.kind.backend import KindBackend
-from cniqs.providers.kind.options import (
-    DEFAULT_POD_IMAGE,
-    DEFAULT_TARGET_IP,
-    DEFAULT_TARGET_NAME,
-    OPTIONS,
-    KindOptions,
-    option_problems,
-    read_options,
-    tool_problems,
-)
-from cniqs.providers.local import images as local_images
+from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
 
 POD_NAMESPACE = "default"
 CLI_POD_IMAGE = "alpine:3.20"
@@ -63,23 +56,64 @@ class NullWatcher:
         return False
 
 
-def _podman() -> bool:
-    """kind runs its nodes in podman (KIND_EXPERIMENTAL_PROVIDER=podman, or podman and no docker here)."""
-    return commands.engine() == "podman"
-
-
-def _select(choice: str | None) -> list[versions.NodeImage]:
-    """The node images of --k8s-version: the versions table's on docker, images built here on podman."""
-    return kind_podman.node_images(choice) if _podman() else versions.select(choice)
-
-
-def _default_targets(targets: Targets) -> bool:
-    return (targets.ip, targets.name, targets.url) == (DEFAULT_TARGET_IP, DEFAULT_TARGET_NAME, None)
-
-
 def _read(options: RunOptions) -> KindOptions:
-    defaults = {option.flag: option.default for option in OPTIONS}
+    defaults = {option.flag: option.initial() for option in OPTIONS}
     return read_options(lambda flag: options.get(flag, defaults[flag]))
+
+
+@dataclass(frozen=True)
+class Images:
+    """What one cluster runs, as the image source gives it: the node image, the test pods' image."""
+
+    node: str
+    pod: str
+    note: str
+    registry: mirror.Registry | None
+
+
+def images(opts: KindOptions, entry: versions.NodeImage, pod_image: str) -> Images:
+    """The images of one cluster; with a mirror, checked there before anything is created (MirrorProblem)."""
+    chosen = mirror.parse(opts.mirror)
+    if chosen is None:
+        return Images(entry.image, pod_image, f"{entry.image} ({entry.source})", None)
+    registry = mirror.Registry(chosen)
+    registry.answers()
+    node = mirror.node_image(registry, entry.image, entry.minor)
+    pod = chosen.ref(pod_image)
+    mirror.require(registry, [pod])
+    return Images(node.image, pod, node.note, registry)
+
+
+def _pull(engine: str, image: Images) -> None:
+    """With a mirror the engine pulls the node image from it first (kind then finds it in the store)."""
+    if image.registry is not None:
+        insecure = image.registry.mirror.insecure
+        check(run_process, commands.pull(engine, image.node, insecure=insecure), f"pull {image.node}", timeout=900)
+
+
+def _containerd_patches(image: Images) -> list[str]:
+    return [mirror.CONTAINERD_PATCH] if image.registry is not None else []
+
+
+def configure_mirror(run: Runner, engine: str, node_names: Sequence[str], registry: mirror.Registry | None) -> None:
+    """containerd's hosts.toml files in every node: pulls of docker.io, registry.k8s.io and the mirror go to it."""
+    if registry is None:
+        return
+    nodes = Nodes(run, commands.access(engine))
+    for node in node_names:
+        files = NodeShellFiles(nodes, node)
+        for path, text in mirror.node_files(registry.mirror).items():
+            mkdir = nodes.access.exec_argv(node, ["mkdir", "-p", path.rsplit("/", 1)[0]])
+            check(run, mkdir, f"make {path.rsplit('/', 1)[0]} on {node}", timeout=30)
+            files.write_atomic(path, text)
+
+
+def _dns_zone(run: Runner, kubeconfig: Path, dns_zone: str) -> str | None:
+    if not dns_zone:
+        return None
+    zone, servers = coredns.parse_zone(dns_zone)
+    coredns.forward_zone(run, str(kubeconfig), zone, servers)
+    return f"CoreDNS answers {zone} from {' '.join(servers)}"
 
 
 class KindProvider:
@@ -90,13 +124,14 @@ class KindProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        """kind, docker (daemon answering, buildx) or podman, and kubectl; empty when the kind provider can run."""
+        """kind, kubectl and docker (daemon answering) or podman (with DNS on its networks); empty when the
+        kind provider can run."""
         return versions.problems() + tool_problems()
 
     def variants(self, options: RunOptions) -> list[str]:
         """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
         opts = _read(options)
-        chosen = _select(opts.k8s_version)
+        chosen = versions.select(opts.k8s_version)
         problems = option_problems(opts, len(chosen)) + versions.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -105,64 +140,43 @@ class KindProvider:
     @contextmanager
     def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KindBackend]:
         opts = _read(options)
-        podman = _podman()
-        image = _select(variant or opts.k8s_version)[0]
+        engine = commands.engine()
+        entry = versions.select(variant or opts.k8s_version)[0]
         watcher = options.watcher or NullWatcher()
-        minor = image.minor
+        minor = entry.minor
         kind = commands.kind_binary()
-        patches: list[str] = []
-        release_bin: Path | None = None
-        if podman:
-            kind_podman.prepare_environment()
-            kind = kind_podman.kind_binary()
-            image = versions.NodeImage(minor, kind_podman.build_node_image(minor), image.source)
-            patches = kind_podman.kubeadm_patches(minor)
-            release_bin = kind_podman.kube_bin(minor)
-        watcher.record(minor, image=image.image)
+        image = images(opts, entry, opts.pod_image)
+        watcher.record(minor, image=image.node)
+        watcher.note(minor, f"node image: {image.note}")
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
         cluster: kind_cluster.Cluster | None = None
         backend: KindBackend | None = None
-        target: kind_podman.Target | None = None
         failed = False
         notes: list[str] = []
-        # kind makes its podman network on the first create and keeps it: the last cni-quickstart run out
-        # removes it if one of them made it (kind_podman.creating_on_network, leave_network).
-        network = kind_podman.kind_network() if podman else ""
-        # On podman, the release's kubectl (built with its node image) first on PATH while the cluster is open.
-        restore_path = pathenv.prepend(release_bin) if release_bin is not None else (lambda: None)
+        net = network.kind_network(engine)
         try:
             if opts.reuse_cluster:
                 cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
             else:
+                _pull(engine, image)
                 cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
                 watcher.record(minor, cluster=cluster.name)
-                with kind_podman.creating_on_network(run_process, network) if podman else nullcontext():
-                    kind_cluster.create(run_process, cluster, image.image, opts.workers, opts.ip_family, patches)
+                with network.creating_on_network(run_process, engine, net):
+                    kind_cluster.create(
+                        run_process, cluster, image.node, opts.workers, opts.ip_family,
+                        kind_cluster.kubeadm_patches(minor), _containerd_patches(image),
+                    )  # fmt: skip
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
-            targets = opts.targets
-            if podman and _default_targets(targets):
-                # No internet here: the pods reach a web server container on kind's network instead.
-                target = kind_podman.start_target(run_process, cluster.name)
-                targets = target.targets
-                # Its name is in podman's DNS zone, which only the kind network's DNS server knows.
-                servers = coredns.forward_zone(
-                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.kind_network()
-                )
-                watcher.record(
-                    minor,
-                    targets=f"{target.name} {target.ip} ({kind_podman.PODMAN_DNS_DOMAIN} from {' '.join(servers)})",
-                )
+            configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
+            if (zone := _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)) is not None:
+                watcher.note(minor, zone)
             targets = egress.select(
-                opts.egress_mode, targets, lambda: egress.network_gateway(run_process, commands.engine(), os.environ)
+                opts.egress_mode, opts.targets, lambda: egress.network_gateway(run_process, engine, os.environ)
             )
             watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
-            pod_image = opts.pod_image
-            if podman and pod_image == DEFAULT_POD_IMAGE:
-                pod_image = local_images.TEST_IMAGE  # preloaded in the node image: nothing can be pulled here
             backend = KindBackend(
-                run_process, cluster, targets, pod_image, rebuild=opts.rebuild,
-                access=commands.access(commands.engine()),
-                build_plugin=kind_podman.build_plugin if podman else None,
+                run_process, cluster, targets, image.pod, rebuild=opts.rebuild,
+                access=commands.access(engine), registry=image.registry,
             )  # fmt: skip
             watcher.opened(minor, backend, opts.artifacts / cluster.name)
             backend.wait_nodes_ready()
@@ -190,10 +204,8 @@ class KindProvider:
                     raise
             finally:
                 try:
-                    if target is not None:
-                        kind_podman.stop_target(run_process, target.name)
-                    if podman and not opts.reuse_cluster and not opts.keep:
-                        note = kind_podman.leave_network(run_process, network)
+                    if not opts.reuse_cluster and not opts.keep and cluster is not None:
+                        note = network.leave_network(run_process, engine, net)
                         if note:
                             notes.append(note)
                     for note in notes:
@@ -201,16 +213,16 @@ class KindProvider:
                 finally:
                     if cluster is None or not (cluster.created and opts.keep):
                         shutil.rmtree(workdir, ignore_errors=True)
-                    restore_path()
 
     # the cniqs tool: one one-node cluster, kept between commands
 
     def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
-        podman = _podman()
+        opts = _read(options)
+        problems = option_problems(opts, 1)
+        if problems:
+            raise Refused("; ".join(problems))
+        engine = commands.engine()
         kind = commands.kind_binary()
-        if podman:
-            kind_podman.prepare_environment()
-            kind = kind_podman.kind_binary()
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):
@@ -218,32 +230,28 @@ class KindProvider:
                 f"a kind cluster named {name} exists already: delete it (kind delete cluster --name {name}) "
                 "or pick another name with --name"
             )
+        entry = versions.select(opts.k8s_version)[0]
+        image = images(opts, entry, opts.pod_image)
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
-        extra: dict[str, str] = {}
-        network = ""
-        patches: list[str] = []
-        if podman:
-            # No registry here: the node image is built on this machine (cached), as for tox -e e2e.
-            minor = kind_podman.node_images(None)[0].minor
-            image = kind_podman.build_node_image(minor)
-            patches = kind_podman.kubeadm_patches(minor)
-            network = kind_podman.kind_network()
-            extra = {"engine": "podman", "network": network, "kube_bin": str(kind_podman.kube_bin(minor))}
-        else:
-            image = versions.select("")[0].image
-        state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
+        net = network.kind_network(engine)
+        targets = opts.targets
+        extra = {
+            "engine": engine, "network": net, "mirror": opts.mirror, "pod_image": image.pod,
+            "target_ip": targets.ip, "target_name": targets.name, "target_url": targets.url or "",
+            "egress": opts.egress_mode,
+        }  # fmt: skip
+        state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image.node, extra=extra)
         try:
+            _pull(engine, image)
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
-            with kind_podman.creating_on_network(run_process, network) if podman else nullcontext():
-                kind_cluster.create(run_process, cluster, image, 0, "ipv4", patches)
-            if podman:
-                # No internet here: the demo pod pings and fetches a web server container on kind's network.
-                target = kind_podman.start_target(run_process, name)
-                extra.update(target=target.name, target_ip=target.ip)
-                coredns.forward_zone(
-                    run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.kind_network()
-                )
+            with network.creating_on_network(run_process, engine, net):
+                kind_cluster.create(
+                    run_process, cluster, image.node, 0, "ipv4",
+                    kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image),
+                )  # fmt: skip
+            configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
+            _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)
         except BaseException:
             self.destroy(state)
             raise
@@ -253,36 +261,33 @@ class KindProvider:
         if not Path(state.kubeconfig).is_file():
             raise NodeGone(f"the kubeconfig {state.kubeconfig} of kind cluster {state.id} is gone: run `cniqs down`")
         cluster = kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, state.kind or "kind")
-        if state.extra.get("engine") != "podman":
-            return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
-        kind_podman.prepare_environment()
-        if Path(state.extra.get("kube_bin") or "/nonexistent").is_dir():
-            pathenv.prepend(state.extra["kube_bin"])  # this process only: the release's kubectl
-        targets = kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets
+        extra = state.extra
+        engine = extra.get("engine") or "docker"
+        targets = CLI_TARGETS
+        if extra.get("target_ip"):
+            given = Targets(ip=extra["target_ip"], name=extra["target_name"], url=extra.get("target_url") or None)
+            targets = egress.select(
+                extra.get("egress") or egress.INTERNET, given,
+                lambda: egress.network_gateway(run_process, engine, {egress.NETWORK_ENV[engine]: extra["network"]}),
+            )  # fmt: skip
+        chosen = mirror.parse(extra.get("mirror"))
         return KindBackend(
-            run_process, cluster, targets, local_images.TEST_IMAGE, namespace=POD_NAMESPACE,
-            access=commands.PODMAN, build_plugin=kind_podman.build_plugin,
+            run_process, cluster, targets, extra.get("pod_image") or CLI_POD_IMAGE, namespace=POD_NAMESPACE,
+            access=commands.access(engine), registry=mirror.Registry(chosen) if chosen else None,
         )  # fmt: skip
 
     def destroy(self, state: State) -> list[str]:
         kind = state.kind or "kind"
-        podman = state.extra.get("engine") == "podman"
+        engine = state.extra.get("engine") or "docker"
         notes: list[str] = []
-        if podman:
-            kind_podman.prepare_environment()
         try:
             if state.id in kind_cluster.existing_clusters(run_process, kind):
                 kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
         finally:
-            if podman and state.extra.get("target"):
-                kind_podman.stop_target(run_process, state.extra["target"])
-            note = None
-            if podman and state.extra.get("network"):
-                note = kind_podman.leave_network(run_process, state.extra["network"])
-            elif podman and state.extra.get("own_network"):  # a state written before the network marks
-                note = kind_podman.remove_network(run_process, "kind")
-            if note:
-                notes.append(note)
+            if state.extra.get("network"):
+                note = network.leave_network(run_process, engine, state.extra["network"])
+                if note:
+                    notes.append(note)
         for path in (Path(state.kubeconfig), Path(state.kubeconfig).with_name(f"{state.id}.kind.yaml")):
             path.unlink(missing_ok=True)
         return notes
@@ -303,14 +308,12 @@ class KindProvider:
         return f"kind cluster {state.id} (kubeconfig {state.kubeconfig})"
 
     def up_message(self, name: str) -> str:
-        first = "builds the node image here" if _podman() else "pulls the node image"
-        return f"Creating kind cluster {name} with its own kubeconfig (the first time {first})"
+        source = mirror.parse(os.environ.get(mirror.ENV))
+        where = f"through the mirror {source.url}" if source else "from its registry"
+        return f"Creating kind cluster {name} with its own kubeconfig (the first time pulls the node image {where})"
 
     def hints(self, state: State) -> list[str]:
-        found = [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
-        if state.extra.get("kube_bin"):  # podman: the release's own kubectl, built with its node image
-            found.append(f"            export PATH={state.extra['kube_bin']}:$PATH")
-        return found
+        return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
 
 
 def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:

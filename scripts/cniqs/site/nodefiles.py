@@ -1,4 +1,4 @@
-"""The text files of a kind node image built here (cniqs.providers.kind.nodeimage): pure renderers.
+"""The text files of a kind node image built here (cniqs.site.nodeimage): pure renderers.
 
 They keep kind's node-image contract as its CLI uses it (learned from kind's sources; written here):
 the image's entrypoint prepares the container then execs systemd; kind writes /kind/kubeadm.conf and
@@ -23,7 +23,7 @@ PRELOAD_UNIT = "cniqs-preload-images.service"
 
 ENTRYPOINT = r"""#!/bin/bash
 # cni-quickstart's kind node entrypoint: prepare this container to run systemd, containerd and kubelet,
-# then exec the command (/sbin/init). Written for nodes built by cniqs.providers.kind.nodeimage.
+# then exec the command (/sbin/init). Written for nodes built by cniqs.site.nodeimage.
 set -o errexit -o nounset -o pipefail
 
 say() { echo "cniqs-node: $*" >&2; }
@@ -65,6 +65,30 @@ say "iptables backend: $mode (legacy rules $legacy, nft rules $nft)"
 update-alternatives --set iptables "/usr/sbin/iptables-$mode" >/dev/null
 update-alternatives --set ip6tables "/usr/sbin/ip6tables-$mode" >/dev/null
 echo "$mode" > /kind/iptables-mode
+
+# On Docker the node's resolv.conf names Docker's embedded DNS server, 127.0.0.11, which only this container's
+# own processes can reach: CoreDNS (which forwards to this file) would ask itself and stop on the loop. Serve
+# DNS on the node's own address instead, redirected to the embedded server's real ports, which Docker's nat
+# rules in this namespace name. Podman's resolv.conf names a reachable server: nothing to do there.
+if grep -q '^nameserver 127\.0\.0\.11' /etc/resolv.conf; then
+  node_ip=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
+  rules=$(iptables-save -t nat)
+  udp=$(sed -n 's/.*-d 127\.0\.0\.11\/32 -p udp .*--to-destination 127\.0\.0\.11:\([0-9]*\).*/\1/p' <<<"$rules" | head -n1)
+  tcp=$(sed -n 's/.*-d 127\.0\.0\.11\/32 -p tcp .*--to-destination 127\.0\.0\.11:\([0-9]*\).*/\1/p' <<<"$rules" | head -n1)
+  if [[ -n "$node_ip" && -n "$udp" && -n "$tcp" ]]; then
+    say "Docker DNS: serving it on $node_ip:53 (embedded server udp $udp, tcp $tcp)"
+    echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet
+    for chain in PREROUTING OUTPUT; do
+      iptables -t nat -A "$chain" -d "$node_ip" -p udp --dport 53 -j DNAT --to-destination "127.0.0.11:$udp"
+      iptables -t nat -A "$chain" -d "$node_ip" -p tcp --dport 53 -j DNAT --to-destination "127.0.0.11:$tcp"
+    done
+    sed "s/^nameserver 127\.0\.0\.11/nameserver $node_ip/" /etc/resolv.conf > /tmp/resolv.conf.cniqs
+    cat /tmp/resolv.conf.cniqs > /etc/resolv.conf
+    rm -f /tmp/resolv.conf.cniqs
+  else
+    say "Docker DNS: could not find the embedded server's rules (node $node_ip, udp $udp, tcp $tcp)"
+  fi
+fi
 
 say "starting $*"
 exec "$@"
@@ -200,7 +224,7 @@ def containerd_config(sandbox_image: str) -> str:
 # start), a route to every other node's podCIDR through that node, and masquerade for traffic leaving
 # the pod subnet.
 KINDNET_SCRIPT = r"""#!/bin/sh
-# cniqs kindnet stand-in: see cniqs.providers.kind.nodefiles.
+# cniqs kindnet stand-in: see cniqs.site.nodefiles.
 set -u
 sa=/var/run/secrets/kubernetes.io/serviceaccount
 conf=/etc/cni/net.d/10-kindnet.conflist

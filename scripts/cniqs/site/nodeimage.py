@@ -1,7 +1,8 @@
-"""Build a kind node image here, per Kubernetes release, for kind's podman provider (no registry is reachable).
+"""Build a kind node image here, per Kubernetes release (this machine reaches no registry): the site's
+kindest/node (cniqs.site.images pushes it to the site's registry).
 
-    python -m cniqs.providers.kind.nodeimage [1.34 ...]  # prints the image name; cached after the first build
-                                                         # (default: the minor `tox -e e2e` uses on podman)
+    python -m cniqs.site.nodeimage [1.34 ...]  # prints the image name; cached after the first build
+                                               # (default: the newest minor the site pushes)
 
 What goes in (all built or installed on this machine):
 - a Debian root filesystem from `debootstrap --variant=minbase` of Debian bookworm, kind's node base for
@@ -13,7 +14,7 @@ What goes in (all built or installed on this machine):
 - the images `kubeadm config images list` names (kube-apiserver, kube-controller-manager, kube-scheduler,
   kube-proxy, etcd, pause, coredns), the kindnet stand-in and the test pod image, as OCI archives built in
   Python, imported into the node's containerd by a oneshot unit before kubelet starts;
-- the node files of cniqs.providers.kind.nodefiles (entrypoint, units, containerd config, /kind/...).
+- the node files of cniqs.site.nodefiles (entrypoint, units, containerd config, /kind/...).
 
 The root filesystem is tarred into `podman import`, tagged localhost/cniqs/kind-node:<release>-<key>,
 where the key is a digest of everything that went in: a changed input gives a new tag.
@@ -36,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cniqs import debian, kubebin
-from cniqs.providers.kind import nodefiles
 from cniqs.providers.local import images
+from cniqs.site import nodefiles
 
 DEBIAN_RELEASE = debian.DEFAULT_RELEASE
 # kind's base image packages that matter here, plus runc (kind builds its own) and Debian's CNI plugins.
@@ -479,9 +480,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     force = "--force" in args
     minors = [a for a in args if a != "--force"]
     if not minors:
-        from cniqs.providers.kind import podman  # the newest minor kind on podman runs by default
+        from cniqs.site.images import default_minors
 
-        minors = [podman.node_images(None)[0].minor]
+        minors = default_minors()
     try:
         for minor in minors:
             print(build(minor, force=force))
