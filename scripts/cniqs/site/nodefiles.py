@@ -73,8 +73,9 @@ echo "$mode" > /kind/iptables-mode
 if grep -q '^nameserver 127\.0\.0\.11' /etc/resolv.conf; then
   node_ip=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
   rules=$(iptables-save -t nat)
-  udp=$(sed -n 's/.*-d 127\.0\.0\.11\/32 -p udp .*--to-destination 127\.0\.0\.11:\([0-9]*\).*/\1/p' <<<"$rules" | head -n1)
-  tcp=$(sed -n 's/.*-d 127\.0\.0\.11\/32 -p tcp .*--to-destination 127\.0\.0\.11:\([0-9]*\).*/\1/p' <<<"$rules" | head -n1)
+  port() { sed -n "s/.*-d 127\.0\.0\.11\/32 -p $1 .*--to-destination 127\.0\.0\.11:\([0-9]*\).*/\1/p" | head -n1; }
+  udp=$(port udp <<<"$rules")
+  tcp=$(port tcp <<<"$rules")
   if [[ -n "$node_ip" && -n "$udp" && -n "$tcp" ]]; then
     say "Docker DNS: serving it on $node_ip:53 (embedded server udp $udp, tcp $tcp)"
     echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet
