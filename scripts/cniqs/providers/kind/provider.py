@@ -24,7 +24,7 @@ from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, coredns, egress, versions
+from cniqs.providers.kind import commands, coredns, egress, release, versions
 from cniqs.providers.kind import podman as kind_podman
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.options import (
@@ -68,9 +68,16 @@ def _podman() -> bool:
     return commands.engine() == "podman"
 
 
+def _kind() -> str:
+    return kind_podman.kind_binary() if _podman() else commands.kind_binary()
+
+
 def _select(choice: str | None) -> list[versions.NodeImage]:
-    """The node images of --k8s-version: the versions table's on docker, images built here on podman."""
-    return kind_podman.node_images(choice) if _podman() else versions.select(choice)
+    """The node images of --k8s-version: on docker those of the found kind's release in the versions table
+    (`kind version`), images built here on podman."""
+    if _podman():
+        return kind_podman.node_images(choice)
+    return versions.select_for_kind(choice, release.found_kind(run_process, commands.kind_binary()))
 
 
 def _default_targets(targets: Targets) -> bool:
@@ -90,14 +97,15 @@ class KindProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        """kind, docker (daemon answering, buildx) or podman, and kubectl; empty when the kind provider can run."""
-        return versions.problems() + tool_problems()
+        """kind (v0.30.0 or newer), docker (daemon answering, buildx) or podman, and kubectl; empty when the kind
+        provider can run."""
+        return versions.table_problems() + tool_problems() or release.problems(run_process, _kind())
 
     def variants(self, options: RunOptions) -> list[str]:
         """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
         opts = _read(options)
         chosen = _select(opts.k8s_version)
-        problems = option_problems(opts, len(chosen)) + versions.problems()
+        problems = option_problems(opts, len(chosen)) + versions.table_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return [entry.minor for entry in chosen]
@@ -115,6 +123,12 @@ class KindProvider:
         if podman:
             kind_podman.prepare_environment()
             kind = kind_podman.kind_binary()
+        if not opts.reuse_cluster:  # the found kind against this minor, before anything is built or created
+            found = release.check_create(run_process, kind, minor, table_image=not podman)
+            watcher.record(minor, kind=str(found))
+            if kind_note := versions.for_kind(found)[1]:
+                watcher.note(minor, kind_note)
+        if podman:
             image = versions.NodeImage(minor, kind_podman.build_node_image(minor), image.source)
             patches = kind_podman.kubeadm_patches(minor)
             release_bin = kind_podman.kube_bin(minor)
@@ -211,6 +225,11 @@ class KindProvider:
         if podman:
             kind_podman.prepare_environment()
             kind = kind_podman.kind_binary()
+        # The found kind first: nothing is built or created for a kind that cannot run this.
+        if podman:
+            release.check_create(run_process, kind, kind_podman.node_images(None)[0].minor, table_image=False)
+        else:
+            table_image = versions.select_for_kind("", release.supported_kind(run_process, kind))[0].image
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):
@@ -231,7 +250,7 @@ class KindProvider:
             network = kind_podman.kind_network()
             extra = {"engine": "podman", "network": network, "kube_bin": str(kind_podman.kube_bin(minor))}
         else:
-            image = versions.select("")[0].image
+            image = table_image
         state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image, extra=extra)
         try:
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
