@@ -56,6 +56,16 @@ def kind_load_image_archive(kind: str, name: str, archive: str) -> list[str]:
     return [kind, "load", "image-archive", archive, "--name", name]
 
 
+def kind_version(kind: str) -> list[str]:
+    """Prints "kind v0.30.0 go1.24.1 linux/amd64" (cniqs.providers.kind.versions.parse_kind_version)."""
+    return [kind, "version"]
+
+
+def containerd_config_dump() -> list[str]:
+    """Run on a node: the containerd config as the node's containerd reads it (`kind load` reads its version)."""
+    return ["containerd", "config", "dump"]
+
+
 def kind_export_logs(kind: str, name: str, dest: str) -> list[str]:
     return [kind, "export", "logs", dest, "--name", name]
 

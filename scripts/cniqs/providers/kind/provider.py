@@ -28,7 +28,7 @@ from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, coredns, egress, mirror, network, versions
+from cniqs.providers.kind import commands, coredns, egress, mirror, network, release, versions
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
 
@@ -54,6 +54,16 @@ class NullWatcher:
 
     def failed(self, variant: str) -> bool:
         return False
+
+
+def _select(choice: str | None) -> list[versions.NodeImage]:
+    """The node images of --k8s-version among those of the found kind's release (`kind version`)."""
+    return versions.select_for_kind(choice, release.found_kind(run_process, commands.kind_binary()))
+
+
+def _check_kind(kind: str, minor: str, image: Images) -> versions.KindVersion:
+    """The found kind against this minor and image, before anything is created (Refused with one line)."""
+    return release.check_create(run_process, kind, minor, table_image=image.registry is None)
 
 
 def _read(options: RunOptions) -> KindOptions:
@@ -141,11 +151,16 @@ class KindProvider:
     def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KindBackend]:
         opts = _read(options)
         engine = commands.engine()
-        entry = versions.select(variant or opts.k8s_version)[0]
+        entry = _select(variant or opts.k8s_version)[0]
         watcher = options.watcher or NullWatcher()
         minor = entry.minor
         kind = commands.kind_binary()
         image = images(opts, entry, opts.pod_image)
+        if not opts.reuse_cluster:
+            found = _check_kind(kind, minor, image)
+            watcher.record(minor, kind=str(found))
+            if kind_note := versions.for_kind(found)[1]:
+                watcher.note(minor, kind_note)
         watcher.record(minor, image=image.node)
         watcher.note(minor, f"node image: {image.note}")
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
@@ -230,8 +245,9 @@ class KindProvider:
                 f"a kind cluster named {name} exists already: delete it (kind delete cluster --name {name}) "
                 "or pick another name with --name"
             )
-        entry = versions.select(opts.k8s_version)[0]
+        entry = _select(opts.k8s_version)[0]
         image = images(opts, entry, opts.pod_image)
+        _check_kind(kind, entry.minor, image)
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
         net = network.kind_network(engine)
