@@ -134,15 +134,15 @@ class KindProvider:
         return OPTIONS
 
     def prerequisites(self, options: RunOptions) -> list[str]:
-        """kind, kubectl and docker (daemon answering) or podman (with DNS on its networks); empty when the
-        kind provider can run."""
-        return versions.problems() + tool_problems()
+        """kind (v0.30.0 or newer), kubectl and docker (daemon answering) or podman (with DNS on its networks);
+        empty when the kind provider can run."""
+        return versions.table_problems() + tool_problems() or release.problems(run_process, commands.kind_binary())
 
     def variants(self, options: RunOptions) -> list[str]:
         """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
         opts = _read(options)
-        chosen = versions.select(opts.k8s_version)
-        problems = option_problems(opts, len(chosen)) + versions.problems()
+        chosen = _select(opts.k8s_version)
+        problems = option_problems(opts, len(chosen)) + versions.table_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return [entry.minor for entry in chosen]
