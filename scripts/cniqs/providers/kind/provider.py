@@ -31,6 +31,7 @@ from cniqs.providers.kind.options import (
     DEFAULT_POD_IMAGE,
     DEFAULT_TARGET_IP,
     DEFAULT_TARGET_NAME,
+    EGRESS,
     OPTIONS,
     KindOptions,
     option_problems,
@@ -42,6 +43,18 @@ from cniqs.providers.local import images as local_images
 POD_NAMESPACE = "default"
 CLI_POD_IMAGE = "alpine:3.20"
 CLI_TARGETS = Targets(ip="1.1.1.1", name="kubernetes.io")
+
+
+def cli_targets(extra: dict[str, str], base: Targets) -> Targets:
+    """The cniqs tool's connectivity targets in the egress mode `cniqs up`/`demo` recorded (--kind-egress,
+    as in the suite: egress.select); in ci mode the kind network's gateway read at `up`."""
+
+    def recorded_gateway() -> str:
+        if not extra.get("egress_gateway"):
+            raise NodeGone("this cluster's state records --kind-egress ci but no gateway of kind's network")
+        return extra["egress_gateway"]
+
+    return egress.select(extra.get("egress") or egress.INTERNET, base, recorded_gateway)
 
 
 class NullWatcher:
@@ -207,6 +220,9 @@ class KindProvider:
 
     def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
         podman = _podman()
+        mode = options.get(EGRESS, egress.INTERNET)
+        if mode not in egress.MODES:
+            raise Refused(f"{EGRESS} {mode!r}: use one of {', '.join(egress.MODES)}")
         kind = commands.kind_binary()
         if podman:
             kind_podman.prepare_environment()
@@ -244,6 +260,9 @@ class KindProvider:
                 coredns.forward_zone(
                     run_process, str(cluster.kubeconfig), kind_podman.PODMAN_DNS_DOMAIN, kind_podman.kind_network()
                 )
+            if mode == egress.CI:  # read once, now: a network without a gateway fails `up`, not a later reveal
+                gateway = egress.network_gateway(run_process, commands.engine(), os.environ)
+                extra.update(egress=mode, egress_gateway=gateway)
         except BaseException:
             self.destroy(state)
             raise
@@ -254,11 +273,12 @@ class KindProvider:
             raise NodeGone(f"the kubeconfig {state.kubeconfig} of kind cluster {state.id} is gone: run `cniqs down`")
         cluster = kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, state.kind or "kind")
         if state.extra.get("engine") != "podman":
-            return KindBackend(run_process, cluster, CLI_TARGETS, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
+            targets = cli_targets(state.extra, CLI_TARGETS)
+            return KindBackend(run_process, cluster, targets, CLI_POD_IMAGE, namespace=POD_NAMESPACE)
         kind_podman.prepare_environment()
         if Path(state.extra.get("kube_bin") or "/nonexistent").is_dir():
             pathenv.prepend(state.extra["kube_bin"])  # this process only: the release's kubectl
-        targets = kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets
+        targets = cli_targets(state.extra, kind_podman.Target(state.extra["target"], state.extra["target_ip"]).targets)
         return KindBackend(
             run_process, cluster, targets, local_images.TEST_IMAGE, namespace=POD_NAMESPACE,
             access=commands.PODMAN, build_plugin=kind_podman.build_plugin,
