@@ -131,11 +131,14 @@ class KubeBackend:
         return image
 
     def install_daemonset_nowait(self, entry: dict[str, Any] | None = None) -> str:
-        """Build and load the installer image and apply the DaemonSet; return its image."""
-        archive, image = daemonset.build_image(force=self.rebuild)
-        self.load_image(archive)
+        """Build and load the installer image and apply the DaemonSet; return its image. A node whose glibc is
+        older than the plugin build's floor refuses it before the image is loaded anywhere."""
+        image = daemonset.build_image(force=self.rebuild)
+        for node in self.nodes:
+            node_install.check_glibc(self.shell, node, image.plugin, node_install.DAEMONSET_BUILD)
+        self.load_image(image.archive)
         body = daemonset.manifest(
-            image,
+            image.name,
             bin_dir=self.shell.cni.bin_dir,
             conf_dir=self.shell.cni.conf_dir,
             socket=self.shell.runtime_socket,
@@ -147,7 +150,7 @@ class KubeBackend:
             if exc.status != 409:
                 raise
             self.apps.replace_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE, body)
-        return image
+        return image.name
 
     def wait_daemonset(self, timeout: float = POD_READY_SECONDS) -> None:
         def probe() -> bool:

@@ -22,6 +22,7 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,17 @@ def image_tag(plugin: Path, installer: Path) -> str:
     return f"{IMAGE_REPO}:{h.hexdigest()[:12]}"
 
 
-def build_image(out: Path | None = None, force: bool = False, crictl: Path | None = None) -> tuple[Path, str]:
-    """(archive path, image name) of the installer image for this machine's architecture. crictl: a crictl
-    for this architecture built elsewhere (cniqs.arm64 cross-builds it outside the emulated root filesystem,
-    which has no Go), else built here."""
+@dataclass(frozen=True)
+class InstallerImage:
+    archive: Path  # the OCI archive
+    name: str  # its image name (content-addressed tag)
+    plugin: Path  # the plugin build it carries (whose glibc floor the nodes must meet)
+
+
+def build_image(out: Path | None = None, force: bool = False, crictl: Path | None = None) -> InstallerImage:
+    """The installer image for this machine's architecture. crictl: a crictl for this architecture built
+    elsewhere (cniqs.arm64 cross-builds it outside the emulated root filesystem, which has no Go), else built
+    here."""
     plugin = build.build_local(force=force)
     installer = build_installer(force=force)
     crictl = crictl or kubebin.build_tools([kubebin.CRICTL]) / "crictl"
@@ -110,7 +118,7 @@ def build_image(out: Path | None = None, force: bool = False, crictl: Path | Non
     built = images.image_archive(name, layer, [f"/installer/{NAME}", "--help"], build.host_arch())
     folder = out or build_root()
     folder.mkdir(parents=True, exist_ok=True)
-    return images.write(built, folder), name
+    return InstallerImage(images.write(built, folder), name, plugin)
 
 
 def _parents(path: Path) -> list[images.Entry]:
@@ -200,8 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--socket", default="/run/containerd/containerd.sock")
     args = parser.parse_args(argv)
     if args.cmd == "build":
-        archive, name = build_image(args.out, force=args.force, crictl=args.crictl)
-        print(f"{archive}\t{name}")
+        image = build_image(args.out, force=args.force, crictl=args.crictl)
+        print(f"{image.archive}\t{image.name}")
     else:
         print(json.dumps(manifest(args.image, bin_dir=args.bin, conf_dir=args.conf, socket=args.socket), indent=2))
     return 0
