@@ -26,6 +26,11 @@ def kind_binary(environ: Mapping[str, str] | None = None) -> str:
     return "kind"
 
 
+def kind_version(kind: str) -> list[str]:
+    """`kind v0.33.0 go1.26.0 linux/amd64`: the kind release a run uses (its summary shows it)."""
+    return [kind, "version"]
+
+
 def kind_create(kind: str, name: str, image: str, config: str, kubeconfig: str, wait: str = DEFAULT_WAIT) -> list[str]:
     return [
         kind, "create", "cluster", "--name", name, "--image", image,

@@ -131,7 +131,8 @@ class KindProvider:
             image = versions.NodeImage(minor, kind_podman.build_node_image(minor), image.source)
             patches = kind_podman.kubeadm_patches(minor)
             release_bin = kind_podman.kube_bin(minor)
-        watcher.record(minor, image=image.image)
+        found = run_process(commands.kind_version(kind), timeout=30)
+        watcher.record(minor, image=image.image, kind=found.stdout.strip() if found.rc == 0 else f"{kind} (no version)")
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
         cluster: kind_cluster.Cluster | None = None
         backend: KindBackend | None = None
