@@ -188,3 +188,13 @@ def test_every_junit_report_is_written_where_the_workflow_uploads_it() -> None:
     for step in uploads:
         hidden = [p for p in str(step["with"]["path"]).split() if any(part.startswith(".") for part in p.split("/"))]
         assert not hidden or step["with"].get("include-hidden-files"), f"{step['name']} uploads hidden {hidden}"
+
+
+def test_the_kind_and_kube_envs_pass_the_job_summary_file_through() -> None:
+    """tox passes only the variables passenv names: without GITHUB_STEP_SUMMARY the run cannot write the job
+    summary (e2e.plugins.versions_report)."""
+    tox_ini = (WORKFLOW.parents[2] / "tox.ini").read_text()
+    for env in ("e2e", "kube"):
+        body = tox_ini.split(f"[testenv:{env}]\n", 1)[1].split("\n[", 1)[0]
+        passenv = body.split("passenv =", 1)[1].split("\ncommands", 1)[0]
+        assert "GITHUB_STEP_SUMMARY" in re.split(r"[\s,]+", passenv), f"tox env {env} drops GITHUB_STEP_SUMMARY"
