@@ -10,13 +10,25 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from cniqs.common.ipaddr import parse_ip_addr
 from cniqs.common.waits import NotYet, wait_until
 from cniqs.provider import Backend, Pod, PodView
+from e2e.plugins.providers import WATCHER
+from e2e.plugins.versions_report import VersionsPlugin
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 PARALLEL_PODS = 4  # a 2-core node starts about this many pods at once without slowing each one down
+
+
+def observe(request: pytest.FixtureRequest, **facts: Any) -> None:
+    """Facts a test saw for the run's per-version summary (e2e.plugins.versions_report: views, real, checks);
+    nothing on backends without one (local)."""
+    watcher = request.config.pluginmanager.get_plugin(WATCHER)
+    if isinstance(watcher, VersionsPlugin):
+        watcher.observe(request.node.nodeid, **facts)
 
 
 def real_interfaces(backend: Backend, pod: Pod, ifname: str = "eth0") -> list[Interface]:

@@ -14,6 +14,7 @@ import pytest
 
 from cniqs.conflist import chain_entry
 from cniqs.provider import Backend, Pod, adds_for, probes
+from e2e.plugins.versions_report import Check
 from e2e.support import (
     delete_pods,
     expect,
@@ -21,6 +22,7 @@ from e2e.support import (
     families,
     fixed_fakes,
     in_any,
+    observe,
     real_interfaces,
     real_ips,
     run_pods,
@@ -55,16 +57,20 @@ def scene(backend: Backend) -> Iterator[Scene]:
         backend.uninstall()
 
 
-def test_every_reported_view_shows_the_fake_ip(backend: Backend, scene: Scene) -> None:
+def test_every_reported_view_shows_the_fake_ip(backend: Backend, scene: Scene, request: pytest.FixtureRequest) -> None:
     views = backend.reported_views(scene.test)
+    observe(request, views=views)
     want = fixed_fakes(scene.entry, families(backend, scene.test))
     expect(views, "the backend reported no view of the pod's IPs", backend, scene.test)
     for where, ips in views.items():
         expect(ips == want, f"{where} shows {ips}, the plugin's config says {want}", backend, scene.test)
 
 
-def test_the_pod_really_has_an_address_from_the_node_pod_cidr(backend: Backend, scene: Scene) -> None:
+def test_the_pod_really_has_an_address_from_the_node_pod_cidr(
+    backend: Backend, scene: Scene, request: pytest.FixtureRequest
+) -> None:
     real = real_interfaces(backend, scene.test)
+    observe(request, real=[str(i) for i in real])
     reported = backend.reported_views(scene.test)
     cidrs = backend.pod_cidrs(scene.test.node)
     v4 = [i for i in real if i.version == 4]
@@ -74,12 +80,13 @@ def test_the_pod_really_has_an_address_from_the_node_pod_cidr(backend: Backend, 
         expect(str(v4[0].ip) not in ips, f"{where} shows the real address {v4[0].ip}", backend, scene.test)
 
 
-def test_the_pod_reaches_the_outside(backend: Backend, scene: Scene) -> None:
+def test_the_pod_reaches_the_outside(backend: Backend, scene: Scene, request: pytest.FixtureRequest) -> None:
     """Every check of the backend's targets (cniqs.provider.probes) runs; the test fails naming each one
     that did not pass. A laptop pings an external IP and name; --kind-egress ci pings the kind network's
     gateway and proves egress to the name by DNS and an HTTP(S) fetch (runners drop ICMP at their NAT)."""
     t = backend.targets
     failed = []
+    checks = []
     for probe in probes(t):
         result = backend.exec(scene.test, probe.argv, timeout=20)
         problem = "" if result.rc == 0 else f"exit {result.rc}: {(result.stderr or result.stdout).strip()[-300:]}"
@@ -91,8 +98,10 @@ def test_the_pod_reaches_the_outside(backend: Backend, scene: Scene) -> None:
                 problem = f"did not resolve to {t.name_ip}:\n{result.stdout}"
         if not problem and probe.tool == "wget" and "<html" not in result.stdout.lower():
             problem = f"no page:\n{result.stdout[:300]}"
+        checks.append(Check(probe.what, not problem, problem[:200]))
         if problem:
             failed.append(f"{probe.what} ({' '.join(probe.argv)}): {problem}")
+    observe(request, checks=checks)
     expect(not failed, "the pod could not:\n" + "\n".join(failed), backend, scene.test)
 
 

@@ -22,13 +22,59 @@ def test_manifest_is_least_privilege_on_every_node() -> None:
     assert spec["automountServiceAccountToken"] is False and "serviceAccountName" not in spec
     assert spec["tolerations"] == [{"operator": "Exists"}]
     assert spec["hostNetwork"] is True, "an installer must not need the pod network it installs"
-    paths = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"]}
+    paths = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
     assert paths == {"cni-bin": "/b", "cni-conf": "/c", "runtime": "/s.sock"}
     container = spec["containers"][0]
     assert container["lifecycle"]["preStop"]["exec"]["command"][1] == "uninstall"
     assert container["lifecycle"]["preStop"]["exec"]["command"][-1] == "--final"
     assert container["readinessProbe"]["exec"]["command"][1] == "ready"
-    assert "securityContext" not in container, "no privileges beyond root's own hostPath writes"
+
+
+def test_manifest_passes_an_admins_review() -> None:
+    """What admins expect of a CNI installer: no privilege (escalation), every capability dropped (root only
+    as owner of the host's CNI dirs), a read-only root filesystem with an emptyDir for the one scratch path
+    it writes, the runtime's default seccomp profile, resource requests and limits."""
+    spec = daemonset.manifest("img:1")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}, "no capability is added back"
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["runAsUser"] == 0, "the host's CNI dirs and the runtime socket are root's"
+    assert sc["seccompProfile"] == spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "hostPID" not in spec and "hostIPC" not in spec
+    # every path the installer writes is a mount: the host's CNI dirs and its state dir (an emptyDir)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert not any(m.get("readOnly") for m in container["volumeMounts"])
+    state = mounts[str(nodeinstall.STATE)]
+    assert "emptyDir" in volumes[state], f"{nodeinstall.STATE} (the installer's lock and marks) needs a writable mount"
+    assert {volumes[mounts[p]]["hostPath"]["path"] for p in ("/host/cni/bin", "/host/cni/net.d")} == {
+        "/opt/cni/bin", "/etc/cni/net.d"
+    }  # fmt: skip
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}, kind
+    assert parse_quantity(container["resources"]["requests"]["memory"]) <= parse_quantity(
+        container["resources"]["limits"]["memory"]
+    )
+
+
+def parse_quantity(text: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return int(text[:-2]) * units[text[-2:]] if text[-2:] in units else int(text)
+
+
+def test_the_installer_keeps_its_scratch_in_its_state_dir(tmp_path: Path, node: tuple[Path, Path, Path]) -> None:
+    """Under a read-only root filesystem only the mounts are writable: the lock and the final mark go to
+    --state (the manifest's emptyDir at the default, /tmp)."""
+    bin_dir, conf_dir, plugin = node
+    state = tmp_path / "state"
+    state.mkdir()
+    entry = json.dumps(chain_entry())
+    common = ["--bin", str(bin_dir), "--conf", str(conf_dir), "--state", str(state)]
+    assert nodeinstall.main(["install", *common, "--plugin", str(plugin), "--entry", entry, "--once"]) == 0
+    assert nodeinstall.main(["uninstall", *common, "--final"]) == 0
+    assert sorted(p.name for p in state.iterdir()) == sorted([nodeinstall.FINAL, nodeinstall.LOCK])
 
 
 @pytest.fixture

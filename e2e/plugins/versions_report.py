@@ -7,6 +7,7 @@ provider whether a version's tests failed.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,15 @@ from cniqs.providers.k8s.backend import KubeBackend
 PLUGIN_NAME = "cniqs-versions-run"
 
 
+@dataclass(frozen=True)
+class Check:
+    """One connectivity check from a pod (cniqs.provider.probes), as the suite ran it."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+
+
 @dataclass
 class VersionRun:
     version: str
@@ -28,6 +38,10 @@ class VersionRun:
     outcomes: Counter[str] = field(default_factory=Counter)
     artifacts: Path | None = None
     notes: list[str] = field(default_factory=list)
+    kind: str = ""  # `kind version` of the run (kind provider)
+    views: dict[str, list[str]] = field(default_factory=dict)  # the test pod's IPs per reported view
+    real: list[str] = field(default_factory=list)  # the test pod's addresses, as `ip a s eth0` shows them
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -50,15 +64,51 @@ def summary_lines(runs: dict[str, VersionRun]) -> list[str]:
     out = []
     for run in runs.values():
         counts = ", ".join(f"{n} {k}" for k, n in sorted(run.outcomes.items())) or "no tests ran"
-        only_skips = run.outcomes["skipped"] and not run.outcomes["passed"]
-        verdict = "FAILED" if run.failed else "skipped" if only_skips else "ok" if run.outcomes else "not run"
-        out.append(f"Kubernetes {run.version}: {verdict}: {counts}" + (f" [{run.image}]" if run.image else ""))
+        out.append(f"Kubernetes {run.version}: {verdict(run)}: {counts}" + (f" [{run.image}]" if run.image else ""))
         if run.cluster:
             out.append(f"    cluster: {run.cluster}")
         if run.artifacts:
             out.append(f"    diagnostics: {run.artifacts}")
         out += [f"    {note}" for note in run.notes]
     return out
+
+
+def verdict(run: VersionRun) -> str:
+    only_skips = run.outcomes["skipped"] and not run.outcomes["passed"]
+    return "FAILED" if run.failed else "skipped" if only_skips else "ok" if run.outcomes else "not run"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split()) or "-"
+
+
+def markdown(runs: dict[str, VersionRun], backend: str) -> str:
+    """The run as Markdown, one table per Kubernetes version: the tests' outcomes, kind and the node image,
+    what each view reports of the test pod against its real eth0, each connectivity check. The GitHub job
+    summary ($GITHUB_STEP_SUMMARY) and the end of a local run show the same text."""
+    out = []
+    for run in runs.values():
+        real = [address.split("/")[0] for address in run.real]
+        n = run.outcomes
+        counts = f"{n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped"
+        rows = [("tests", counts + (f", {n['error']} errors" if n["error"] else ""))]
+        if run.kind:
+            rows.append(("kind", run.kind))
+        rows.append(("node image", f"`{run.image}`" if run.image else "-"))
+        if run.cluster:
+            rows.append(("cluster", run.cluster))
+        rows.append(("the pod really has (`ip a s eth0`)", ", ".join(run.real) or "not recorded"))
+        for where, ips in run.views.items():
+            same = bool(real) and sorted(ips) == sorted(real)
+            against = "" if not real else " (= eth0)" if same else " (not eth0's)"
+            rows.append((f"reported: {where}", (", ".join(ips) or "none") + against))
+        for check in run.checks:
+            rows.append((f"connectivity: {check.what}", "ok" if check.ok else f"FAILED: {check.detail}"))
+        if run.artifacts:
+            rows.append(("diagnostics", str(run.artifacts)))
+        out += [f"### cni-quickstart on {backend}, Kubernetes {run.version}: {verdict(run)}", ""]
+        out += ["| | |", "|---|---|", *(f"| {_cell(what)} | {_cell(value)} |" for what, value in rows), ""]
+    return "\n".join(out)
 
 
 class VersionsPlugin:
@@ -79,6 +129,12 @@ class VersionsPlugin:
 
     def note(self, variant: str, text: str) -> None:
         self.run_of(variant).notes.append(text)
+
+    def observe(self, nodeid: str, **facts: Any) -> None:
+        """What a test saw (views, real, checks), for the version the test ran on; nothing for others."""
+        version = self.item_version.get(nodeid)
+        if version is not None:
+            self.record(version, **facts)
 
     def opened(self, variant: str, backend: Any, artifacts: Path) -> None:
         self.live[variant] = (backend, artifacts)
@@ -123,9 +179,18 @@ class VersionsPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not any(run.outcomes for run in self.runs.values()):
             return  # nothing ran (--collect-only, or no kind test selected)
-        terminalreporter.section(f"cni-quickstart on {self.config.getoption('--backend')}, per Kubernetes version")
+        backend = self.config.getoption("--backend")
+        terminalreporter.section(f"cni-quickstart on {backend}, per Kubernetes version")
         for line in summary_lines(self.runs):
             terminalreporter.write_line(line)
+        table = markdown(self.runs, backend)
+        terminalreporter.write_line("")
+        for line in table.splitlines():
+            terminalreporter.write_line(line)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:  # GitHub's job summary: Markdown appended to this file
+            with open(summary, "a", encoding="utf-8") as out:
+                out.write(table + "\n")
 
 
 def plugin(config: pytest.Config) -> VersionsPlugin:

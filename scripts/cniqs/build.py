@@ -199,6 +199,12 @@ def required_glibc(folder: Path) -> str | None:
     return None if newest is None else f"{newest[0]}.{newest[1]}"
 
 
+def glibc_version(text: str) -> tuple[int, ...] | None:
+    """The first x.y version in text (`glibc 2.36`, getconf GNU_LIBC_VERSION's answer), as numbers; None if none."""
+    found = re.search(r"(\d+)\.(\d+)", text)
+    return None if found is None else (int(found[1]), int(found[2]))
+
+
 def manifest(folder: Path) -> dict[str, str]:
     """{relative path: sha256} of every regular file of a build folder (what the node must hold)."""
     found = {}

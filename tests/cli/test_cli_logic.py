@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from cniqs import providers
 from cniqs.cli import debdeps, session, state
 from cniqs.cli import main as cli
 from cniqs.cli.console import Console, command_line, elapsed
 from cniqs.cli.session import CliError, choose_backend
-from cniqs.common.errors import WaitTimeout
+from cniqs.common.errors import NodeGone, Refused, WaitTimeout
+from cniqs.provider import RunOptions
+from cniqs.providers.kind import provider as kind_provider
 
 # -- backend auto-selection ------------------------------------------------------------------------
 
@@ -250,3 +253,54 @@ def test_local_plan_installs_only_what_is_missing_as_root_on_debian() -> None:
         local_plan(["needs root (network namespaces, containerd, iptables)"], "linux", True, [], 1000)
     with pytest.raises(CliError, match="cannot run here: missing commands"):
         local_plan(problems, "linux", False, [], 0)  # Fedora & co: no apt, say what is missing
+
+
+# -- --kind-egress: the suite's connectivity mode on the command line ---------------------------------
+
+
+@pytest.mark.parametrize("command", ["demo", "up"])
+def test_kind_egress_parses_as_the_suite_option(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    assert parser.parse_args([command, "--kind-egress", "ci"]).kind_egress == "ci"
+    assert parser.parse_args([command]).kind_egress is None
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args([command, "--kind-egress", "icmp"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--kind-egress" in err and "icmp" in err and "internet" in err and len(err.strip().splitlines()) == 1
+
+
+def test_kind_egress_goes_to_the_kind_provider_only() -> None:
+    args = cli.build_parser().parse_args(["demo", "--kind-egress", "ci"])
+    assert cli.provider_values(args, providers.get("kind")) == {"--kind-egress": "ci"}
+    assert cli.provider_values(cli.build_parser().parse_args(["demo"]), providers.get("local")) == {}
+    with pytest.raises(CliError, match="--kind-egress is for the kind backend.*local backend"):
+        cli.provider_values(args, providers.get("local"))
+
+
+def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cniqs up --kind-egress ci` reads the kind network's gateway once; the backend that reveal and the demo
+    attach then pings it, resolves the name and fetches its URL (egress.select, as the suite does)."""
+    made: list[str] = []
+    monkeypatch.setattr(kind_provider, "_podman", lambda: False)
+    monkeypatch.setattr(kind_provider.commands, "engine", lambda *a, **k: "docker")
+    monkeypatch.setattr(kind_provider.kind_cluster, "existing_clusters", lambda run, kind: [])
+    monkeypatch.setattr(kind_provider.kind_cluster, "create", lambda run, cluster, *a: made.append(cluster.name))
+    monkeypatch.setattr(kind_provider.egress, "network_gateway", lambda run, engine, env: f"172.18.0.1 ({engine})")
+    provider = providers.get("kind")
+    current = provider.up(RunOptions({"--kind-egress": "ci"}), name="cniqs", workdir=tmp_path)
+    assert made == ["cniqs"]
+    assert current.extra == {"egress": "ci", "egress_gateway": "172.18.0.1 (docker)"}
+    targets = kind_provider.cli_targets(current.extra, kind_provider.CLI_TARGETS)
+    assert (targets.ip, targets.name, targets.url, targets.ping_name) == (
+        "172.18.0.1 (docker)", "kubernetes.io", "https://kubernetes.io/", False
+    )  # fmt: skip
+    default = provider.up(RunOptions({}), name="cniqs2", workdir=tmp_path)
+    assert default.extra == {}
+    assert kind_provider.cli_targets(default.extra, kind_provider.CLI_TARGETS) == kind_provider.CLI_TARGETS
+    with pytest.raises(Refused, match="--kind-egress 'icmp': use one of internet, ci"):
+        provider.up(RunOptions({"--kind-egress": "icmp"}), name="cniqs3", workdir=tmp_path)
+    with pytest.raises(NodeGone, match="no gateway"):
+        kind_provider.cli_targets({"egress": "ci"}, kind_provider.CLI_TARGETS)

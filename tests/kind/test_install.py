@@ -10,7 +10,8 @@ import pytest
 
 from cniqs import build, conflist
 from cniqs.common.run import CommandError, Completed
-from cniqs.providers.k8s import install
+from cniqs.providers.k8s import daemonset, install
+from cniqs.providers.k8s.backend import KubeBackend
 from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform
 from cniqs.providers.kind.commands import DOCKER
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
@@ -145,6 +146,44 @@ def test_a_build_needing_a_newer_glibc_is_refused_before_any_config_is_written(f
     with pytest.raises(install.NodeInstallError, match=r"needs glibc 2\.38 but the node has glibc 2\.36"):
         install.install(on_docker(run), "kind-control-plane", folder, build.manifest(folder), ENTRY)
     assert "/etc/cni/net.d/00-cni-quickstart.conflist" not in nodes["kind-control-plane"].files
+
+
+def test_the_glibc_floor_is_checked_before_anything_is_copied(folder: Path) -> None:
+    """The node's glibc against the build's floor (check_glibc), before the executable reaches the node; a
+    build no newer than the node's C library goes in."""
+    run, nodes = cluster("10.244.0.0/24")
+    nodes["kind-control-plane"].glibc = "2.36"
+    (folder / "_internal" / "libpython3.so").write_bytes(b"\0GLIBC_2.34\0GLIBC_2.41\0")
+    with pytest.raises(install.NodeInstallError, match=r"needs glibc 2\.41 but the node has glibc 2\.36"):
+        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+    assert not [c for c in run.calls if c[:2] == ["docker", "cp"]], "nothing may be copied to the node"
+    assert install.FOLDER not in nodes["kind-control-plane"].dirs
+    nodes["kind-control-plane"].glibc = "2.41"
+    install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+    assert f"{install.FOLDER}/cni-quickstart" in nodes["kind-control-plane"].files
+
+
+def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_image(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installer image carries the plugin built on this machine: its floor against every node's glibc,
+    with the plain install's check, before the image is copied to any node or the DaemonSet applied."""
+    run, nodes = cluster("10.244.0.0/24")
+    nodes["kind-worker"] = FakeNode(glibc="2.41")
+    nodes["kind-control-plane"].glibc = "2.36"
+    (folder / "_internal" / "libpython3.so").write_bytes(b"\0GLIBC_2.38\0")
+    archive = tmp_path / "installer.oci.tar"
+    archive.write_bytes(b"oci")
+    image = daemonset.InstallerImage(archive, "cniqs.local/cniqs-installer:0123456789ab", folder)
+    monkeypatch.setattr(daemonset, "build_image", lambda force=False: image)
+    kube = KubeBackend.__new__(KubeBackend)  # no API server: the refusal comes before any API call
+    kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
+    kube.nodes = ["kind-worker", "kind-control-plane"]
+    with pytest.raises(install.NodeInstallError) as exc:
+        kube.install_daemonset_nowait(ENTRY)
+    assert "kind-control-plane: the plugin executable needs glibc 2.38 but the node has glibc 2.36" in str(exc.value)
+    assert "installer image carries the plugin built on this machine" in str(exc.value)
+    assert kube.loaded_images == [] and not [c for c in run.calls if c[:2] == ["docker", "cp"]]
 
 
 def test_required_glibc_is_the_newest_symbol_version(folder: Path) -> None:

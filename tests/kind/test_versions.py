@@ -160,3 +160,41 @@ def test_the_floor_is_the_older_of_the_pinned_images_and_the_image_built_here() 
     from cniqs import arm64
 
     assert arm64.NODE_GLIBC == versions.NODE_GLIBC
+
+
+def junit_paths(tox_ini: str) -> dict[str, str]:
+    """{tox env: the path its pytest command passes to --junitxml}."""
+    found = {}
+    for env, body in re.findall(r"^\[testenv:([a-z0-9]+)\]\n(.*?)(?=^\[|\Z)", tox_ini, re.M | re.S):
+        match = re.search(r"--junitxml=(\S+)", body)
+        if match:
+            found[env] = match[1]
+    return found
+
+
+def test_every_junit_report_is_written_where_the_workflow_uploads_it() -> None:
+    """actions/upload-artifact v4.4+ leaves hidden paths (.tox/) out: the reports go to artifacts/junit/, and
+    the workflow fails the upload step when the kind run's report is missing."""
+    tox_ini = (WORKFLOW.parents[2] / "tox.ini").read_text()
+    paths = junit_paths(tox_ini)
+    assert {"unit", "local", "load", "quickstart", "kube", "e2e", "arm64"} <= set(paths), paths
+    for env, path in paths.items():
+        assert path == f"{{toxinidir}}/artifacts/junit/{env}.xml", f"tox env {env} writes its JUnit XML to {path}"
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["kind"]["steps"]
+    uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    junit = [s for s in uploads if "artifacts/junit/e2e.xml" in str(s["with"]["path"]).split()]
+    assert len(junit) == 1, f"no upload step of artifacts/junit/e2e.xml: {uploads}"
+    assert junit[0]["with"]["if-no-files-found"] == "error" and junit[0]["if"] == "always()"
+    for step in uploads:
+        hidden = [p for p in str(step["with"]["path"]).split() if any(part.startswith(".") for part in p.split("/"))]
+        assert not hidden or step["with"].get("include-hidden-files"), f"{step['name']} uploads hidden {hidden}"
+
+
+def test_the_kind_and_kube_envs_pass_the_job_summary_file_through() -> None:
+    """tox passes only the variables passenv names: without GITHUB_STEP_SUMMARY the run cannot write the job
+    summary (e2e.plugins.versions_report)."""
+    tox_ini = (WORKFLOW.parents[2] / "tox.ini").read_text()
+    for env in ("e2e", "kube"):
+        body = tox_ini.split(f"[testenv:{env}]\n", 1)[1].split("\n[", 1)[0]
+        passenv = body.split("passenv =", 1)[1].split("\ncommands", 1)[0]
+        assert "GITHUB_STEP_SUMMARY" in re.split(r"[\s,]+", passenv), f"tox env {env} drops GITHUB_STEP_SUMMARY"

@@ -1,6 +1,6 @@
 """cniqs: the workshop tool. `cniqs demo` shows a pod reporting a fake IP while it really has another.
 
-    cniqs demo [--backend auto|local|kube|kind] [--keep]  up, install, run pod `test`, reveal, down
+    cniqs demo [--backend auto|local|kube|kind] [--keep] [--kind-egress internet|ci]  the whole demo
     cniqs up [--backend ...]                           a node (local) or cluster (kube, kind) that stays up
     cniqs install [--mode fixed|translate] [--force] [--daemonset]  chain cni-quickstart into the CNI config
     cniqs run POD                                      start a pod (kind: alpine, local: busybox)
@@ -31,6 +31,8 @@ from cniqs.common.run import CommandError
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
+from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
+from cniqs.providers.kind.options import OPTIONS as KIND_OPTIONS
 
 BACKEND_CHOICES = ("auto", *providers.NAMES)
 DEMO_POD = "test"
@@ -59,6 +61,16 @@ def _backend(p: argparse.ArgumentParser) -> None:
         "auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH, else local",
     )
     p.add_argument("--name", default=session.DEFAULT_CLUSTER, help="kind cluster name (default %(default)s)")
+    # The suite's own --kind-egress (the kind provider's option), so `cniqs demo` passes where ICMP is dropped.
+    egress = next(o for o in KIND_OPTIONS if o.flag == KIND_EGRESS)
+    p.add_argument(
+        KIND_EGRESS,
+        choices=egress.choices,
+        default=None,
+        help="kind only, the suite's connectivity checks: internet (default) pings 1.1.1.1 and kubernetes.io; ci, "
+        "for networks that drop ICMP to the internet (GitHub-hosted runners), pings the kind network's gateway, "
+        "resolves kubernetes.io and fetches https://kubernetes.io/",
+    )
 
 
 def build_parser() -> Parser:
@@ -141,6 +153,20 @@ def _pick(ui: Console, requested: str | None) -> Provider:
     return provider
 
 
+def provider_values(args: argparse.Namespace, provider: Provider) -> dict[str, str]:
+    """The provider options given on the command line, by flag (RunOptions.values); CliError when an option
+    is not the chosen provider's."""
+    values = {}
+    if getattr(args, "kind_egress", None) is not None:
+        if provider.name != "kind":
+            raise CliError(
+                f"{KIND_EGRESS} is for the kind backend, and this run uses the {provider.name} backend "
+                "(its pods reach a stand-in host of their own): drop it, or add --backend kind"
+            )
+        values[KIND_EGRESS] = args.kind_egress
+    return values
+
+
 def _record(current: state.State) -> None:
     """Save the state file; a node that cannot be recorded is not left running unknown."""
     try:
@@ -195,12 +221,13 @@ def _print_reveal(ui: Console, b: Backend, pod: Pod, as_json: bool) -> bool:
 def cmd_demo(args: argparse.Namespace, ui: Console) -> int:
     started = time.monotonic()
     provider = _pick(ui, args.backend)
+    values = provider_values(args, provider)
     if args.keep:
         current = state.load()
         if current is not None:
             raise CliError(f"{session.describe(current)} is up already: run `cniqs down` first, or drop --keep")
         with ui.step(provider.up_message(args.name)):
-            current = session.up(provider, name=args.name, workdir=state.state_dir(), say=_say(ui))
+            current = session.up(provider, name=args.name, workdir=state.state_dir(), say=_say(ui), values=values)
             _record(current)
         b = session.attach(current)
         try:
@@ -213,7 +240,7 @@ def cmd_demo(args: argparse.Namespace, ui: Console) -> int:
         with ExitStack() as stack:
             with ui.step(provider.up_message(args.name)):
                 b = stack.enter_context(
-                    session.temporary(provider, name=args.name, workdir=state.state_dir(), say=_say(ui))
+                    session.temporary(provider, name=args.name, workdir=state.state_dir(), say=_say(ui), values=values)
                 )
             try:
                 shown = _demo_steps(ui, b, args.json)
@@ -237,8 +264,9 @@ def cmd_up(args: argparse.Namespace, ui: Console) -> int:
     if current is not None:
         raise CliError(f"{session.describe(current)} is up already: use it, or run `cniqs down` first")
     provider = _pick(ui, args.backend)
+    values = provider_values(args, provider)
     with ui.step(provider.up_message(args.name)):
-        current = session.up(provider, name=args.name, workdir=state.state_dir(), say=_say(ui))
+        current = session.up(provider, name=args.name, workdir=state.state_dir(), say=_say(ui), values=values)
         _record(current)
     ui.print(f"{session.describe(current)} is up.")
     for line in provider.hints(current):

@@ -91,9 +91,17 @@ def ensure(provider: Provider, say: Callable[[str], None], step: Callable[[str],
             raise CliError(f"the {provider.name} backend still cannot run here: " + "; ".join(problems))
 
 
-def up(provider: Provider, *, name: str, workdir: Path, say: Callable[[str], None]) -> State:
+def up(
+    provider: Provider,
+    *,
+    name: str,
+    workdir: Path,
+    say: Callable[[str], None],
+    values: Mapping[str, Any] | None = None,
+) -> State:
+    """The provider's up(); values: its options given on the command line, by flag (--kind-egress)."""
     try:
-        return provider.up(RunOptions(say=say), name=name, workdir=workdir)
+        return provider.up(RunOptions(values or {}, say=say), name=name, workdir=workdir)
     except Refused as exc:
         raise CliError(str(exc)) from None
 
@@ -114,11 +122,19 @@ def describe(state: State) -> str:
 
 
 @contextmanager
-def temporary(provider: Provider, *, name: str, workdir: Path, say: Callable[[str], None]) -> Iterator[Backend]:
+def temporary(
+    provider: Provider,
+    *,
+    name: str,
+    workdir: Path,
+    say: Callable[[str], None],
+    values: Mapping[str, Any] | None = None,
+) -> Iterator[Backend]:
     """A node or cluster for one demo run, torn down on the way out (also on errors and Ctrl-C)."""
     with ExitStack() as stack:
         try:
-            backend = stack.enter_context(provider.temporary(RunOptions(say=say), name=name, workdir=workdir))
+            options = RunOptions(values or {}, say=say)
+            backend = stack.enter_context(provider.temporary(options, name=name, workdir=workdir))
         except Refused as exc:
             raise CliError(str(exc)) from None
         yield backend

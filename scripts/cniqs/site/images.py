@@ -100,8 +100,8 @@ def push_pod_image(registry: mirror.Registry) -> str:
 
 
 def push_installer(registry: mirror.Registry) -> str:
-    archive, name = daemonset.build_image()
-    return push_archive(registry, archive, registry.mirror.ref(name), name)
+    image = daemonset.build_image()
+    return push_archive(registry, image.archive, registry.mirror.ref(image.name), image.name)
 
 
 def push_all(minors: list[str] | None = None) -> list[str]:

@@ -136,11 +136,14 @@ class KubeBackend:
         return image
 
     def install_daemonset_nowait(self, entry: dict[str, Any] | None = None) -> str:
-        """Build and load the installer image and apply the DaemonSet; return its image."""
-        archive, image = daemonset.build_image(force=self.rebuild)
-        image = self.provide_image(archive, image)
+        """Build and load the installer image and apply the DaemonSet; return its image. A node whose glibc is
+        older than the plugin build's floor refuses it before the image is loaded anywhere."""
+        image = daemonset.build_image(force=self.rebuild)
+        for node in self.nodes:
+            node_install.check_glibc(self.shell, node, image.plugin, node_install.DAEMONSET_BUILD)
+        name = self.provide_image(image.archive, image.name)
         body = daemonset.manifest(
-            image,
+            name,
             bin_dir=self.shell.cni.bin_dir,
             conf_dir=self.shell.cni.conf_dir,
             socket=self.shell.runtime_socket,
@@ -152,7 +155,7 @@ class KubeBackend:
             if exc.status != 409:
                 raise
             self.apps.replace_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE, body)
-        return image
+        return name
 
     def wait_daemonset(self, timeout: float = POD_READY_SECONDS) -> None:
         def probe() -> bool:

@@ -12,7 +12,9 @@ and render the manifest with --image.
 The DaemonSet runs in kube-system on every node (it tolerates every taint), mounts the node's CNI bin and
 conf dirs and its runtime's socket, is ready only when the runtime has loaded the chain, and removes
 exactly what it added when its pod stops for good (preStop: `uninstall --final`). It has no API access at all:
-no ServiceAccount token, no RBAC.
+no ServiceAccount token, no RBAC. Its container runs as root (the host's CNI dirs are root's) with every
+capability dropped, no privilege escalation, a read-only root filesystem (an emptyDir for its scratch),
+the runtime's default seccomp profile, and resource requests and limits.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniqs import build, kubebin
+from cniqs import build, kubebin, nodeinstall
 from cniqs.conflist import chain_entry
 from cniqs.providers.local import images
 from cniqs.resources import build_root
@@ -35,6 +38,27 @@ NAMESPACE = "kube-system"
 IMAGE_REPO = "cniqs.local/cniqs-installer"
 INSTALLER = Path(__file__).resolve().parents[2] / "nodeinstall.py"
 LABEL = {"app.kubernetes.io/name": NAME}
+
+
+# What the installer needs, as a cluster admin reviews it. It runs as root only because the host's CNI dirs
+# (/opt/cni/bin, /etc/cni/net.d) and the runtime's socket belong to root with no group or other write access:
+# as their owner it writes, renames, removes and chmods its own files there, and connects to the socket,
+# without any capability. It never chowns (copies keep the modes only), so every capability is dropped.
+SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsUser": 0,
+    "runAsNonRoot": False,
+    "privileged": False,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+# Its loop re-applies every few seconds (one small Python process); the readiness probe starts the
+# installer and crictl every 2 s beside it. Limits leave room for both at once.
+RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "64Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
 
 
 def shared_libraries(executables: Iterable[Path]) -> list[Path]:
@@ -90,10 +114,17 @@ def image_tag(plugin: Path, installer: Path) -> str:
     return f"{IMAGE_REPO}:{h.hexdigest()[:12]}"
 
 
-def build_image(out: Path | None = None, force: bool = False, crictl: Path | None = None) -> tuple[Path, str]:
-    """(archive path, image name) of the installer image for this machine's architecture. crictl: a crictl
-    for this architecture built elsewhere (cniqs.arm64 cross-builds it outside the emulated root filesystem,
-    which has no Go), else built here."""
+@dataclass(frozen=True)
+class InstallerImage:
+    archive: Path  # the OCI archive
+    name: str  # its image name (content-addressed tag)
+    plugin: Path  # the plugin build it carries (whose glibc floor the nodes must meet)
+
+
+def build_image(out: Path | None = None, force: bool = False, crictl: Path | None = None) -> InstallerImage:
+    """The installer image for this machine's architecture. crictl: a crictl for this architecture built
+    elsewhere (cniqs.arm64 cross-builds it outside the emulated root filesystem, which has no Go), else built
+    here."""
     plugin = build.build_local(force=force)
     installer = build_installer(force=force)
     crictl = crictl or kubebin.build_tools([kubebin.CRICTL]) / "crictl"
@@ -110,7 +141,7 @@ def build_image(out: Path | None = None, force: bool = False, crictl: Path | Non
     built = images.image_archive(name, layer, [f"/installer/{NAME}", "--help"], build.host_arch())
     folder = out or build_root()
     folder.mkdir(parents=True, exist_ok=True)
-    return images.write(built, folder), name
+    return InstallerImage(images.write(built, folder), name, plugin)
 
 
 def _parents(path: Path) -> list[images.Entry]:
@@ -145,7 +176,11 @@ def manifest(
         {"name": "cni-bin", "mountPath": "/host/cni/bin"},
         {"name": "cni-conf", "mountPath": "/host/cni/net.d"},
         {"name": "runtime", "mountPath": "/run/runtime.sock"},
+        {"name": "state", "mountPath": str(nodeinstall.STATE)},
     ]
+    # The installer's own scratch (the lock its install loop shares with preStop's uninstall, the not-ready
+    # reason, the final mark): the only path it writes besides the host's CNI dirs, under a read-only root.
+    volumes.append({"name": "state", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
     container = {
         "name": "installer",
         "image": image,
@@ -160,6 +195,8 @@ def manifest(
             "failureThreshold": 1,
         },
         "lifecycle": {"preStop": {"exec": {"command": [exe, "uninstall", *paths, "--final"]}}},
+        "securityContext": SECURITY_CONTEXT,
+        "resources": RESOURCES,
     }
     return {
         "apiVersion": "apps/v1",
@@ -171,6 +208,7 @@ def manifest(
                 "metadata": {"labels": LABEL},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     # Like every CNI installer: it must run where pod networking is broken or not there yet.
                     "hostNetwork": True,
                     "tolerations": [{"operator": "Exists"}],
@@ -200,8 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--socket", default="/run/containerd/containerd.sock")
     args = parser.parse_args(argv)
     if args.cmd == "build":
-        archive, name = build_image(args.out, force=args.force, crictl=args.crictl)
-        print(f"{archive}\t{name}")
+        image = build_image(args.out, force=args.force, crictl=args.crictl)
+        print(f"{image.archive}\t{image.name}")
     else:
         print(json.dumps(manifest(args.image, bin_dir=args.bin, conf_dir=args.conf, socket=args.socket), indent=2))
     return 0

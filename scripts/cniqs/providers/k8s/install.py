@@ -26,6 +26,16 @@ BIN_DIR, CONF_DIR, FOLDER, LINK = KUBELET_CNI.bin_dir, KUBELET_CNI.conf_dir, KUB
 TMP_FOLDER, TMP_LINK = build.temp_names(BIN_DIR)
 
 
+# What to do about a build on too new a userland (glibc_message), per install path.
+CONTAINER_BUILD = (
+    "Build it in the container build instead (plugin/Dockerfile, Debian bookworm: README, Node executable)"
+)
+DAEMONSET_BUILD = (
+    "The installer image carries the plugin built on this machine: build the image on a Linux machine whose glibc "
+    "is no newer than the nodes' (Debian bookworm, glibc 2.36, suits every node image of the versions table)"
+)
+
+
 class NodeInstallError(InstallError):
     """The node is not in a state install understands, or the copy did not arrive intact."""
 
@@ -39,7 +49,22 @@ class Installed:
     conflist: str | None
 
 
+def check_glibc(nodes: Nodes, node: str, folder: Path, remedy: str = CONTAINER_BUILD) -> None:
+    """Refuse (NodeInstallError) a build whose glibc floor (build.required_glibc) is newer than the node's C
+    library (getconf GNU_LIBC_VERSION), before anything reaches the node. A node whose glibc cannot be read
+    is not refused here: the plain install's VERSION run on the node still catches a build that cannot start."""
+    needed = build.required_glibc(folder)
+    if needed is None:
+        return
+    node_glibc = nodes.run(cmd.node_glibc_version(nodes.access, node), timeout=30).stdout.strip()
+    have = build.glibc_version(node_glibc)
+    wanted = build.glibc_version(needed)
+    if have is not None and wanted is not None and wanted > have:
+        raise NodeInstallError(glibc_message(node, needed, node_glibc, remedy))
+
+
 def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str]) -> None:
+    check_glibc(nodes, node, folder)
     files = NodeShellFiles(nodes, node)
     if not (files.readlink(nodes.cni.link) == build.LINK_TARGET and verified(nodes, node, expected)):
         try:
@@ -61,12 +86,11 @@ def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, st
         raise NodeInstallError(f"{node}: {nodes.cni.link} VERSION printed {out[:200]!r}, not a CNI version answer")
 
 
-def glibc_message(node: str, needed: str | None, node_glibc: str) -> str:
-    """Why the installed executable cannot start on a node, and what to do about it."""
+def glibc_message(node: str, needed: str | None, node_glibc: str, remedy: str = CONTAINER_BUILD) -> str:
+    """Why the executable cannot start on a node, and what to do about it (remedy)."""
     return (
-        f"{node}: the plugin executable needs glibc {needed or '(newer)'} but the node has {node_glibc}: it was "
-        "built on a newer userland than the node's. Build it in the container build instead (plugin/Dockerfile, "
-        "Debian bookworm: README, Node executable); nothing was configured on the node."
+        f"{node}: the plugin executable needs glibc {needed or '(newer)'} but the node has {node_glibc or 'unknown'}: "
+        f"it was built on a newer userland than the node's. {remedy}; nothing was configured on the node."
     )
 
 

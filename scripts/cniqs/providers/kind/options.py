@@ -19,6 +19,7 @@ DEFAULT_TARGET_IP = "1.1.1.1"
 DEFAULT_TARGET_NAME = "kubernetes.io"
 DEFAULT_POD_IMAGE = "alpine:3.20"
 DEFAULT_ARTIFACTS = Path("artifacts") / "kind"  # below the directory the run starts in
+EGRESS = "--kind-egress"  # the suite's option, and the cniqs tool's (cniqs demo/up --kind-egress)
 
 INSTALL_HINTS = {
     "kind": "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation "
@@ -69,7 +70,7 @@ OPTIONS = (
         env="CNIQS_KIND_TARGET_URL",
     ),
     Option(
-        "--kind-egress",
+        EGRESS,
         "internet (default): pods ping --kind-target-ip and --kind-target-name, as the original demo did; "
         "ci: for runners whose NAT drops ICMP (GitHub-hosted, actions/runner-images#1519), pods ping only "
         "the kind network's gateway and prove egress by resolving the name and fetching the URL over TCP",
@@ -134,7 +135,7 @@ def read_options(get: Callable[[str], Any]) -> KindOptions:
         targets=Targets(ip=get("--kind-target-ip"), name=get("--kind-target-name"), url=url),
         pod_image=get("--kind-pod-image"),
         rebuild=bool(get("--kind-rebuild")),
-        egress_mode=get("--kind-egress") or egress.INTERNET,
+        egress_mode=get(EGRESS) or egress.INTERNET,
         mirror=get("--registry-mirror") or "",
         dns_zone=get("--kind-dns-zone") or "",
     )

@@ -37,6 +37,18 @@ CLI_POD_IMAGE = "alpine:3.20"
 CLI_TARGETS = Targets(ip="1.1.1.1", name="kubernetes.io")
 
 
+def cli_targets(extra: dict[str, str], base: Targets) -> Targets:
+    """The cniqs tool's connectivity targets in the egress mode `cniqs up`/`demo` recorded (--kind-egress,
+    as in the suite: egress.select); in ci mode the kind network's gateway read at `up`."""
+
+    def recorded_gateway() -> str:
+        if not extra.get("egress_gateway"):
+            raise NodeGone("this cluster's state records --kind-egress ci but no gateway of kind's network")
+        return extra["egress_gateway"]
+
+    return egress.select(extra.get("egress") or egress.INTERNET, base, recorded_gateway)
+
+
 class NullWatcher:
     """Watcher of a run nobody follows."""
 
@@ -268,6 +280,8 @@ class KindProvider:
                 )  # fmt: skip
             configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
             _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)
+            if opts.egress_mode == egress.CI:  # read once, now: a network without a gateway fails `up`, not later
+                extra["egress_gateway"] = egress.network_gateway(run_process, engine, os.environ)
         except BaseException:
             self.destroy(state)
             raise
@@ -279,13 +293,10 @@ class KindProvider:
         cluster = kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, state.kind or "kind")
         extra = state.extra
         engine = extra.get("engine") or "docker"
-        targets = CLI_TARGETS
+        base = CLI_TARGETS
         if extra.get("target_ip"):
-            given = Targets(ip=extra["target_ip"], name=extra["target_name"], url=extra.get("target_url") or None)
-            targets = egress.select(
-                extra.get("egress") or egress.INTERNET, given,
-                lambda: egress.network_gateway(run_process, engine, {egress.NETWORK_ENV[engine]: extra["network"]}),
-            )  # fmt: skip
+            base = Targets(ip=extra["target_ip"], name=extra["target_name"], url=extra.get("target_url") or None)
+        targets = cli_targets(extra, base)
         chosen = mirror.parse(extra.get("mirror"))
         return KindBackend(
             run_process, cluster, targets, extra.get("pod_image") or CLI_POD_IMAGE, namespace=POD_NAMESPACE,
