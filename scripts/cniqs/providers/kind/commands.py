@@ -89,10 +89,6 @@ def docker_info() -> list[str]:
     return ["docker", "info", "--format", "{{.ServerVersion}}"]
 
 
-def podman_info() -> list[str]:
-    return ["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"]
-
-
 def docker_buildx_version() -> list[str]:
     return ["docker", "buildx", "version"]
 

@@ -10,9 +10,8 @@ egress is proven with what crosses that NAT: resolving --kind-target-name and fe
 --kind-target-url (default https://NAME/) over TCP. Nothing is skipped: a gateway that cannot be found
 is an error with the reason.
 
-On podman without internet (this project's machines) the default name and URL are replaced by a web
-server container on kind's network in both modes (cniqs.providers.kind.podman); in ci mode the ICMP
-target is still that network's gateway, which is this machine's own bridge.
+At a site without internet, --kind-target-ip/-name/-url (or $CNIQS_KIND_TARGET_*) name one of the site's
+own hosts; in ci mode the ICMP target is still the kind network's gateway.
 """
 
 from __future__ import annotations

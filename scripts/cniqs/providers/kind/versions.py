@@ -184,7 +184,7 @@ RELEASES: tuple[KindRelease, ...] = (
 
 NEWEST = RELEASES[0]
 OLDEST = RELEASES[-1]
-# The release the CI workflow and cniqs.kubebin (kind on podman here) build: the newest.
+# The release the CI workflow and cniqs.kubebin (for the offline site here) build: the newest.
 KIND_VERSION = NEWEST.tag
 KIND_RELEASE_NOTES = NEWEST.notes
 IMAGES: tuple[NodeImage, ...] = NEWEST.images
@@ -202,7 +202,7 @@ def glibc_key(version: str) -> tuple[int, ...]:
 # The glibc rule: the node executable bundles the build host's libpython, so it needs the build's glibc, and it
 # must start on every node it is meant for: the pinned images, whose userland is Debian trixie (glibc 2.41) from
 # kind v0.32 on (kind images/base/Dockerfile), Debian bookworm (2.36) for v0.23 to v0.31 (the v0.30.0 and
-# v0.31.0 rows of the table), and the node image built here for kind on podman (cniqs.providers.kind.nodeimage),
+# v0.31.0 rows of the table), and the node image the offline site builds here (cniqs.site.nodeimage),
 # bookworm too. The container build (plugin/Dockerfile) must use a Debian release whose glibc is no newer than the
 # older of the two; tests/kind/test_versions.py holds the Dockerfile's base, and cniqs.arm64 its build, to this.
 NODE_BASE = "trixie"
@@ -372,7 +372,7 @@ def _first_writing_v1beta4(minor: str) -> KindRelease | None:
 def refusal(found: KindVersion, minor: str, *, table_image: bool = True) -> str | None:
     """Why Kubernetes `minor` cannot be created with the kind found, in one line (None when it can).
 
-    table_image: the node image comes from the found kind's release (False: it is built here, as on podman, and
+    table_image: the node image comes from the found kind's release (False: another patch, from a mirror, and
     only kubeadm's config version matters)."""
     release, _ = for_kind(found)
     if release is None:
