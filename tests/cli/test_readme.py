@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from e2e.support_cli import quick_start_commands
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,3 +41,25 @@ def test_every_cniqs_subcommand_the_readme_shows_exists() -> None:
     for command in sorted(used):
         parser.parse_args([command, "x"] if command in ("run", "reveal") else [command])
     assert {"demo", "up", "install", "run", "reveal", "uninstall", "status", "down"} <= used
+
+
+def test_the_air_gapped_commands_exist() -> None:
+    """The air-gapped section's commands: the mirror variable and flag, and every `python -m cniqs.site` action."""
+    from cniqs.providers.kind import mirror
+    from cniqs.providers.kind.options import OPTIONS
+    from cniqs.site.__main__ import main
+
+    section = README.split("\n#### Air-gapped", 1)[1].split("\n### ", 1)[0]
+    assert f"export {mirror.ENV}=" in section
+    flags = {option.flag for option in OPTIONS}
+    for flag in re.findall(r"(--(?:registry-mirror|kind-[a-z-]+))", section):
+        assert flag in flags or flag.rstrip("-") + "-ip" in flags, flag
+    actions = re.findall(r"^python -m cniqs\.site ([a-z]+)", section, re.M)
+    assert actions == ["up", "push", "down"]
+    for action in actions:
+        with pytest.raises(SystemExit) as exc:
+            main([action, "--help"])
+        assert exc.value.code == 0
+    ci = (REPO / ".ci" / "run").read_text()
+    for action in ("up", "push", "env", "down"):
+        assert f"python3 -m cniqs.site {action}" in ci, f".ci/run runs the README's `cniqs.site {action}`"
