@@ -1,7 +1,7 @@
 """Two `cniqs up` kind clusters at once, as two workshop participants (or two CI jobs) on one machine would
 have them: each comes up and goes down on its own, and the first one down does not take the other's
-network with it. On podman the run also leaves the machine as it found it: the network kind made for the
-pair is removed by whichever cluster leaves last (cniqs.providers.kind.podman.release_network).
+network with it. The run also leaves the machine as it found it, on docker as on podman: the network kind
+made for the pair is removed by whichever cluster leaves last (cniqs.providers.kind.network.release_network).
 
 Real kind clusters through the console script, so only with `--backend kind`; a missing prerequisite
 skips with the reason, and fails where CI=true.
@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cniqs.providers.kind import commands
-from cniqs.providers.kind import podman as kind_podman
+from cniqs.providers.kind import commands, egress, network
 from cniqs.providers.kind.provider import KindProvider
 from e2e.support_cli import require_cli, run_cniqs
 
@@ -28,20 +27,18 @@ def kind_prerequisites() -> None:
     require_cli(KindProvider())
 
 
-def podman_network_exists(name: str) -> bool:
-    return subprocess.run(commands.podman_network_exists(name), capture_output=True).returncode == 0
+def network_exists(engine: str, name: str) -> bool:
+    return subprocess.run(commands.network_id(engine, name), capture_output=True).returncode == 0
 
 
 def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path) -> None:
     token = secrets.token_hex(3)
-    podman = commands.engine() == "podman"
-    env: dict[str, str] = {}
-    network = ""
-    if podman:
-        # A network of their own, which neither finds: the pair must remove it themselves.
-        network = f"cniqs-e2e-{token}"
-        env["KIND_EXPERIMENTAL_PODMAN_NETWORK"] = network
-        assert not podman_network_exists(network)
+    engine = commands.engine()
+    # A network of their own, which neither finds: the pair must remove it themselves.
+    own = f"cniqs-e2e-{token}"
+    env = {egress.NETWORK_ENV[engine]: own}
+    assert network.kind_network(engine, env) == own
+    assert not network_exists(engine, own)
     first, second = tmp_path / "first", tmp_path / "second"
     names = {first: f"cniqs-first-{token}", second: f"cniqs-second-{token}"}
     up: list[Path] = []
@@ -50,11 +47,11 @@ def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path) -> None:
             ran = run_cniqs(["cniqs", "up", "--backend", "kind", "--name", names[state]], state, "kind", env)
             up.append(state)
             assert ran.rc == 0, ran
+        assert network_exists(engine, own), f"kind put the clusters on another {engine} network than {own}"
         down = run_cniqs(["cniqs", "down"], first, "kind", env)
         assert down.rc == 0, down  # the other cluster still on the network is not a problem of this one
         up.remove(first)
-        if podman:
-            assert podman_network_exists(network), "the first one down removed the network the other uses"
+        assert network_exists(engine, own), "the first one down removed the network the other uses"
         # The second cluster still answers through the network it shares.
         status = run_cniqs(["cniqs", "status"], second, "kind", env)
         assert status.rc == 0 and names[second] in status.out, status
@@ -64,13 +61,11 @@ def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path) -> None:
     finally:
         for state in up:
             run_cniqs(["cniqs", "down"], state, "kind", env)
-        left = podman and podman_network_exists(network)
+        left = network_exists(engine, own)
         if left:  # the test's own network, whatever failed above
-            subprocess.run(commands.podman_network_rm(network), capture_output=True)
-        if podman:
-            for suffix in (".lock", ".made"):
-                (kind_podman.network_marks() / f"{network}{suffix}").unlink(missing_ok=True)
-    kind = kind_podman.kind_binary() if podman else commands.kind_binary()
-    listed = subprocess.run([kind, "get", "clusters"], capture_output=True, text=True)
+            subprocess.run(commands.network_rm(engine, own), capture_output=True)
+        for suffix in (".lock", ".made"):
+            (network.network_marks() / f"{engine}-{own}{suffix}").unlink(missing_ok=True)
+    listed = subprocess.run([commands.kind_binary(), "get", "clusters"], capture_output=True, text=True)
     assert not set(names.values()) & set(listed.stdout.split()), listed.stdout
-    assert not left, f"the last one down left the podman network {network}"
+    assert not left, f"the last one down left the {engine} network {own}"

@@ -283,8 +283,26 @@ def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
 ) -> None:
     """`cniqs up --kind-egress ci` reads the kind network's gateway once; the backend that reveal and the demo
     attach then pings it, resolves the name and fetches its URL (egress.select, as the suite does)."""
+    from cniqs.common.run import Completed
+    from cniqs.providers.kind import network
+
+    for var in ("CNIQS_REGISTRY_MIRROR", "CNIQS_KIND_DNS_ZONE", "CNIQS_KIND_EGRESS", "CNIQS_KIND", "KIND"):
+        monkeypatch.delenv(var, raising=False)
+    ran: list[list[str]] = []
+
+    def run(argv: list[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
+        ran.append(list(argv))
+        if argv == ["kind", "version"]:
+            return Completed(argv, 0, "kind v0.31.0 go1.25.5 linux/amd64\n", "")
+        if argv[:3] == ["kind", "get", "nodes"]:
+            return Completed(argv, 0, f"{argv[-1]}-control-plane\n", "")
+        if argv[:3] == ["docker", "network", "inspect"]:
+            return Completed(argv, 0, "n1\n", "")  # kind's network is there already: not this run's
+        raise AssertionError(f"unexpected command {argv}")
+
     made: list[str] = []
-    monkeypatch.setattr(kind_provider, "_podman", lambda: False)
+    monkeypatch.setattr(kind_provider, "run_process", run)
+    monkeypatch.setattr(network, "network_marks", lambda: tmp_path / "marks")
     monkeypatch.setattr(kind_provider.commands, "engine", lambda *a, **k: "docker")
     monkeypatch.setattr(kind_provider.kind_cluster, "existing_clusters", lambda run, kind: [])
     monkeypatch.setattr(kind_provider.kind_cluster, "create", lambda run, cluster, *a: made.append(cluster.name))
@@ -292,14 +310,16 @@ def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
     provider = providers.get("kind")
     current = provider.up(RunOptions({"--kind-egress": "ci"}), name="cniqs", workdir=tmp_path)
     assert made == ["cniqs"]
-    assert current.extra == {"egress": "ci", "egress_gateway": "172.18.0.1 (docker)"}
+    assert current.extra["egress"] == "ci" and current.extra["egress_gateway"] == "172.18.0.1 (docker)"
+    assert current.extra["engine"] == "docker" and current.extra["network"] == "kind"
     targets = kind_provider.cli_targets(current.extra, kind_provider.CLI_TARGETS)
     assert (targets.ip, targets.name, targets.url, targets.ping_name) == (
         "172.18.0.1 (docker)", "kubernetes.io", "https://kubernetes.io/", False
     )  # fmt: skip
     default = provider.up(RunOptions({}), name="cniqs2", workdir=tmp_path)
-    assert default.extra == {}
+    assert default.extra["egress"] == "internet" and "egress_gateway" not in default.extra
     assert kind_provider.cli_targets(default.extra, kind_provider.CLI_TARGETS) == kind_provider.CLI_TARGETS
+    assert not [argv for argv in ran if argv[:2] == ["docker", "pull"]]  # no mirror: kind pulls upstream
     with pytest.raises(Refused, match="--kind-egress 'icmp': use one of internet, ci"):
         provider.up(RunOptions({"--kind-egress": "icmp"}), name="cniqs3", workdir=tmp_path)
     with pytest.raises(NodeGone, match="no gateway"):

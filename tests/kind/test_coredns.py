@@ -1,4 +1,4 @@
-"""kind on podman: the test's DNS zone forwarded to the kind network's own DNS server (pure parts and the calls)."""
+"""--kind-dns-zone: one DNS zone answered by the servers the user names (pure parts and the kubectl calls)."""
 
 from __future__ import annotations
 
@@ -109,8 +109,7 @@ def test_kubectl_command_lines_use_the_clusters_own_kubeconfig() -> None:
 
 
 class FakeCluster:
-    def __init__(self, network: object = KIND_NETWORK, corefile: str = KUBEADM_COREFILE, fail: str = "") -> None:
-        self.network = network
+    def __init__(self, corefile: str = KUBEADM_COREFILE, fail: str = "") -> None:
         self.corefile = corefile
         self.fail = fail
         self.calls: list[list[str]] = []
@@ -119,10 +118,9 @@ class FakeCluster:
     def __call__(self, argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
+        assert argv[0] == "kubectl", argv  # only the cluster is asked, never an engine
         if self.fail and self.fail in argv:
             return Completed(argv, 1, "", f"{self.fail} failed")
-        if argv[:3] == ["podman", "network", "inspect"]:
-            return Completed(argv, 0, json.dumps(self.network), "")
         if "get" in argv:
             cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"Corefile": self.corefile}}
             return Completed(argv, 0, json.dumps(cm), "")
@@ -134,29 +132,62 @@ class FakeCluster:
 
 def test_forward_zone_updates_the_configmap_then_restarts_coredns_and_waits() -> None:
     run = FakeCluster()
-    assert coredns.forward_zone(run, "/w/kc", "dns.podman", "kind") == ["10.89.0.1"]
-    verbs = [argv[3] if argv[0] == "kubectl" else argv[1] for argv in run.calls]
-    assert verbs == ["network", "get", "replace", "rollout", "rollout"]
+    assert coredns.forward_zone(run, "/w/kc", "corp.example", ["10.0.0.53", "10.0.0.54"]) is None
+    assert [argv[3] for argv in run.calls] == ["get", "replace", "rollout", "rollout"]
+    assert all(argv[:3] == ["kubectl", "--kubeconfig", "/w/kc"] for argv in run.calls)
     assert run.calls[-1][4] == "status"
     assert run.replaced is not None
     corefile = run.replaced["data"]["Corefile"]  # type: ignore[index]
-    assert corefile == coredns.with_zone(KUBEADM_COREFILE, "dns.podman", ["10.89.0.1"])
+    assert corefile == coredns.with_zone(KUBEADM_COREFILE, "corp.example", ["10.0.0.53", "10.0.0.54"])
+    assert "corp.example:53 {" in corefile and "forward . 10.0.0.53 10.0.0.54\n" in corefile
 
 
-def test_forward_zone_without_an_ipv4_gateway_changes_nothing() -> None:
-    run = FakeCluster(network=[{"name": "kind", "subnets": [{"subnet": "fd00::/64", "gateway": "fd00::1"}]}])
-    with pytest.raises(RuntimeError, match="no IPv4 gateway"):
-        coredns.forward_zone(run, "/w/kc", "dns.podman", "kind")
+def test_forward_zone_with_a_server_that_is_not_an_address_changes_nothing() -> None:
+    run = FakeCluster()
+    with pytest.raises(ValueError):
+        coredns.forward_zone(run, "/w/kc", "corp.example", ["dns.corp.example"])
     assert run.replaced is None
 
 
 def test_forward_zone_fails_when_coredns_does_not_come_back() -> None:
     run = FakeCluster(fail="status")
     with pytest.raises(CommandError, match="CoreDNS back up"):
-        coredns.forward_zone(run, "/w/kc", "dns.podman", "kind")
+        coredns.forward_zone(run, "/w/kc", "corp.example", ["10.0.0.53"])
 
 
 def test_forward_zone_refuses_a_configmap_without_corefile() -> None:
     run = FakeCluster(corefile="")
     with pytest.raises(RuntimeError, match="no Corefile"):
-        coredns.forward_zone(run, "/w/kc", "dns.podman", "kind")
+        coredns.forward_zone(run, "/w/kc", "corp.example", ["10.0.0.53"])
+    assert run.replaced is None
+
+
+# --- --kind-dns-zone ZONE=SERVER[,SERVER] -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "servers"),
+    [
+        ("corp.example=10.0.0.53", "corp.example", ["10.0.0.53"]),
+        (" corp.example = 10.0.0.53 , 10.0.0.54 ", "corp.example", ["10.0.0.53", "10.0.0.54"]),
+        ("cniqs.test=198.18.77.2,", "cniqs.test", ["198.18.77.2"]),
+        ("v6.example=fd00::53", "v6.example", ["fd00::53"]),
+    ],
+)
+def test_parse_zone(text: str, zone: str, servers: list[str]) -> None:
+    assert coredns.parse_zone(text) == (zone, servers)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "corp.example", "=10.0.0.53", "corp.example=", "corp.example=,", " =10.0.0.53", "corp.example=ns1"]
+)
+def test_parse_zone_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        coredns.parse_zone(text)
+
+
+def test_parse_zone_names_the_option_and_the_form() -> None:
+    with pytest.raises(ValueError, match=r"--kind-dns-zone 'corp.example': give ZONE=SERVER\[,SERVER\]"):
+        coredns.parse_zone("corp.example")
+    with pytest.raises(ValueError, match="not a DNS zone"):
+        coredns.parse_zone("bad zone=10.0.0.53")

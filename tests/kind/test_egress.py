@@ -11,7 +11,6 @@ import pytest
 from cniqs.common.run import Completed
 from cniqs.provider import Targets, probes
 from cniqs.providers.kind import commands, egress, options
-from cniqs.providers.kind.podman import Target
 from e2e.plugins.providers import add_options
 from tests.kind.fakes import PODMAN_KIND_NETWORK
 from tests.kind.test_prerequisites import get_from
@@ -65,7 +64,8 @@ def test_an_unknown_mode_is_a_problem() -> None:
     assert any("--kind-egress 'offline'" in p for p in options.option_problems(opts, versions=1))
 
 
-def test_the_pytest_option_offers_both_modes() -> None:
+def test_the_pytest_option_offers_both_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CNIQS_KIND_EGRESS", raising=False)
     seen: dict[str, dict[str, object]] = {}
 
     class Group:
@@ -185,16 +185,17 @@ def test_ci_mode_keeps_a_given_url() -> None:
     assert egress.select(egress.CI, given, lambda: "10.0.0.1").url == "http://example.test:8080/"
 
 
-def test_ci_mode_on_podman_keeps_the_target_container_for_dns_and_http() -> None:
-    container = Target("cniqs-target-abc123", "10.89.0.9").targets
-    targets = egress.select(egress.CI, container, lambda: "10.89.0.1")
+def test_ci_mode_keeps_a_site_target_for_dns_and_http() -> None:
+    """A site's own web server (cniqs.site.services: its name in the site's DNS zone) as the targets."""
+    site = Targets(ip="198.18.77.2", name="target.cniqs.test", url="http://target.cniqs.test/", name_ip="198.18.77.2")
+    targets = egress.select(egress.CI, site, lambda: "10.89.0.1")
     assert targets.ip == "10.89.0.1"
-    assert targets.name == "cniqs-target-abc123.dns.podman" and targets.name_ip == "10.89.0.9"
-    assert targets.url == "http://cniqs-target-abc123.dns.podman/"
+    assert targets.name == "target.cniqs.test" and targets.name_ip == "198.18.77.2"
+    assert targets.url == "http://target.cniqs.test/"
     assert [p.what for p in probes(targets)] == [
         "ping 10.89.0.1",
-        "resolve cniqs-target-abc123.dns.podman",
-        "fetch http://cniqs-target-abc123.dns.podman/",
+        "resolve target.cniqs.test",
+        "fetch http://target.cniqs.test/",
     ]
 
 

@@ -153,7 +153,7 @@ def test_glibc_rule_catches_a_too_new_base() -> None:
 
 
 def test_the_floor_is_the_older_of_the_pinned_images_and_the_image_built_here() -> None:
-    from cniqs.providers.kind import nodeimage
+    from cniqs.site import nodeimage
 
     assert versions.BUILT_NODE_BASE == nodeimage.DEBIAN_RELEASE
     assert versions.NODE_GLIBC == "2.36"  # bookworm's: the pinned images' trixie (2.41) is newer

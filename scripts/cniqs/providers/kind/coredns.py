@@ -98,7 +98,10 @@ def parse_zone(text: str) -> tuple[str, list[str]]:
     upstreams = [s.strip() for s in servers.split(",") if s.strip()]
     if not eq or not zone.strip() or not upstreams:
         raise ValueError(f"--kind-dns-zone {text!r}: give ZONE=SERVER[,SERVER], e.g. corp.example=10.0.0.53")
-    zone_block(zone.strip(), upstreams)  # checks the zone and that each server is an IP address
+    try:
+        zone_block(zone.strip(), upstreams)  # checks the zone and that each server is an IP address
+    except ValueError as exc:
+        raise ValueError(f"--kind-dns-zone {text!r}: {exc}") from None
     return zone.strip(), upstreams
 
 

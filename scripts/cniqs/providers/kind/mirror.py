@@ -72,6 +72,7 @@ def parse(text: str | None) -> Mirror | None:
     for prefix in ("http://", "https://"):
         if text.startswith(prefix):
             scheme, text = prefix[:-3], text[len(prefix) :]
+            break
     text = text.rstrip("/")
     if not _HOST.match(text):
         raise ValueError(f"registry mirror {text!r}: give HOST[:PORT], optionally with http:// or https://")
@@ -105,9 +106,10 @@ def domain(image: str) -> str:
 def repository(image: str) -> str:
     """The repository path within its registry: alpine -> library/alpine, registry.k8s.io/pause -> pause."""
     name = _split(image)[0]
-    if domain(image) != "docker.io" or name.startswith("docker.io/"):
+    hub = domain(image) == "docker.io"
+    if not hub or name.startswith("docker.io/"):
         name = name.split("/", 1)[1]
-    return name if "/" in name else f"library/{name}"
+    return f"library/{name}" if hub and "/" not in name else name
 
 
 def tag(image: str) -> str | None:
@@ -193,7 +195,11 @@ class Registry:
 def push_hint(image: str, mirror: Mirror, source: str | None = None) -> str:
     """How an image gets into a mirror: a copy from a machine that can pull it (or from an archive)."""
     flag = " --dest-tls-verify=false" if mirror.insecure else ""
-    return f"skopeo copy{flag} {source or 'docker://' + image} docker://{mirror.ref(image)}"
+    name, pinned, wanted = _split(image)[0], digest(image), tag(image)
+    # skopeo takes a tag or a digest, not both: copy by digest (it keeps it), name the copy by the tag.
+    source = source or f"docker://{name}@{pinned}" if pinned else source or f"docker://{image}"
+    dest = f"{mirror.host}/{repository(image)}" + (f":{wanted}" if wanted else f"@{pinned}" if pinned else "")
+    return f"skopeo copy{flag} {source} docker://{dest}"
 
 
 @dataclass(frozen=True)

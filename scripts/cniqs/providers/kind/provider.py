@@ -73,9 +73,10 @@ def _select(choice: str | None) -> list[versions.NodeImage]:
     return versions.select_for_kind(choice, release.found_kind(run_process, commands.kind_binary()))
 
 
-def _check_kind(kind: str, minor: str, image: Images) -> versions.KindVersion:
-    """The found kind against this minor and image, before anything is created (Refused with one line)."""
-    return release.check_create(run_process, kind, minor, table_image=image.registry is None)
+def _check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersion:
+    """The found kind against this minor, before anything is created (Refused with one line). Through a mirror
+    the node image may be another patch of the minor: then only kubeadm's config version matters."""
+    return release.check_create(run_process, kind, minor, table_image=mirror.parse(opts.mirror) is None)
 
 
 def _read(options: RunOptions) -> KindOptions:
@@ -101,9 +102,8 @@ def images(opts: KindOptions, entry: versions.NodeImage, pod_image: str) -> Imag
     registry = mirror.Registry(chosen)
     registry.answers()
     node = mirror.node_image(registry, entry.image, entry.minor)
-    pod = chosen.ref(pod_image)
-    mirror.require(registry, [pod])
-    return Images(node.image, pod, node.note, registry)
+    mirror.require(registry, [pod_image])
+    return Images(node.image, chosen.ref(pod_image), node.note, registry)
 
 
 def _pull(engine: str, image: Images) -> None:
@@ -167,12 +167,12 @@ class KindProvider:
         watcher = options.watcher or NullWatcher()
         minor = entry.minor
         kind = commands.kind_binary()
-        image = images(opts, entry, opts.pod_image)
         if not opts.reuse_cluster:
-            found = _check_kind(kind, minor, image)
+            found = _check_kind(kind, minor, opts)
             watcher.record(minor, kind=str(found))
             if kind_note := versions.for_kind(found)[1]:
                 watcher.note(minor, kind_note)
+        image = images(opts, entry, opts.pod_image)
         watcher.record(minor, image=image.node)
         watcher.note(minor, f"node image: {image.note}")
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
@@ -250,6 +250,12 @@ class KindProvider:
             raise Refused("; ".join(problems))
         engine = commands.engine()
         kind = commands.kind_binary()
+        # The found kind first: nothing is run or created for a kind that cannot make this cluster.
+        try:
+            entry = _select(opts.k8s_version)[0]
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        _check_kind(kind, entry.minor, opts)
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):
@@ -257,9 +263,7 @@ class KindProvider:
                 f"a kind cluster named {name} exists already: delete it (kind delete cluster --name {name}) "
                 "or pick another name with --name"
             )
-        entry = _select(opts.k8s_version)[0]
         image = images(opts, entry, opts.pod_image)
-        _check_kind(kind, entry.minor, image)
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
         net = network.kind_network(engine)
@@ -278,7 +282,8 @@ class KindProvider:
                     run_process, cluster, image.node, 0, "ipv4",
                     kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image),
                 )  # fmt: skip
-            configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
+            if image.registry is not None:
+                configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
             _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)
             if opts.egress_mode == egress.CI:  # read once, now: a network without a gateway fails `up`, not later
                 extra["egress_gateway"] = egress.network_gateway(run_process, engine, os.environ)
