@@ -32,7 +32,8 @@ def test_dnsmasq_answers_the_sites_zone_and_nothing_else() -> None:
     for flag in ("--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces"):
         assert flag in argv
     assert f"--listen-address={services.SITE_ADDR}" in argv
-    assert f"--address=/{services.ZONE}/{services.SITE_ADDR}" in argv
+    assert f"--local=/{services.ZONE}/" in argv  # the zone is answered here only, never forwarded
+    assert f"--host-record={services.TARGET_NAME},{services.SITE_ADDR}" in argv
     assert "--pid-file=/c/site/dnsmasq.pid" in argv
     assert not any(a.startswith(("--server", "--resolv-file")) for a in argv)  # no upstream
     assert services.TARGET_NAME.endswith(f".{services.ZONE}")

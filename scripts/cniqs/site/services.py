@@ -99,10 +99,12 @@ def registry_config(storage: Path) -> str:
 
 
 def dnsmasq_argv(pidfile: Path) -> list[str]:
-    """Answers the site's zone from its own table; no upstream, no hosts file, nothing else."""
+    """Answers the site's zone from its own records (an IPv4 name: AAAA gets an empty answer, not an error);
+    no upstream, no hosts file, nothing else."""
     return [
         "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces",
-        f"--listen-address={SITE_ADDR}", f"--address=/{ZONE}/{SITE_ADDR}", f"--pid-file={pidfile}", "--user=root",
+        f"--listen-address={SITE_ADDR}", f"--local=/{ZONE}/", f"--host-record={TARGET_NAME},{SITE_ADDR}",
+        f"--pid-file={pidfile}", "--user=root",
         "--log-facility=-",
     ]  # fmt: skip
 
