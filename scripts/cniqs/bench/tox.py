@@ -1,12 +1,13 @@
 """What `tox` costs on a fresh clone: creating its environments, and the unit run.
 
-    python -m cniqs.bench.tox [--full] [--keep]
+    python -m cniqs.bench.tox [--ref REV] [--full] [--keep]
 
-Clones this checkout (its committed HEAD) into a temp dir and runs there, as a newcomer would (this venv and
-the running tox's variables left out of the environment): `tox --notest` (the default envlist's environments
-created, tox-uv installed first if this tox lacks it) and `tox -e unit`, each timed, with the load average
-before each. --full then runs the whole `tox` in a second fresh clone (every tier; the local ones need root).
-Target (issue 21): the whole `tox` on a fresh clone in at most 5 minutes. The tox on PATH outside this venv runs.
+Clones this checkout (its committed HEAD, or --ref REV: an earlier commit, to compare) into a temp dir and
+runs there, as a newcomer would (this venv and the running tox's variables left out of the environment):
+`tox --notest` (the default envlist's environments created, tox-uv installed first if this tox lacks it) and
+`tox -e unit`, each timed, with the load average before each. --full then runs the whole `tox` in a second
+fresh clone (every tier; the local ones need root). Target (issue 21): the whole `tox` on a fresh clone in at
+most 5 minutes. The tox on PATH outside this venv runs.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def report(step: Step) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref", default="HEAD", help="the commit to clone and time (default HEAD)")
     parser.add_argument("--full", action="store_true", help="also time the whole `tox` (every default tier)")
     parser.add_argument("--keep", action="store_true", help="keep the clone and its logs (printed)")
     args = parser.parse_args(argv)
@@ -118,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             clone = work / folder
             if not clone.exists():
                 subprocess.run([git, "clone", "-q", str(repo), str(clone)], check=True)
+                subprocess.run([git, "-C", str(clone), "checkout", "-q", "--detach", args.ref], check=True)
+                ref = subprocess.run([git, "-C", str(clone), "log", "-1", "--format=%h %s"],
+                                     capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+                print(f"fresh clone {clone} at {ref}", flush=True)
             step = run_step(label, command, clone, env, work / f"{label}.log")
             for line in report(step):
                 print(line, flush=True)
