@@ -14,6 +14,7 @@ executable in it.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import platform
@@ -74,6 +75,14 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         raise SystemExit("the local build needs Linux; on other hosts use the container build (plugin/Dockerfile)")
     digest = build_digest()
     root = out or build_root() / f"linux-{host_arch()}"
+    # One build at a time per folder: parallel test workers (pytest -n) and tox envs share this checkout's.
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(f".{root.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(root, digest, force)
+
+
+def _build_locked(root: Path, digest: str, force: bool) -> Path:
     folder = root / NAME
     stamp = root / "source.sha256"
     if not force and (folder / NAME).is_file() and stamp.is_file() and stamp.read_text() == digest:

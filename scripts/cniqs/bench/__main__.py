@@ -6,6 +6,7 @@ plugin     one ADD through the node executable, beside Go ptp and a bare python3
 pod-start  RunPodSandbox with kindnet's chain and with cni-quickstart appended; local e2e wall time
 scale      N pods sequentially and in parallel, with and without cni-quickstart
 kube       the kube tier: build, cluster up, kubectl apply -> Ready with and without cni-quickstart, e2e session
+tox        `tox` on a fresh clone: creating its environments, the unit run (--full: the whole `tox`)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "pod-start": "cniqs.bench.pod_start",
     "scale": "cniqs.bench.scale",
     "kube": "cniqs.bench.kube",
+    "tox": "cniqs.bench.tox",
 }
 
 
