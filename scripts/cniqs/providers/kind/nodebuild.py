@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cniqs.build import NAME, build_local, host_arch, source_digest
+from cniqs.build import NAME, build_local, glibc_version, host_arch, source_digest
 from cniqs.common.run import Runner, check
 from cniqs.providers.kind import commands, versions
 from cniqs.resources import DOCKERFILE, PACKAGE, build_root, plugin_sources
@@ -85,25 +85,32 @@ def host_glibc() -> str | None:
         found = os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (ValueError, OSError, AttributeError):
         return None
-    parts = found.split()
-    return parts[1] if len(parts) == 2 and parts[0] == "glibc" else None
+    version = glibc_version(found) if found.startswith("glibc ") else None
+    return None if version is None else ".".join(map(str, version))
+
+
+def _platform_problem(arch: str, platform: str, machine: str | None) -> str | None:
+    if platform != "linux":
+        return f"this host is {platform}, the nodes are Linux"
+    machine = machine or host_arch()
+    if machine != arch:
+        return f"this host is {machine}, the nodes are {arch}"
+    return None
+
+
+def _glibc_problem(glibc: str | None) -> str | None:
+    if glibc is None:
+        return "this host has no glibc"
+    if versions.glibc_key(glibc) > versions.glibc_key(versions.NODE_GLIBC):
+        return f"this host's glibc {glibc} is newer than the nodes' floor {versions.NODE_GLIBC}"
+    return None
 
 
 def native_problem(
     arch: str, platform: str = sys.platform, glibc: str | None = None, machine: str | None = None
 ) -> str | None:
     """Why this host's own build would not serve linux/arch nodes; None when it does."""
-    if platform != "linux":
-        return f"this host is {platform}, the nodes are Linux"
-    machine = machine or host_arch()
-    if machine != arch:
-        return f"this host is {machine}, the nodes are {arch}"
-    glibc = glibc or host_glibc()
-    if glibc is None:
-        return "this host has no glibc"
-    if versions.glibc_key(glibc) > versions.glibc_key(versions.NODE_GLIBC):
-        return f"this host's glibc {glibc} is newer than the nodes' floor {versions.NODE_GLIBC}"
-    return None
+    return _platform_problem(arch, platform, machine) or _glibc_problem(glibc or host_glibc())
 
 
 def build_for_nodes(run: Runner, arch: str, force: bool = False) -> Path:
@@ -113,8 +120,8 @@ def build_for_nodes(run: Runner, arch: str, force: bool = False) -> Path:
         return build_local(force=force)
     if run(commands.docker_buildx_version(), timeout=30).rc == 0:
         return build(run, arch, force=force)
-    if "glibc" in problem and "newer" in problem:
-        return build_local(force=force)  # the install checks it against each node's glibc
+    if _platform_problem(arch, sys.platform, None) is None and host_glibc() is not None:
+        return build_local(force=force)  # only newer than the floor: the install checks each node's glibc
     raise RuntimeError(
         f"the plugin for linux/{arch} nodes cannot be built here: {problem}, and docker buildx (the container "
         "build, plugin/Dockerfile) is missing: install the buildx plugin (https://docs.docker.com/build/install-buildx/)"
