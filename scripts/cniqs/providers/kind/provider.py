@@ -122,11 +122,12 @@ def configure_mirror(run: Runner, engine: str, node_names: Sequence[str], regist
     if registry is None:
         return
     nodes = Nodes(run, commands.access(engine))
+    wanted = mirror.node_files(registry.mirror)
+    folders = sorted({path.rsplit("/", 1)[0] for path in wanted})
     for node in node_names:
+        check(run, nodes.access.exec_argv(node, ["mkdir", "-p", *folders]), f"make {mirror.CERTS_DIR} on {node}")
         files = NodeShellFiles(nodes, node)
-        for path, text in mirror.node_files(registry.mirror).items():
-            mkdir = nodes.access.exec_argv(node, ["mkdir", "-p", path.rsplit("/", 1)[0]])
-            check(run, mkdir, f"make {path.rsplit('/', 1)[0]} on {node}", timeout=30)
+        for path, text in wanted.items():
             files.write_atomic(path, text)
 
 
