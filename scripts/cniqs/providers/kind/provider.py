@@ -28,7 +28,7 @@ from cniqs.providers.k8s import diagnostics
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
 from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles
 from cniqs.providers.kind import cluster as kind_cluster
-from cniqs.providers.kind import commands, coredns, egress, mirror, network, release, versions
+from cniqs.providers.kind import commands, coredns, egress, forwarding, mirror, network, release, versions
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
 
@@ -181,6 +181,7 @@ class KindProvider:
         backend: KindBackend | None = None
         failed = False
         notes: list[str] = []
+        forwarded: list[str] = []
         net = network.kind_network(engine)
         try:
             if opts.reuse_cluster:
@@ -195,6 +196,9 @@ class KindProvider:
                         kind_cluster.kubeadm_patches(minor), _containerd_patches(image),
                     )  # fmt: skip
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
+            forwarded = forwarding.accept_between_nodes(run_process, engine, net, cluster.name)
+            for line in forwarded:
+                watcher.note(minor, line)
             configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
             if (zone := _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)) is not None:
                 watcher.note(minor, zone)
@@ -232,6 +236,11 @@ class KindProvider:
                     raise
             finally:
                 try:
+                    if cluster is not None and (forwarded or cluster.created):
+                        if opts.keep and cluster.created:
+                            notes.extend(f"kept with the cluster: {line}" for line in forwarded)
+                        else:  # a deleted cluster, or a reused one given its rule by this run
+                            notes.extend(forwarding.remove_for(run_process, cluster.name))
                     if not opts.reuse_cluster and not opts.keep and cluster is not None:
                         note = network.leave_network(run_process, engine, net)
                         if note:
@@ -283,6 +292,7 @@ class KindProvider:
                     run_process, cluster, image.node, 0, "ipv4",
                     kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image),
                 )  # fmt: skip
+            forwarding.accept_between_nodes(run_process, engine, net, name)
             if image.registry is not None:
                 configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
             _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)
@@ -316,6 +326,7 @@ class KindProvider:
         try:
             if state.id in kind_cluster.existing_clusters(run_process, kind):
                 kind_cluster.Cluster(state.id, Path(state.kubeconfig), True, kind).delete(run_process)
+            notes.extend(forwarding.remove_for(run_process, state.id))
         finally:
             if state.extra.get("network"):
                 note = network.leave_network(run_process, engine, state.extra["network"])
