@@ -1,4 +1,4 @@
-"""The e2e suite: `pytest e2e --backend local|kind` (see e2e/plugins for the options and the fixture)."""
+"""The e2e suite: `pytest e2e --backend local|kube|kind` (see e2e/plugins for the options and the fixture)."""
 
 from __future__ import annotations
 

@@ -176,7 +176,7 @@ class Backend(Protocol):
     def reported_views(self, pod: Pod) -> dict[str, list[str]]:
         """Every place the backend can read the pod's reported IPs from, each primary first.
 
-        Local: {"PodSandboxStatus": [...]}. Kind: {"status.podIPs": [...], "kubectl describe": [...],
+        Local: {"PodSandboxStatus": [...]}. Kube and kind: {"status.podIPs": [...], "kubectl describe": [...],
         "crictl inspectp": [...]}. Tests assert that every view shows the same addresses.
         """
 
@@ -280,8 +280,8 @@ class RunOptions:
 class State:
     """A node or cluster a provider's up() left running, as the cniqs tool saves it between commands.
 
-    provider (saved as "backend"): its name. id: the local run id or the kind cluster name.
-    Local: root is the run root; image is the pods' image. Kind: kubeconfig is the cluster's own
+    provider (saved as "backend"): its name. id: the local or kube run id, or the kind cluster name.
+    Local: root is the run root; image is the pods' image. Kube and kind: kubeconfig is the cluster's own
     kubeconfig file; kind is the kind binary used.
     """
 

@@ -1,4 +1,4 @@
-"""Bring a node (local) or cluster (kind) up, find it again from the state file, take it down.
+"""Bring a node (local) or a cluster (kube, kind) up, find it again from the state file, take it down.
 
 The providers (cniqs.providers) do the work; this module picks one by name, remembers what is up in
 cniqs.cli.state and maps failures to clear messages.

@@ -129,9 +129,6 @@ class Cluster:
     def kubectl_argv(self, *args: str) -> list[str]:
         return [self.kubectl, "--kubeconfig", str(self.kubeconfig), *args]
 
-    def crictl_argv(self, node: Node, *args: str) -> list[str]:
-        return [str(self.tools_dir / "crictl"), "--runtime-endpoint", f"unix://{node.layout.socket}", *args]
-
 
 def say_nothing(_: str) -> None:
     return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from cniqs.common.run import in_netns
 from cniqs.providers.local import render
@@ -38,7 +37,3 @@ def probe_argv(layout: Layout) -> list[list[str]]:
         in_netns(layout.node_netns, ["busybox", "nslookup", render.EXT_NAME, str(render.EXT_DNS)]),
         in_netns(layout.node_netns, ["busybox", "wget", "-q", "-O", "/dev/null", f"http://{render.EXT_HOST}/"]),
     ]
-
-
-def log_files(layout: Layout) -> list[Path]:
-    return [layout.logs / "dnsmasq.log", layout.logs / "httpd.log"]
