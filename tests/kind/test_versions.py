@@ -165,6 +165,7 @@ def test_the_suites_cli_tests_bring_up_kind_clusters_at_the_suites_version() -> 
 
     e2e = Path(__file__).resolve().parents[2] / "e2e"
     kind_lines = []
+
     def from_the_suite(element: ast.expr, source: str) -> bool:
         """`*k8s_version_args(...)`, or `*name` with `name = k8s_version_args(...)` in the module."""
         if not isinstance(element, ast.Starred):
@@ -186,7 +187,9 @@ def test_the_suites_cli_tests_bring_up_kind_clusters_at_the_suites_version() -> 
             if ("--backend", "kind") not in pairs:
                 continue
             kind_lines.append(f"{path.name}:{node.lineno}")
-            assert any(from_the_suite(e, source) for e in node.elts), f"{path.name}:{node.lineno}: `cniqs {words[1]}` on kind without the suite's --k8s-version"
+            assert any(from_the_suite(e, source) for e in node.elts), (
+                f"{path.name}:{node.lineno}: `cniqs {words[1]}` on kind without the suite's --k8s-version"
+            )
     assert kind_lines, "e2e/test_cli_kind.py runs `cniqs up --backend kind`"
 
 
