@@ -32,6 +32,7 @@ from cniqs.common.signals import interrupt_on_termination
 from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
 from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.kind.cluster import CreateFailed
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
 from cniqs.providers.kind.options import OPTIONS as KIND_OPTIONS
 
@@ -379,9 +380,10 @@ def cmd_down(args: argparse.Namespace, ui: Console) -> int:
 
 
 def one_line(exc: BaseException, limit: int = 600) -> str:
-    """The message on one line; long ones (a log tail in a wait's error) cut at limit characters."""
+    """The message on one line; long ones (a log tail in a wait's error) cut at limit characters. A failed kind
+    create is whole: its message is the few lines that say what failed, and where the nodes' logs are."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (CliError, state.StateError)):
+    if isinstance(exc, (CliError, state.StateError, CreateFailed)):
         return text
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -193,6 +193,7 @@ class KindProvider:
                     kind_cluster.create(
                         run_process, cluster, image.node, opts.workers, opts.ip_family,
                         kind_cluster.kubeadm_patches(minor), _containerd_patches(image),
+                        logs=opts.artifacts / cluster.name,
                     )  # fmt: skip
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
             configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
@@ -221,7 +222,9 @@ class KindProvider:
             watcher.closed(minor)
             try:
                 if cluster is not None and (failed or watcher.failed(minor)):
-                    artifacts = _collect(kind, cluster, backend, opts.artifacts / cluster.name)
+                    artifacts = opts.artifacts / cluster.name
+                    if not cluster.deleted:  # else a failed create exported the nodes' logs there, then deleted them
+                        artifacts = _collect(kind, cluster, backend, artifacts)
                     watcher.record(minor, artifacts=artifacts)
                     options.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {minor} in {artifacts}")
                 _teardown(cluster, backend, keep=opts.keep, notes=notes)
@@ -232,14 +235,14 @@ class KindProvider:
                     raise
             finally:
                 try:
-                    if not opts.reuse_cluster and not opts.keep and cluster is not None:
+                    if not opts.reuse_cluster and cluster is not None and (not opts.keep or cluster.deleted):
                         note = network.leave_network(run_process, engine, net)
                         if note:
                             notes.append(note)
                     for note in notes:
                         watcher.note(minor, note)
                 finally:
-                    if cluster is None or not (cluster.created and opts.keep):
+                    if cluster is None or cluster.deleted or not (cluster.created and opts.keep):
                         shutil.rmtree(workdir, ignore_errors=True)
 
     # the cniqs tool: one one-node cluster, kept between commands
@@ -267,6 +270,8 @@ class KindProvider:
         image = images(opts, entry, opts.pod_image)
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
+        logs = create_logs(workdir, name)
+        shutil.rmtree(logs, ignore_errors=True)  # an earlier failed create's, of a cluster long gone
         net = network.kind_network(engine)
         targets = opts.targets
         extra = {
@@ -281,7 +286,7 @@ class KindProvider:
             with network.creating_on_network(run_process, engine, net):
                 kind_cluster.create(
                     run_process, cluster, image.node, 0, "ipv4",
-                    kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image),
+                    kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image), logs=logs,
                 )  # fmt: skip
             if image.registry is not None:
                 configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
@@ -349,6 +354,11 @@ class KindProvider:
         return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
 
 
+def create_logs(workdir: Path, name: str) -> Path:
+    """Where `cniqs up` keeps the nodes' logs of a failed `kind create cluster` (next to the cluster's kubeconfig)."""
+    return workdir / f"{name}.create-failed"
+
+
 def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:
     nodes = list(backend.nodes) if backend is not None else _nodes(cluster)
     return collect(
@@ -390,9 +400,7 @@ def collect(
         log_file=log_file,
     )
     if kind and cluster:
-        result = run(commands.kind_export_logs(kind, cluster, str(dest / "kind-logs")), timeout=600)
-        if result.rc != 0:
-            (dest / "kind-export-logs.err").write_text(result.stderr)
+        kind_cluster.export_logs(run, kind, cluster, dest)
     return dest
 
 
@@ -401,7 +409,8 @@ def _teardown(
 ) -> None:
     if cluster is None:
         return
-    deleting = cluster.created and not keep
+    gone = cluster.deleted  # a failed create deleted it already, kept or not
+    deleting = cluster.created and not keep and not gone
     try:
         if backend is not None and not cluster.created:
             # A reused cluster goes back to how it was: plugin and test namespace removed. A kept
@@ -414,7 +423,7 @@ def _teardown(
             backend.close()
         if deleting:
             cluster.delete(run_process)
-        elif cluster.created:
+        elif cluster.created and not gone:
             notes.append(
                 f"kept: kubectl --kubeconfig {cluster.kubeconfig} ...; "
                 f"delete with: {' '.join(commands.kind_delete(cluster.kind, cluster.name, str(cluster.kubeconfig)))}"
