@@ -217,6 +217,13 @@ def test_kubectl_pins_look_like_sha256() -> None:
         assert re.fullmatch(r"v1\.\d+\.\d+", version) and re.fullmatch(r"[0-9a-f]{64}", digest), version
 
 
+def test_each_row_installs_its_own_minors_kubectl() -> None:
+    """Within the skew policy is the floor; each row's CI job runs the kubectl of its own Kubernetes minor."""
+    for entry in IMAGES:
+        kubectl = versions.KUBECTL_FOR_MINOR[entry.minor]
+        assert kubectl.removeprefix("v").rsplit(".", 1)[0] == entry.minor, (entry.minor, kubectl)
+
+
 def test_kubectl_skew_is_checked() -> None:
     assert versions.kubectl_problems(kubectl={**versions.KUBECTL_FOR_MINOR, "1.34": "v1.36.4"}) == [
         "1.34: kubectl v1.36.4 is 2 minors away (the skew policy allows 1)"
