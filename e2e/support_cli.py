@@ -63,6 +63,14 @@ def run_cniqs(argv: list[str], state_dir: Path, backend: str = "local", extra_en
     return Ran(argv, proc.returncode, out, err)
 
 
+def k8s_version_args(config: pytest.Config) -> list[str]:
+    """The suite's --k8s-version for a `cniqs up`/`cniqs demo` command line, so the cluster a CLI test makes runs
+    the version this run covers (a CI job's matrix version), not cniqs's default; none for the default or `all`
+    (cniqs makes one cluster: then the newest, as without the option)."""
+    version = str(config.getoption("--k8s-version", default="") or "")
+    return [] if version in ("", "all") else ["--k8s-version", version]
+
+
 def require_cli(provider: Provider, needs: tuple[str, ...] = ()) -> None:
     """Skip with the reason when the provider cannot run here, the console script or one of the commands
     in needs is missing; fail instead where CI=true (a skipped e2e test is never silent in CI)."""

@@ -17,7 +17,7 @@ import pytest
 
 from cniqs.providers.kind import commands, egress, network
 from cniqs.providers.kind.provider import KindProvider
-from e2e.support_cli import require_cli, run_cniqs
+from e2e.support_cli import k8s_version_args, require_cli, run_cniqs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kind_only]
 
@@ -31,8 +31,9 @@ def network_exists(engine: str, name: str) -> bool:
     return subprocess.run(commands.network_id(engine, name), capture_output=True).returncode == 0
 
 
-def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path) -> None:
+def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     token = secrets.token_hex(3)
+    version = k8s_version_args(request.config)  # the run's Kubernetes version, not cniqs's default
     engine = commands.engine()
     # A network of their own, which neither finds: the pair must remove it themselves.
     own = f"cniqs-e2e-{token}"
@@ -44,7 +45,8 @@ def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path) -> None:
     up: list[Path] = []
     try:
         for state in (first, second):
-            ran = run_cniqs(["cniqs", "up", "--backend", "kind", "--name", names[state]], state, "kind", env)
+            argv = ["cniqs", "up", "--backend", "kind", "--name", names[state], *version]
+            ran = run_cniqs(argv, state, "kind", env)
             up.append(state)
             assert ran.rc == 0, ran
         assert network_exists(engine, own), f"kind put the clusters on another {engine} network than {own}"

@@ -64,3 +64,32 @@ def test_the_air_gapped_commands_exist() -> None:
     for action in ("up", "env", "down"):
         assert f"python3 -m cniqs.site {action}" in ci, f".ci/run runs the README's `cniqs.site {action}`"
     assert "tox -e site -- push" in ci, ".ci/run runs the README's `cniqs.site push` (in tox's venv)"
+
+
+def hand_steps(readme: str) -> dict[int, list[str]]:
+    """The commands of each numbered step of "Workshop steps by hand": the lines of every code block that holds
+    a command (kubectl, kind, docker, ...), in order; blocks of printed output are left out."""
+    section = readme.split("\n## Workshop steps by hand", 1)[1].split("\n## ", 1)[0]
+    steps: dict[int, list[str]] = {}
+    for match in re.finditer(r"^(\d+)\. \*\*(.*?)(?=^\d+\. \*\*|\Z)", section, re.M | re.S):
+        blocks = re.findall(r"^ *```[a-z]*\n(.*?)^ *```", match.group(2), re.M | re.S)
+        lines = [ln.strip() for block in blocks for ln in block.splitlines() if ln.strip()]
+        tools = ("kubectl ", "kind ", "docker ", "echo ", "ARCH=", "export ")
+        steps[int(match.group(1))] = [ln for ln in lines if ln.startswith(tools)]
+    return steps
+
+
+def test_the_hand_steps_wait_for_the_pod_before_they_describe_it() -> None:
+    """Step 4 describes the pod only after `kubectl wait` says it is Ready (right after `kubectl run` it is
+    still Pending); the later steps exec into the same pod."""
+    steps = hand_steps(README)
+    assert sorted(steps) == [1, 2, 3, 4, 5, 6], steps
+    run = "kubectl run test --image alpine -- sleep infinity"
+    wait = "kubectl wait --for=condition=Ready pod/test --timeout=120s"
+    assert steps[4] == [run, wait, "kubectl describe pods test"], steps[4]
+    ready = False
+    for number in sorted(steps):
+        for command in steps[number]:
+            ready = ready or command == wait
+            if re.match(r"kubectl (describe pods?|exec( -it)?) test\b", command):
+                assert ready, f"step {number} looks at pod test before it is Ready: {command}"

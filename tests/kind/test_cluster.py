@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -91,3 +92,153 @@ def test_an_existing_name_is_never_taken_over(tmp_path) -> None:  # type: ignore
     assert not made.created  # teardown will not delete someone else's cluster
     with pytest.raises(RuntimeError, match="no such kind cluster"):
         cluster.reuse(run, "kind", "mine", tmp_path)
+
+
+# -- a failed `kind create cluster`: what failed, the nodes' logs, and no node left ---------------------------
+
+DATA = Path(__file__).parent / "data"
+WAIT_CONTROL_PLANE = (DATA / "kind-create-wait-control-plane.txt").read_text()
+OLD_API = (DATA / "kind-create-old-api.txt").read_text()
+KIND_ERROR = (
+    'ERROR: failed to create cluster: failed to init node with kubeadm: command "docker exec --privileged '
+    '{node} kubeadm init --config=/kind/kubeadm.conf --skip-token-print --v=6" failed with error: exit status 1'
+)
+
+
+def test_a_failed_kubeadm_phase_is_kinds_error_and_kubeadms_phase_with_the_message_before_it() -> None:
+    """kubeadm's --v=6 output ends in Go stack frames; what failed is above them."""
+    assert cluster.create_failure(WAIT_CONTROL_PLANE) == [
+        KIND_ERROR.format(node="cniqs-1-37-5d0c2e-control-plane"),
+        "The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' failed with error: "
+        'Get "http://127.0.0.1:10248/healthz": dial tcp 127.0.0.1:10248: connect: connection refused',
+        "error execution phase wait-control-plane",
+    ]
+    # what CommandError showed before: the last lines, all stack frames
+    assert WAIT_CONTROL_PLANE.strip().splitlines()[-1].strip() == "runtime/asm_amd64.s:1700"
+
+
+def test_a_kubeadm_that_fails_before_any_phase_gives_the_message_above_its_stack() -> None:
+    (error, reason) = cluster.create_failure(OLD_API)
+    assert error == KIND_ERROR.format(node="cniqs-control-plane")
+    assert reason.startswith('your configuration file uses an old API spec: "kubeadm.k8s.io/v1beta3"'), reason
+
+
+def test_failures_without_kubeadm_are_kinds_error_lines_alone() -> None:
+    colored = (
+        'Creating cluster "cniqs" ...\n'
+        " ✗ Ensuring node image (kindest/node:v1.37.0) 🖼\n"
+        '\x1b[31mERROR\x1b[0m: failed to create cluster: failed to pull image "kindest/node:v1.37.0": command '
+        '"docker pull kindest/node:v1.37.0" failed with error: exit status 1\n'
+        'Command Output: Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+        "registry-1.docker.io: no such host\n"
+    )
+    (line,) = cluster.create_failure(colored)
+    assert line.startswith("ERROR: failed to create cluster: failed to pull image"), line
+    assert cluster.create_failure("") == []
+    assert cluster.create_failure("timed out after 900 s") == []
+    # the one-line form (kubeadm without --v=5 or more): the phase line and the line before it
+    plain = "[kubelet-check] The kubelet is not healthy after 4m0s\nerror execution phase wait-control-plane: boom\n"
+    assert cluster.create_failure(plain) == [
+        "[kubelet-check] The kubelet is not healthy after 4m0s",
+        "error execution phase wait-control-plane: boom",
+    ]
+
+
+class FakeKind:
+    """A kind whose `create cluster` fails as given; records every command, nodes stay until deleted."""
+
+    def __init__(self, stderr: str = WAIT_CONTROL_PLANE, export_rc: int = 0, delete_rc: int = 0) -> None:
+        self.calls: list[list[str]] = []
+        self.stderr, self.export_rc, self.delete_rc = stderr, export_rc, delete_rc
+        self.nodes = False
+        self.interrupt_export = False
+
+    def __call__(self, argv, *, input=None, timeout=None):  # type: ignore[no-untyped-def]
+        from cniqs.common.run import Completed
+
+        self.calls.append(list(argv))
+        action = argv[1:3]
+        if action == ["get", "clusters"]:
+            return Completed(list(argv), 0, "", "No kind clusters found.\n")
+        if action == ["create", "cluster"]:
+            self.nodes = "--retain" in argv  # without it kind deletes them itself
+            return Completed(list(argv), 1, "", self.stderr)
+        if action == ["export", "logs"]:
+            if self.interrupt_export:
+                raise KeyboardInterrupt
+            if self.export_rc == 0:
+                Path(argv[3]).mkdir(parents=True)
+                (Path(argv[3]) / "docker-info.txt").write_text("info\n")
+            return Completed(list(argv), self.export_rc, "", "" if self.export_rc == 0 else "ERROR: unknown cluster\n")
+        if action == ["delete", "cluster"]:
+            self.nodes = self.nodes and self.delete_rc != 0
+            return Completed(list(argv), self.delete_rc, "", "Deleting cluster ...\n")
+        raise AssertionError(f"unexpected command {argv}")
+
+    def actions(self) -> list[str]:
+        return [" ".join(argv[1:3]) for argv in self.calls]
+
+
+def test_a_failed_create_keeps_the_nodes_for_their_logs_then_deletes_them(tmp_path: Path) -> None:
+    kind = FakeKind()
+    made = cluster.prepare("kind", "cniqs-1-37-5d0c2e", tmp_path)
+    diagnostics = tmp_path / "artifacts" / made.name
+    with pytest.raises(cluster.CreateFailed) as failed:
+        cluster.create(kind, made, "kindest/node:v1.37.0@sha256:" + "a" * 64, 1, "ipv4", logs=diagnostics)
+    assert kind.actions() == ["get clusters", "create cluster", "export logs", "delete cluster"]
+    assert "--retain" in kind.calls[1]
+    assert kind.calls[2] == ["kind", "export", "logs", str(diagnostics / "kind-logs"), "--name", made.name]
+    assert (diagnostics / "kind-logs" / "docker-info.txt").is_file()
+    assert not (diagnostics / "kind-export-logs.err").exists()
+    assert not kind.nodes and made.deleted and made.created
+    message = str(failed.value)
+    assert message.startswith("create kind cluster cniqs-1-37-5d0c2e (kindest/node:v1.37.0): ERROR: failed to "), (
+        message
+    )
+    assert "| error execution phase wait-control-plane;" in message and "connection refused" in message
+    assert f"the nodes' logs are in {diagnostics / 'kind-logs'}" in message
+    assert "runtime.goexit" not in message and "asm_amd64" not in message
+    assert failed.value.logs == diagnostics / "kind-logs" and failed.value.result.rc == 1
+
+
+def test_the_cluster_is_deleted_whatever_the_export_does(tmp_path: Path) -> None:
+    kind = FakeKind(export_rc=1)
+    made = cluster.prepare("kind", "cniqs", tmp_path)
+    with pytest.raises(cluster.CreateFailed, match="kind export logs failed") as failed:
+        cluster.create(kind, made, "IMG", 0, "ipv4", logs=tmp_path / "d")
+    assert kind.actions()[-2:] == ["export logs", "delete cluster"] and not kind.nodes and made.deleted
+    assert (tmp_path / "d" / "kind-export-logs.err").read_text() == "ERROR: unknown cluster\n"
+    assert failed.value.logs is None
+    interrupted = FakeKind()
+    interrupted.interrupt_export = True
+    made = cluster.prepare("kind", "cniqs", tmp_path)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C during the export: still deleted, and the Ctrl-C goes on
+        cluster.create(interrupted, made, "IMG", 0, "ipv4", logs=tmp_path / "e")
+    assert interrupted.actions()[-1] == "delete cluster" and not interrupted.nodes and made.deleted
+
+
+def test_a_delete_that_fails_is_said_and_left_to_the_teardown(tmp_path: Path) -> None:
+    kind = FakeKind(delete_rc=1)
+    made = cluster.prepare("kind", "cniqs", tmp_path)
+    with pytest.raises(cluster.CreateFailed, match="deleting the cluster failed"):
+        cluster.create(kind, made, "IMG", 0, "ipv4", logs=tmp_path / "d")
+    assert not made.deleted and made.created  # the run's teardown deletes it again
+
+
+def test_without_a_diagnostics_folder_the_failed_create_is_still_deleted(tmp_path: Path) -> None:
+    kind = FakeKind(stderr="ERROR: failed to create cluster: boom\n")
+    made = cluster.prepare("kind", "cniqs", tmp_path)
+    with pytest.raises(cluster.CreateFailed, match=r"\(IMG\): ERROR: failed to create cluster: boom \(`kind create"):
+        cluster.create(kind, made, "IMG", 0, "ipv4")
+    assert kind.actions() == ["get clusters", "create cluster", "delete cluster"] and made.deleted
+
+
+def test_a_name_kind_finds_taken_is_never_deleted(tmp_path: Path) -> None:
+    kind = FakeKind(
+        stderr='ERROR: failed to create cluster: node(s) already exist for a cluster with the name "cniqs"\n'
+    )
+    made = cluster.prepare("kind", "cniqs", tmp_path)
+    with pytest.raises(cluster.CreateFailed, match="already exist"):
+        cluster.create(kind, made, "IMG", 0, "ipv4", logs=tmp_path / "d")
+    assert kind.actions() == ["get clusters", "create cluster"]
+    assert not made.created and not made.deleted  # someone else's: the teardown leaves it too

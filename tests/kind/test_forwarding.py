@@ -14,6 +14,8 @@ import pytest
 from cniqs.common.run import Completed
 from cniqs.providers.kind import forwarding
 
+_HOST_FAMILIES = forwarding.FAMILIES  # read at import, before tests/conftest.py hides them from every test
+
 PODMAN_INSPECT = json.dumps([{"name": "kind", "network_interface": "podman1", "subnets": [
     {"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}, {"subnet": "fc00:f853:ccd:e793::/64",
                                                           "gateway": "fc00:f853:ccd:e793::1"}]}])  # fmt: skip
@@ -68,11 +70,17 @@ class Host:
 def families(tmp_path: Path) -> list[forwarding.Family]:
     """Both families, with br_netfilter's switches as files: bridged IPv4 and IPv6 go through iptables."""
     made = []
-    for family in forwarding.FAMILIES:
-        switch = tmp_path / family.sysctl.name
-        switch.write_text("1\n")
-        made.append(forwarding.Family(family.tool, switch))
+    for tool, name in (("iptables", "bridge-nf-call-iptables"), ("ip6tables", "bridge-nf-call-ip6tables")):
+        (tmp_path / name).write_text("1\n")
+        made.append(forwarding.Family(tool, tmp_path / name))
     return made
+
+
+def test_the_host_families_read_br_netfilter_switches() -> None:
+    assert [(f.tool, str(f.sysctl)) for f in _HOST_FAMILIES] == [
+        ("iptables", "/proc/sys/net/bridge/bridge-nf-call-iptables"),
+        ("ip6tables", "/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
+    ]
 
 
 def test_a_dropping_host_gets_a_tagged_rule_for_the_clusters_bridge_and_loses_it_with_the_cluster(families) -> None:

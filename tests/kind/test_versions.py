@@ -118,6 +118,94 @@ def test_workflow_runs_the_suite_in_ci_egress_mode_at_the_exact_version() -> Non
     assert argv[argv.index("--kind-egress") + 1] == "ci"
 
 
+# What brings up a cluster through cniqs in a workflow step: the console script itself, `tox -e demo` (cniqs demo)
+# and `tox -e e2e`, whose CLI tests run `cniqs up` with the suite's --k8s-version (e2e/test_cli_kind.py).
+THROUGH_CNIQS = (("cniqs", "up"), ("cniqs", "demo"), ("tox", "-e", "demo"), ("tox", "-e", "e2e"))
+MATRIX_VERSIONS = ("${{ matrix.k8s-version }}", "${{ matrix.k8s-minor }}")
+
+
+def cniqs_cluster_commands(script: str) -> list[list[str]]:
+    """The command lines of a step's script that bring up a cluster through cniqs, from that word on."""
+    found = []
+    for line in script.replace("\\\n", " ").splitlines():
+        for command in re.split(r"&&|\|\||;|\|", line):
+            try:
+                argv = shlex.split(command, comments=True)
+            except ValueError:  # a quote split by the separators above (`"$(kind version | awk ...)"`)
+                argv = command.split()
+            for start in range(len(argv)):
+                if any(tuple(argv[start : start + len(words)]) == words for words in THROUGH_CNIQS):
+                    found.append(argv[start:])
+                    break
+    return found
+
+
+def test_cniqs_cluster_commands_are_found_in_any_shape_of_script() -> None:
+    script = 'set -e\nsudo -E cniqs up --backend kind && cniqs demo \\\n  --keep\necho "cniqs status"\ntox -e lint\n'
+    assert cniqs_cluster_commands(script) == [["cniqs", "up", "--backend", "kind"], ["cniqs", "demo", "--keep"]]
+    assert cniqs_cluster_commands('tox -e e2e -- --k8s-version "v1.36.4"') == [
+        ["tox", "-e", "e2e", "--", "--k8s-version", "v1.36.4"]
+    ]
+
+
+def test_every_cluster_a_workflow_job_brings_up_through_cniqs_runs_the_jobs_version() -> None:
+    """A `cniqs up` or `cniqs demo` without --k8s-version makes the newest minor's cluster (1.37) in every job."""
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["kind"]["steps"]
+    found = [(step.get("name"), argv) for step in steps for argv in cniqs_cluster_commands(str(step.get("run", "")))]
+    assert found, "the workflow runs the suite (tox -e e2e), whose CLI tests run `cniqs up`"
+    for name, argv in found:
+        assert "--k8s-version" in argv, f"step {name!r} runs {shlex.join(argv)} at cniqs's default version"
+        assert argv[argv.index("--k8s-version") + 1] in MATRIX_VERSIONS, (name, argv)
+
+
+def test_the_suites_cli_tests_bring_up_kind_clusters_at_the_suites_version() -> None:
+    """Every `cniqs up`/`cniqs demo` command line of the e2e suite on kind passes the run's --k8s-version
+    (e2e.support_cli.k8s_version_args), so a CI job of one version never makes a cluster of another."""
+    import ast
+
+    e2e = Path(__file__).resolve().parents[2] / "e2e"
+    kind_lines = []
+
+    def from_the_suite(element: ast.expr, source: str) -> bool:
+        """`*k8s_version_args(...)`, or `*name` with `name = k8s_version_args(...)` in the module."""
+        if not isinstance(element, ast.Starred):
+            return isinstance(element, ast.Constant) and element.value == "--k8s-version"
+        value = element.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            return value.func.id == "k8s_version_args"
+        return isinstance(value, ast.Name) and f"{value.id} = k8s_version_args(" in source
+
+    for path in sorted(e2e.glob("*.py")):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source, str(path))):
+            if not isinstance(node, ast.List) or len(node.elts) < 2:
+                continue
+            words = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            if words[:1] != ["cniqs"] or words[1] not in ("up", "demo"):
+                continue
+            pairs = list(zip(words, words[1:]))
+            if ("--backend", "kind") not in pairs:
+                continue
+            kind_lines.append(f"{path.name}:{node.lineno}")
+            assert any(from_the_suite(e, source) for e in node.elts), (
+                f"{path.name}:{node.lineno}: `cniqs {words[1]}` on kind without the suite's --k8s-version"
+            )
+    assert kind_lines, "e2e/test_cli_kind.py runs `cniqs up --backend kind`"
+
+
+@pytest.mark.parametrize(
+    ("given", "args"),
+    [("", []), ("all", []), ("1.36", ["--k8s-version", "1.36"]), ("v1.35.8", ["--k8s-version", "v1.35.8"])],
+)
+def test_the_suites_version_on_a_cniqs_command_line(given: str, args: list[str]) -> None:
+    from types import SimpleNamespace
+
+    from e2e.support_cli import k8s_version_args
+
+    config = SimpleNamespace(getoption=lambda flag, default=None: {"--k8s-version": given}[flag])
+    assert k8s_version_args(config) == args  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("pin", [e.kubernetes_version for e in IMAGES])
 def test_the_exact_version_the_workflow_passes_selects_its_row(pin: str) -> None:
     (entry,) = versions.select(pin)
@@ -127,6 +215,13 @@ def test_the_exact_version_the_workflow_passes_selects_its_row(pin: str) -> None
 def test_kubectl_pins_look_like_sha256() -> None:
     for version, digest in versions.KUBECTL_SHA256_LINUX_AMD64.items():
         assert re.fullmatch(r"v1\.\d+\.\d+", version) and re.fullmatch(r"[0-9a-f]{64}", digest), version
+
+
+def test_each_row_installs_its_own_minors_kubectl() -> None:
+    """Within the skew policy is the floor; each row's CI job runs the kubectl of its own Kubernetes minor."""
+    for entry in IMAGES:
+        kubectl = versions.KUBECTL_FOR_MINOR[entry.minor]
+        assert kubectl.removeprefix("v").rsplit(".", 1)[0] == entry.minor, (entry.minor, kubectl)
 
 
 def test_kubectl_skew_is_checked() -> None:

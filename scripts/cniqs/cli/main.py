@@ -1,7 +1,7 @@
 """cniqs: the workshop tool. `cniqs demo` shows a pod reporting a fake IP while it really has another.
 
     cniqs demo [--backend auto|local|kube|kind] [--keep] [--kind-egress internet|ci]  the whole demo
-    cniqs up [--backend ...]                           a node (local) or cluster (kube, kind) that stays up
+    cniqs up [--backend ...] [--k8s-version X.Y]       a node (local) or cluster (kube, kind) that stays up
     cniqs install [--mode fixed|translate] [--force] [--daemonset]  chain cni-quickstart into the CNI config
     cniqs run POD                                      start a pod (kind: alpine, local: busybox)
     cniqs reveal POD [--json]                          reported IP vs real eth0, plugin log, connectivity
@@ -31,6 +31,8 @@ from cniqs.common.run import CommandError
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
+from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.kind.cluster import CreateFailed
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
 from cniqs.providers.kind.options import OPTIONS as KIND_OPTIONS
 
@@ -70,6 +72,14 @@ def _backend(p: argparse.ArgumentParser) -> None:
         help="kind only, the suite's connectivity checks: internet (default) pings 1.1.1.1 and kubernetes.io; ci, "
         "for networks that drop ICMP to the internet (GitHub-hosted runners), pings the kind network's gateway, "
         "resolves kubernetes.io and fetches https://kubernetes.io/",
+    )
+    # The suite's own --k8s-version, for one cluster: so a CI job of one Kubernetes version gets that version.
+    p.add_argument(
+        K8S_VERSION.flag,
+        default=None,
+        metavar="X.Y",
+        help="kind and kube: the cluster's Kubernetes minor (default the newest); kind: one of the found kind's "
+        "node images (1.36, v1.36 or the image's exact v1.36.4), kube: a release pinned in cniqs.kubebin",
     )
 
 
@@ -164,6 +174,19 @@ def provider_values(args: argparse.Namespace, provider: Provider) -> dict[str, s
                 "(its pods reach a stand-in host of their own): drop it, or add --backend kind"
             )
         values[KIND_EGRESS] = args.kind_egress
+    version = getattr(args, "k8s_version", None)
+    if version is not None:
+        if not any(option.flag == K8S_VERSION.flag for option in provider.options()):
+            raise CliError(
+                f"{K8S_VERSION.flag} is for the kind and kube backends, and this run uses the {provider.name} "
+                "backend (its node runs no Kubernetes): drop it, or add --backend kind"
+            )
+        if version.strip() in ("", "all"):
+            raise CliError(
+                f"{K8S_VERSION.flag} {version!r}: cniqs brings up one cluster, so name one Kubernetes minor "
+                "(e.g. 1.36); 'all' is the suite's, one run per version"
+            )
+        values[K8S_VERSION.flag] = version
     return values
 
 
@@ -357,9 +380,10 @@ def cmd_down(args: argparse.Namespace, ui: Console) -> int:
 
 
 def one_line(exc: BaseException, limit: int = 600) -> str:
-    """The message on one line; long ones (a log tail in a wait's error) cut at limit characters."""
+    """The message on one line; long ones (a log tail in a wait's error) cut at limit characters. A failed kind
+    create is whole: its message is the few lines that say what failed, and where the nodes' logs are."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (CliError, state.StateError)):
+    if isinstance(exc, (CliError, state.StateError, CreateFailed)):
         return text
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -27,9 +27,11 @@ def kind_binary(environ: Mapping[str, str] | None = None) -> str:
 
 
 def kind_create(kind: str, name: str, image: str, config: str, kubeconfig: str, wait: str = DEFAULT_WAIT) -> list[str]:
+    """--retain: when the create fails, kind leaves the nodes as they are (it deletes them otherwise), so their
+    logs can be exported before the caller deletes the cluster (cniqs.providers.kind.cluster.create)."""
     return [
         kind, "create", "cluster", "--name", name, "--image", image,
-        "--config", config, "--wait", wait, "--kubeconfig", kubeconfig,
+        "--config", config, "--wait", wait, "--kubeconfig", kubeconfig, "--retain",
     ]  # fmt: skip
 
 

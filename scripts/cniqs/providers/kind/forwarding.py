@@ -109,13 +109,13 @@ def _bridged_to_iptables(family: Family) -> bool:
 
 
 def accept_between_nodes(
-    run: Runner, engine: str, network: str, cluster: str, families: Sequence[Family] = FAMILIES
+    run: Runner, engine: str, network: str, cluster: str, families: Sequence[Family] | None = None
 ) -> list[str]:
     """After the cluster is created: accept forwarding across its network's bridge where the host would drop
     it. Returns what was done, a line each (empty when the host needs nothing); RuntimeError when a rule the
     host needs cannot be added, naming the command that would add it."""
     needy = []
-    for family in families:
+    for family in FAMILIES if families is None else families:
         if not _bridged_to_iptables(family):
             continue
         listing = run([family.tool, "-S", "FORWARD"], timeout=30)
@@ -144,10 +144,10 @@ def accept_between_nodes(
     return done
 
 
-def remove_for(run: Runner, cluster: str, families: Sequence[Family] = FAMILIES) -> list[str]:
+def remove_for(run: Runner, cluster: str, families: Sequence[Family] | None = None) -> list[str]:
     """When the cluster is gone: delete every rule tagged with its name. Returns notes on what stays."""
     notes = []
-    for family in families:
+    for family in FAMILIES if families is None else families:
         listing = run([family.tool, "-S", "FORWARD"], timeout=30)
         if listing.rc != 0:
             continue  # no such tool, or not allowed to read: nothing of ours can be there

@@ -194,6 +194,7 @@ class KindProvider:
                     kind_cluster.create(
                         run_process, cluster, image.node, opts.workers, opts.ip_family,
                         kind_cluster.kubeadm_patches(minor), _containerd_patches(image),
+                        logs=opts.artifacts / cluster.name,
                     )  # fmt: skip
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
             forwarded = forwarding.accept_between_nodes(run_process, engine, net, cluster.name)
@@ -225,7 +226,9 @@ class KindProvider:
             watcher.closed(minor)
             try:
                 if cluster is not None and (failed or watcher.failed(minor)):
-                    artifacts = _collect(kind, cluster, backend, opts.artifacts / cluster.name)
+                    artifacts = opts.artifacts / cluster.name
+                    if not cluster.deleted:  # else a failed create exported the nodes' logs there, then deleted them
+                        artifacts = _collect(kind, cluster, backend, artifacts)
                     watcher.record(minor, artifacts=artifacts)
                     options.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {minor} in {artifacts}")
                 _teardown(cluster, backend, keep=opts.keep, notes=notes)
@@ -241,14 +244,14 @@ class KindProvider:
                             notes.extend(f"kept with the cluster: {line}" for line in forwarded)
                         else:  # a deleted cluster, or a reused one given its rule by this run
                             notes.extend(forwarding.remove_for(run_process, cluster.name))
-                    if not opts.reuse_cluster and not opts.keep and cluster is not None:
+                    if not opts.reuse_cluster and cluster is not None and (not opts.keep or cluster.deleted):
                         note = network.leave_network(run_process, engine, net)
                         if note:
                             notes.append(note)
                     for note in notes:
                         watcher.note(minor, note)
                 finally:
-                    if cluster is None or not (cluster.created and opts.keep):
+                    if cluster is None or cluster.deleted or not (cluster.created and opts.keep):
                         shutil.rmtree(workdir, ignore_errors=True)
 
     # the cniqs tool: one one-node cluster, kept between commands
@@ -276,6 +279,8 @@ class KindProvider:
         image = images(opts, entry, opts.pod_image)
         workdir.mkdir(parents=True, exist_ok=True)
         cluster = kind_cluster.prepare(kind, name, workdir)
+        logs = create_logs(workdir, name)
+        shutil.rmtree(logs, ignore_errors=True)  # an earlier failed create's, of a cluster long gone
         net = network.kind_network(engine)
         targets = opts.targets
         extra = {
@@ -290,7 +295,7 @@ class KindProvider:
             with network.creating_on_network(run_process, engine, net):
                 kind_cluster.create(
                     run_process, cluster, image.node, 0, "ipv4",
-                    kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image),
+                    kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image), logs=logs,
                 )  # fmt: skip
             forwarding.accept_between_nodes(run_process, engine, net, name)
             if image.registry is not None:
@@ -360,6 +365,11 @@ class KindProvider:
         return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
 
 
+def create_logs(workdir: Path, name: str) -> Path:
+    """Where `cniqs up` keeps the nodes' logs of a failed `kind create cluster` (next to the cluster's kubeconfig)."""
+    return workdir / f"{name}.create-failed"
+
+
 def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:
     nodes = list(backend.nodes) if backend is not None else _nodes(cluster)
     return collect(
@@ -401,9 +411,7 @@ def collect(
         log_file=log_file,
     )
     if kind and cluster:
-        result = run(commands.kind_export_logs(kind, cluster, str(dest / "kind-logs")), timeout=600)
-        if result.rc != 0:
-            (dest / "kind-export-logs.err").write_text(result.stderr)
+        kind_cluster.export_logs(run, kind, cluster, dest)
     return dest
 
 
@@ -412,7 +420,8 @@ def _teardown(
 ) -> None:
     if cluster is None:
         return
-    deleting = cluster.created and not keep
+    gone = cluster.deleted  # a failed create deleted it already, kept or not
+    deleting = cluster.created and not keep and not gone
     try:
         if backend is not None and not cluster.created:
             # A reused cluster goes back to how it was: plugin and test namespace removed. A kept
@@ -425,7 +434,7 @@ def _teardown(
             backend.close()
         if deleting:
             cluster.delete(run_process)
-        elif cluster.created:
+        elif cluster.created and not gone:
             notes.append(
                 f"kept: kubectl --kubeconfig {cluster.kubeconfig} ...; "
                 f"delete with: {' '.join(commands.kind_delete(cluster.kind, cluster.name, str(cluster.kubeconfig)))}"

@@ -27,13 +27,15 @@ def release_notes(tag: str) -> str:
     return f"{KIND_RELEASES_PAGE}/tag/{tag}"
 
 
-# kubectl for each row of the newest release (the skew policy allows kubectl one minor away from the API server
-# at most), and the sha256 of its linux-amd64 binary (dl.k8s.io/release/<v>/bin/linux/amd64/kubectl), as pinned
-# by kubespray (kubernetes-sigs/kubespray 46dbdd39, roles/kubespray_defaults/vars/main/checksums.yml,
-# kubectl_checksums.amd64). kubespray pins no 1.37 kubectl yet, so the 1.37 row uses kubectl v1.36.4, within the
-# skew. CI installs each row's kubectl and checks it against this pin and against the kubectl.sha256 published
-# next to it.
+# kubectl for each row of the newest release, each row's own minor (the skew policy allows kubectl one minor away
+# from the API server at most; kubectl_problems checks that much), and the sha256 of its linux-amd64 binary
+# (dl.k8s.io/release/<v>/bin/linux/amd64/kubectl). v1.36.4, v1.35.8 and v1.34.11 as pinned by kubespray
+# (kubernetes-sigs/kubespray 46dbdd39, roles/kubespray_defaults/vars/main/checksums.yml, kubectl_checksums.amd64),
+# which pins no 1.37 kubectl yet; v1.37.0 as pinned by rosenhouse/capi-dagger-dev-env a8b7f948,
+# internal/devenv/infra/infra.go (its kubectl download for KubernetesVersion v1.37.0, amd64). CI installs each
+# row's kubectl and checks it against this pin and against the kubectl.sha256 published next to it.
 KUBECTL_SHA256_LINUX_AMD64 = {
+    "v1.37.0": "6129359f4e1f3848a5572ccb0b26cf28b8ca08cef38c95a765b2f64a2c961a2f",
     "v1.36.4": "8b8f088da2dab964f853b38464033b1be15ede2839eca751482357c45abdd05a",
     "v1.35.8": "874d5e72dbb819f43cff16bcd1e4f8bac5b7f2361fe1e55049b0a6c676fb0cbf",
     "v1.34.11": "8efbb9435132a190920eb65a47a8c1ecf755ad85ab57a600c9bedbab460bb7a8",
@@ -190,7 +192,7 @@ KIND_RELEASE_NOTES = NEWEST.notes
 IMAGES: tuple[NodeImage, ...] = NEWEST.images
 
 # The kubectl each row's CI job installs (a key of KUBECTL_SHA256_LINUX_AMD64).
-KUBECTL_FOR_MINOR = {"1.37": "v1.36.4", "1.36": "v1.36.4", "1.35": "v1.35.8", "1.34": "v1.34.11"}
+KUBECTL_FOR_MINOR = {"1.37": "v1.37.0", "1.36": "v1.36.4", "1.35": "v1.35.8", "1.34": "v1.34.11"}
 
 ALL = "all"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cniqs import build, kubebin
 from cniqs.common import pathenv
-from cniqs.common.errors import NodeGone
+from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.run import run_process
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.provider import Option, RunOptions, State, Targets
@@ -126,6 +126,14 @@ def select(version: str) -> list[str]:
     return [chosen.removeprefix("v")]
 
 
+def cli_minor(options: RunOptions) -> str:
+    """The one minor a `cniqs up`/`demo` cluster runs (--k8s-version); Refused, with the pinned ones, otherwise."""
+    try:
+        return select(str(options.get("--k8s-version", "")))[0]
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
 class KubeProvider:
     name = "kube"
     debian_packages = True
@@ -190,7 +198,7 @@ class KubeProvider:
 
     @contextmanager
     def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KubeBackend]:
-        minor = select(str(options.get("--k8s-version", "")))[0]
+        minor = cli_minor(options)
         with (
             interrupt_on_termination(),
             kube_cluster.up(minor, workers=0, say=options.say) as cluster,
@@ -203,7 +211,7 @@ class KubeProvider:
                 backend.close()
 
     def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
-        minor = select(str(options.get("--k8s-version", "")))[0]
+        minor = cli_minor(options)
         with kube_cluster.up(minor, workers=0, keep=True, say=lambda _: None) as cluster:
             state = State(
                 "kube", cluster.name, root=cluster.state.root, image=cluster.image, kubeconfig=str(cluster.kubeconfig),
