@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cniqs.common.errors import NodeGone, Refused
+from cniqs.common.phases import Phases
 from cniqs.common.run import Runner, check, run_process
 from cniqs.provider import Option, RunOptions, State, Targets
 from cniqs.providers.k8s import diagnostics
@@ -183,11 +184,13 @@ class KindProvider:
         notes: list[str] = []
         forwarded: list[str] = []
         net = network.kind_network(engine)
+        phases = Phases()
         try:
             if opts.reuse_cluster:
                 cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
             else:
                 _pull(engine, image)
+                phases.mark("pull")
                 cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
                 watcher.record(minor, cluster=cluster.name)
                 with network.creating_on_network(run_process, engine, net):
@@ -196,6 +199,7 @@ class KindProvider:
                         kind_cluster.kubeadm_patches(minor), _containerd_patches(image),
                         logs=opts.artifacts / cluster.name,
                     )  # fmt: skip
+            phases.mark("kind create")
             watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
             forwarded = forwarding.accept_between_nodes(run_process, engine, net, cluster.name)
             for line in forwarded:
@@ -212,17 +216,20 @@ class KindProvider:
                 access=commands.access(engine), registry=image.registry,
             )  # fmt: skip
             watcher.opened(minor, backend, opts.artifacts / cluster.name)
+            phases.mark("configure")  # the bridge rule, mirror hosts, DNS zone, egress
             backend.wait_nodes_ready()
             if not cluster.created:
                 # A reused cluster may hold what an interrupted run left: start from the cluster's own chain.
                 backend.uninstall()
                 backend.use_base_chain(None)
             backend.create_namespace()
+            phases.mark("nodes ready")
             yield backend
         except BaseException:
             failed = True
             raise
         finally:
+            phases.mark("tests")
             watcher.closed(minor)
             try:
                 if cluster is not None and (failed or watcher.failed(minor)):
@@ -248,6 +255,8 @@ class KindProvider:
                         note = network.leave_network(run_process, engine, net)
                         if note:
                             notes.append(note)
+                    phases.mark("teardown")  # diagnostics when failed, delete, network
+                    notes.append(phases.line())
                     for note in notes:
                         watcher.note(minor, note)
                 finally:
