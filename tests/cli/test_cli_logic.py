@@ -226,6 +226,17 @@ def test_other_import_errors_are_left_as_they_are(
     assert raised.value is error
 
 
+def test_the_extras_are_the_packages_optional_dependencies() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert {extra for extra, _ in providers.EXTRAS.values()} <= set(extras)
+    assert "cni-quickstart[local]" in extras["kube"] and "e2e" not in extras
+    for requirement in ("grpcio", "protobuf", "container-runtime-interface-api", "cryptography"):
+        assert not [d for d in project["dependencies"] if d.startswith(requirement)], requirement
+
+
 @pytest.mark.parametrize("command", [["demo", "--backend", "local"], ["up", "--backend", "kube"]])
 def test_a_missing_extra_is_one_line_without_the_generic_hint(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
