@@ -1,6 +1,8 @@
 """`pip install .` into a fresh venv: the cniqs tool works from another directory, with no checkout behind it.
 
-Needs PyPI (the library's dependencies are installed from it); the first run takes a minute or two.
+Without extras it drives kind and has no gRPC, CRI API or cryptography; the local backend then names its extra,
+and works once `.[local]` is installed. Needs PyPI (the dependencies are installed from it); the first run takes
+a minute or two.
 """
 
 from __future__ import annotations
@@ -45,10 +47,36 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
     assert status.returncode == 1 and "nothing is up: run `cniqs up` first" in status.stderr, status
     assert "Traceback" not in status.stderr
 
-    # A recorded local node that is gone: status loads the local provider and says what to do.
+    # No extras: none of the local and kube providers' client libraries.
+    probe = (
+        "import importlib\nfor m in ('grpc', 'cri_api', 'google.protobuf', 'cryptography'):\n"
+        "    try:\n        importlib.import_module(m)\n        print(m)\n    except ImportError:\n        pass\n"
+    )
+    found = run([python, "-c", probe], elsewhere, env)
+    assert (found.returncode, found.stdout) == (0, ""), found
+
+    # kind's prerequisites check runs; with only the venv on PATH it finds no kind, kubectl or engine (and so
+    # starts nothing). The local backend says, in one line, which extra to install.
+    bare = {**env, "PATH": str(venv / "bin")}
+    kind = run([cniqs, "demo", "--backend", "kind"], elsewhere, bare)
+    assert kind.returncode == 1 and "Traceback" not in kind.stderr, kind
+    assert kind.stderr.splitlines()[-1].startswith("cniqs: error: the kind backend cannot run here: kind not found")
+    local = run([cniqs, "demo", "--backend", "local"], elsewhere, bare)
+    assert local.returncode == 1 and "Traceback" not in local.stderr, local
+    error = local.stderr.splitlines()[-1]
+    assert error.startswith("cniqs: error: the local backend needs the Python module ") and error.endswith(
+        "extra: pip install 'cni-quickstart[local]' (in a checkout: pip install -e '.[local]')"
+    ), local
+
+    # A recorded local node: without the extra, status names it; with it, status loads the local provider and
+    # says what to do about the node being gone.
     state_dir.mkdir()
     gone = {"backend": "local", "id": "0000dead", "root": str(tmp_path / "no-such-root"), "image": "x:1"}
     (state_dir / "state.json").write_text(json.dumps(gone))
+    status = run([cniqs, "status"], elsewhere, env)
+    assert status.returncode == 1 and "pip install 'cni-quickstart[local]'" in status.stderr, status
+    installed = run([*pip_install[:-1], f"{source}[local]"], elsewhere, env, timeout=1200)
+    assert installed.returncode == 0, installed.stderr[-2000:]
     status = run([cniqs, "status"], elsewhere, env)
     assert status.returncode == 1 and "run `cniqs down` to forget it" in status.stderr, status
     assert "Traceback" not in status.stderr

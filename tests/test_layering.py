@@ -1,7 +1,9 @@
 """The library's layering: cniqs never imports the tests or pytest, and its packages import each other one way.
 
 Every import in scripts/cniqs is read from the source (also those inside functions), so a lazy import
-counts as much as one at the top of a module.
+counts as much as one at the top of a module. Only the local and kube providers import their extras' modules
+(gRPC, the CRI API, cryptography), and what a plain install runs (cniqs, kind, the site) loads none of them:
+those tests follow only the imports that run when a module is imported.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 LIBRARY = Path(__file__).resolve().parents[1] / "scripts" / "cniqs"
 FORBIDDEN = ("e2e", "tests", "pytest", "_pytest")
@@ -109,3 +113,74 @@ def test_providers_never_import_the_cli_and_the_plumbing_imports_nothing_above_i
 def test_the_cycle_finder_finds_cycles() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+# -- the local and kube providers' extras ----------------------------------------------------------
+
+EXTRA_MODULES = {"grpc": "cniqs.providers.local", "cri_api": "cniqs.providers.local",
+                 "google": "cniqs.providers.local", "cryptography": "cniqs.providers.kube"}  # fmt: skip
+
+
+def eager_imports(path: Path) -> Iterator[tuple[int, str]]:
+    """The imports that run when the module is imported: not those inside functions or `if TYPE_CHECKING:`."""
+    tree = ast.parse(path.read_text(), str(path))
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending += node.orelse
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.lineno, node.module
+            yield from ((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+        else:
+            pending += ast.iter_child_nodes(node)
+
+
+def loaded_with(start: str) -> dict[str, set[str]]:
+    """{library module that importing start runs: the extras' modules it imports}."""
+    modules = library_modules()
+    found: dict[str, set[str]] = {}
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found[name] = set()
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules]
+        for _, imported in eager_imports(modules[name]):
+            if imported in modules:
+                todo.append(imported)
+            elif imported.split(".")[0] in EXTRA_MODULES:
+                found[name].add(imported.split(".")[0])
+    return {name: extra for name, extra in found.items() if extra}
+
+
+def test_only_the_local_and_kube_providers_import_their_extras_modules() -> None:
+    found = [
+        f"{path.relative_to(LIBRARY.parent)}:{line}: imports {imported}"
+        for name, path in library_modules().items()
+        for line, imported in imports(path)
+        if (owner := EXTRA_MODULES.get(imported.split(".")[0])) and not name.startswith(owner + ".")
+        if not (owner == "cniqs.providers.local" and name.startswith("cniqs.providers.kube."))
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "start", ["cniqs.cli.main", "cniqs.providers.kind.provider", "cniqs.site.__main__", "cniqs.providers.local.cleanup"]
+)
+def test_the_tool_kind_and_the_site_load_without_the_extras(start: str) -> None:
+    """A plain `pip install .` has none of them: `cniqs` and the kind provider import them only when the local
+    or kube provider is asked for (cniqs.providers.get), and a kept local node is torn down without them."""
+    assert loaded_with(start) == {}
+
+
+def test_the_local_and_kube_providers_do_load_them() -> None:
+    assert set().union(*loaded_with("cniqs.providers.local.provider").values()) == {"grpc", "cri_api"}
+    assert "cryptography" in set().union(*loaded_with("cniqs.providers.kube.provider").values())

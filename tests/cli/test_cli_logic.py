@@ -178,6 +178,80 @@ def test_unexpected_errors_become_one_line_with_a_hint() -> None:
     assert cli.describe_error(CliError("say it\nonce")) == "say it once"
 
 
+# -- a provider whose extra is not installed -------------------------------------------------------
+
+
+def missing(module: str):
+    def make() -> None:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "extra"),
+    [("local", "grpc", "local"), ("local", "cri_api", "local"), ("local", "google", "local"),
+     ("local", "google.protobuf", "local"), ("kube", "cryptography", "kube"), ("kube", "grpc", "kube")],
+)  # fmt: skip
+def test_a_provider_without_its_extra_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, name: str, module: str, extra: str
+) -> None:
+    monkeypatch.setitem(providers.PROVIDERS, name, missing(module))
+    with pytest.raises(providers.MissingExtra) as raised:
+        providers.get(name)
+    assert str(raised.value) == (
+        f"the {name} backend needs the Python module {module}, which the package installs only with its "
+        f"'{extra}' extra: pip install 'cni-quickstart[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
+    )
+    assert isinstance(raised.value.__cause__, ModuleNotFoundError)
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("local", ModuleNotFoundError("No module named 'yaml'", name="yaml")),  # not the extra's: a broken install
+     ("local", ModuleNotFoundError("No module named 'grpcio'", name="grpcio")),
+     ("local", ImportError("cannot import name 'x' from 'grpc'", name="grpc")),  # there, but not what we need
+     ("kind", ModuleNotFoundError("No module named 'grpc'", name="grpc")),  # kind has no extra
+     ("local", ModuleNotFoundError("No module named 'cryptography'", name="cryptography"))],
+)  # fmt: skip
+def test_other_import_errors_are_left_as_they_are(
+    monkeypatch: pytest.MonkeyPatch, name: str, error: ImportError
+) -> None:
+    def make() -> None:
+        raise error
+
+    monkeypatch.setitem(providers.PROVIDERS, name, make)
+    with pytest.raises(ImportError) as raised:
+        providers.get(name)
+    assert raised.value is error
+
+
+def test_the_extras_are_the_packages_optional_dependencies() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert {extra for extra, _ in providers.EXTRAS.values()} <= set(extras)
+    assert "cni-quickstart[local]" in extras["kube"] and "e2e" not in extras
+    for requirement in ("grpcio", "protobuf", "container-runtime-interface-api", "cryptography"):
+        assert not [d for d in project["dependencies"] if d.startswith(requirement)], requirement
+
+
+@pytest.mark.parametrize("command", [["demo", "--backend", "local"], ["up", "--backend", "kube"]])
+def test_a_missing_extra_is_one_line_without_the_generic_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("CNIQS_STATE_DIR", str(tmp_path))
+    name = command[-1]
+    monkeypatch.setitem(providers.PROVIDERS, name, missing("grpc"))
+    assert cli.main(command) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"cniqs: using the {name} backend (chosen with --backend)",
+        f"cniqs: error: the {name} backend needs the Python module grpc, which the package installs only with its "
+        f"'{name}' extra: pip install 'cni-quickstart[{name}]' (in a checkout: pip install -e '.[{name}]')",
+    ]
+
+
 # -- console ---------------------------------------------------------------------------------------
 
 

@@ -390,7 +390,7 @@ def one_line(exc: BaseException, limit: int = 600) -> str:
 
 def hint(exc: BaseException) -> str:
     name = type(exc).__name__
-    if isinstance(exc, (CliError, state.StateError)):
+    if isinstance(exc, (CliError, state.StateError, providers.MissingExtra)):
         return ""
     if isinstance(exc, WaitTimeout):
         return "rerun with -v to see every command; `cniqs status` shows where the node's logs are"

@@ -21,7 +21,8 @@ TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "uns
          "busybox", "dnsmasq", "mount", "umount", "sysctl", "gcc")  # fmt: skip
 REFERENCE_PLUGINS = ("ptp", "host-local", "portmap", "loopback")
 REFERENCE_PLUGIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
-PYTHON_MODULES = ("grpc", "cri_api.v1.api_pb2", "tenacity")
+# gRPC and the CRI API are not here: without them this module does not import (cniqs.providers names the extra).
+PYTHON_MODULES = ("tenacity",)
 
 OPTIONS = (
     Option("--local-keep", "leave the local node up and print how to poke at it", action="store_true"),
