@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -373,7 +374,7 @@ def test_k8s_version_goes_to_the_kind_and_kube_providers(command: str) -> None:
 def test_kind_up_makes_the_cluster_of_the_version_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`cniqs up --k8s-version 1.36` (a CI job's version) creates the node image of 1.36, not the newest."""
     from cniqs.common.run import Completed
-    from cniqs.providers.kind import network, versions
+    from cniqs.providers.kind import versions
 
     for var in ("CNIQS_REGISTRY_MIRROR", "CNIQS_KIND_DNS_ZONE", "CNIQS_KIND_EGRESS", "CNIQS_KIND", "KIND"):
         monkeypatch.delenv(var, raising=False)
@@ -386,11 +387,7 @@ def test_kind_up_makes_the_cluster_of_the_version_asked(tmp_path: Path, monkeypa
         raise AssertionError(f"unexpected command {argv}")
 
     made: list[str] = []
-    monkeypatch.setattr(kind_provider, "run_process", run)
-    monkeypatch.setattr(network, "network_marks", lambda: tmp_path / "marks")
-    monkeypatch.setattr(kind_provider.commands, "engine", lambda *a, **k: "docker")
-    monkeypatch.setattr(kind_provider.kind_cluster, "existing_clusters", lambda run, kind: [])
-    monkeypatch.setattr(kind_provider.kind_cluster, "create", lambda run, cluster, image, *a, **k: made.append(image))
+    _fake_kind_up(monkeypatch, tmp_path, run, lambda run, cluster, image, *a, **k: made.append(image))
     provider = providers.get("kind")
     for given in ("1.36", "v1.35.8", None):
         values = {} if given is None else {"--k8s-version": given}
@@ -461,7 +458,6 @@ def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
     """`cniqs up --kind-egress ci` reads the kind network's gateway once; the backend that reveal and the demo
     attach then pings it, resolves the name and fetches its URL (egress.select, as the suite does)."""
     from cniqs.common.run import Completed
-    from cniqs.providers.kind import network
 
     for var in ("CNIQS_REGISTRY_MIRROR", "CNIQS_KIND_DNS_ZONE", "CNIQS_KIND_EGRESS", "CNIQS_KIND", "KIND"):
         monkeypatch.delenv(var, raising=False)
@@ -478,11 +474,7 @@ def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
         raise AssertionError(f"unexpected command {argv}")
 
     made: list[str] = []
-    monkeypatch.setattr(kind_provider, "run_process", run)
-    monkeypatch.setattr(network, "network_marks", lambda: tmp_path / "marks")
-    monkeypatch.setattr(kind_provider.commands, "engine", lambda *a, **k: "docker")
-    monkeypatch.setattr(kind_provider.kind_cluster, "existing_clusters", lambda run, kind: [])
-    monkeypatch.setattr(kind_provider.kind_cluster, "create", lambda run, cluster, *a, **k: made.append(cluster.name))
+    _fake_kind_up(monkeypatch, tmp_path, run, lambda run, cluster, *a, **k: made.append(cluster.name))
     monkeypatch.setattr(kind_provider.egress, "network_gateway", lambda run, engine, env: f"172.18.0.1 ({engine})")
     provider = providers.get("kind")
     current = provider.up(RunOptions({"--kind-egress": "ci"}), name="cniqs", workdir=tmp_path)
@@ -501,3 +493,14 @@ def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
         provider.up(RunOptions({"--kind-egress": "icmp"}), name="cniqs3", workdir=tmp_path)
     with pytest.raises(NodeGone, match="no gateway"):
         kind_provider.cli_targets({"egress": "ci"}, kind_provider.CLI_TARGETS)
+
+
+def _fake_kind_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run: Any, create: Any) -> None:
+    """The kind provider's up() on docker with `run` for its commands and `create` for kind create."""
+    from cniqs.providers.kind import network
+
+    monkeypatch.setattr(kind_provider, "run_process", run)
+    monkeypatch.setattr(network, "network_marks", lambda: tmp_path / "marks")
+    monkeypatch.setattr(kind_provider.commands, "engine", lambda *a, **k: "docker")
+    monkeypatch.setattr(kind_provider.kind_cluster, "existing_clusters", lambda run, kind: [])
+    monkeypatch.setattr(kind_provider.kind_cluster, "create", create)
