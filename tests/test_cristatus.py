@@ -7,47 +7,21 @@ a unix socket, as containerd serves it: a different HTTP/2 and HPACK implementat
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 from cri_api.v1 import api_pb2 as api
-from cri_api.v1 import api_pb2_grpc as rpc
 
 from cniqs.common import cristatus
-
-
-class Runtime(rpc.RuntimeServiceServicer):
-    def __init__(self) -> None:
-        self.info: dict[str, str] = {}
-        self.fail: grpc.StatusCode | None = None
-        self.verbose: list[bool] = []
-
-    def Status(self, request: Any, context: Any) -> Any:  # noqa: N802 (the CRI's name)
-        self.verbose.append(request.verbose)
-        if self.fail is not None:
-            context.abort(self.fail, "runtime says no")
-        condition = api.RuntimeCondition(type="NetworkReady", status=True)
-        return api.StatusResponse(status=api.RuntimeStatus(conditions=[condition]), info=self.info)
+from tests.crifake import Runtime, serve
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, Runtime]]:
-    runtime = Runtime()
-    with tempfile.TemporaryDirectory(prefix="cniqs-cri-") as folder:  # short: unix socket paths are limited
-        path = f"{folder}/cri.sock"
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        rpc.add_RuntimeServiceServicer_to_server(runtime, server)
-        server.add_insecure_port(f"unix://{path}")
-        server.start()
-        try:
-            yield path, runtime
-        finally:
-            server.stop(None)
+    with serve() as both:
+        yield both
 
 
 def test_status_returns_the_verbose_info(served: tuple[str, Runtime]) -> None:

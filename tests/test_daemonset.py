@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from cniqs import nodeinstall
@@ -13,6 +15,7 @@ from cniqs.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.nodefiles import LocalFiles
 from cniqs.provider import KINDNET, kindnet_chain
 from cniqs.providers.k8s import daemonset
+from tests.crifake import Runtime, serve
 
 
 def test_manifest_is_least_privilege_on_every_node() -> None:
@@ -146,3 +149,60 @@ def test_after_the_final_uninstall_the_running_install_never_applies_again(
     finally:
         proc.kill()
         proc.wait()
+
+
+# `ready`: the runtime's loaded chain, asked over CRI with the standard library (no crictl in the image)
+
+
+@pytest.fixture
+def runtime() -> Iterator[tuple[str, Runtime]]:
+    with serve() as both:
+        yield both
+
+
+def ready(socket: str, state: Path, entry: dict[str, object] | None = None) -> int:
+    args = ["ready", "--socket", socket, "--state", str(state), "--timeout", "5"]
+    return nodeinstall.main([*args, "--entry", json.dumps(entry)] if entry is not None else args)
+
+
+def test_ready_when_the_runtime_has_loaded_the_chain_ending_in_the_entry(
+    runtime: tuple[str, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket, cri = runtime
+    entry = chain_entry()
+    base = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x")
+    cri.load(base)
+    assert ready(socket, tmp_path, entry) == 1
+    assert "the runtime has not loaded the chain with cni-quickstart yet" in capsys.readouterr().err
+    cri.load({**base, "plugins": [*base["plugins"], entry]})
+    assert ready(socket, tmp_path, entry) == 0
+    assert ready(socket, tmp_path) == 0, "without --entry: cni-quickstart anywhere in the loaded chain"
+    other = {**entry, "fakeIPv4": "192.0.2.0/24"}
+    assert ready(socket, tmp_path, other) == 1, "another entry than the one installed is not this install"
+    assert cri.verbose and all(cri.verbose), "the cniconfig is only in Status's verbose info"
+
+
+def test_not_ready_when_the_runtime_cannot_say(
+    runtime: tuple[str, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket, cri = runtime
+    cri.info = {"config": "{}"}  # a CRI runtime that reports no cniconfig
+    assert ready(socket, tmp_path, chain_entry()) == 1
+    assert "has no cniconfig" in capsys.readouterr().err
+    cri.fail = grpc.StatusCode.UNAVAILABLE
+    assert ready(socket, tmp_path, chain_entry()) == 1
+    assert f"CRI Status on {socket} failed" in capsys.readouterr().err
+    assert ready(str(tmp_path / "none.sock"), tmp_path, chain_entry()) == 1
+    assert f"cannot connect to {tmp_path}/none.sock" in capsys.readouterr().err
+
+
+def test_a_refused_node_is_not_ready_whatever_the_runtime_says(
+    runtime: tuple[str, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket, cri = runtime
+    entry = chain_entry()
+    base = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x")
+    cri.load({**base, "plugins": [*base["plugins"], entry]})
+    (tmp_path / nodeinstall.NOT_READY).write_text("00-aaa.conflist sorts before\n")
+    assert ready(socket, tmp_path, entry) == 1
+    assert "not ready: 00-aaa.conflist sorts before" in capsys.readouterr().err
