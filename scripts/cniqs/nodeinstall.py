@@ -147,7 +147,9 @@ def runtime_problem(socket: str, entry: dict[str, object] | None, timeout: float
         return f"CRI Status on {socket} failed: {exc}"
     text = json.dumps(info)
     try:
-        loaded = conflist.CNI_TYPE in info.get("cniconfig", "") if entry is None else conflist.chain_matches(text, entry)
+        loaded = (
+            conflist.CNI_TYPE in info.get("cniconfig", "") if entry is None else conflist.chain_matches(text, entry)
+        )
     except ParseError as exc:
         return f"the runtime's CRI Status: {exc}"
     return None if loaded else "the runtime has not loaded the chain with cni-quickstart yet"
