@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -47,16 +48,16 @@ def cniconfig(chain: dict[str, Any] | None) -> dict[str, Any]:
 
 
 @contextmanager
-def serve() -> Iterator[tuple[str, Runtime]]:
-    """(socket path, runtime) while the server runs."""
+def serve(path: Path | None = None) -> Iterator[tuple[str, Runtime]]:
+    """(socket path, runtime) while the server runs; path: where its socket goes (default: a temp dir)."""
     runtime = Runtime()
     with tempfile.TemporaryDirectory(prefix="cniqs-cri-") as folder:  # short: unix socket paths are limited
-        path = f"{folder}/cri.sock"
+        socket = str(path or f"{folder}/cri.sock")
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         rpc.add_RuntimeServiceServicer_to_server(runtime, server)
-        server.add_insecure_port(f"unix://{path}")
+        server.add_insecure_port(f"unix://{socket}")
         server.start()
         try:
-            yield path, runtime
+            yield socket, runtime
         finally:
             server.stop(None)

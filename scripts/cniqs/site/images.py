@@ -100,7 +100,7 @@ def push_pod_image(registry: mirror.Registry) -> str:
 
 
 def push_installer(registry: mirror.Registry) -> str:
-    image = daemonset.build_image()
+    image = daemonset.build_image(build.build_local())
     return push_archive(registry, image.archive, registry.mirror.ref(image.name), image.name)
 
 
