@@ -67,7 +67,7 @@ def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_c
     made by the same command the Dockerfile runs (`python -m cniqs.build --out /out`, its export stage copies
     /out/ to dest as it is), in a copy of this checkout."""
     require(embed.missing())
-    require(None if shutil.which("ldd") else "no ldd (the installer image build lists shared libraries with it)")
+    require(None if shutil.which("ldd") else "no ldd (the node build lists the C library with it)")
     checkout = tmp_path / "checkout"
     for part in ("plugin", "scripts"):
         shutil.copytree(REPO / part, checkout / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
@@ -88,13 +88,14 @@ def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_c
     before = {p.relative_to(step2).as_posix(): p.read_bytes() for p in step2.rglob("*") if p.is_file()}
 
     native = Path(run([sys.executable, "-m", "cniqs.build"]).strip().splitlines()[-1])
-    crictl = tmp_path / "crictl"  # the image build takes a crictl built elsewhere; its content is not run here
-    crictl.write_bytes(b"#!/bin/sh\n")
-    archive = Path(run([sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build", "--crictl", str(crictl)])
-                   .split("\t")[0])  # fmt: skip
+    daemonset = [sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build"]
+    archive = Path(run(daemonset).split("\t")[0])
+    # the image from step 2's folder, as on a Mac whose only node build is the container's
+    from_step2 = Path(run([*daemonset, "--from", str(step2), "--out", str(tmp_path / "images")]).split("\t")[0])
 
     assert native.is_relative_to(checkout / "build"), f"the native build went to {native}, not into this checkout"
     assert not native.is_relative_to(step2), f"the native build {native} is in step 2's folder {step2}"
     assert archive.is_file() and archive.is_relative_to(checkout / "build")
+    assert from_step2.is_file() and from_step2.is_relative_to(tmp_path / "images")
     after = {p.relative_to(step2).as_posix(): p.read_bytes() for p in step2.rglob("*") if p.is_file()}
     assert after == before, "step 2's container build was changed by the native or the DaemonSet build"

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
-from cniqs import nodeinstall
+from cniqs import build, embed, nodeinstall
 from cniqs.common.errors import InstallError
 from cniqs.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.nodefiles import LocalFiles
 from cniqs.provider import KINDNET, kindnet_chain
 from cniqs.providers.k8s import daemonset
+from tests.crifake import Runtime, serve
+from tests.prereq import require
+from tests.test_build import readme_container_dest
 
 
 def test_manifest_is_least_privilege_on_every_node() -> None:
@@ -146,3 +159,226 @@ def test_after_the_final_uninstall_the_running_install_never_applies_again(
     finally:
         proc.kill()
         proc.wait()
+
+
+# `ready`: the runtime's loaded chain, asked over CRI with the standard library (no crictl in the image)
+
+
+@pytest.fixture
+def runtime() -> Iterator[tuple[str, Runtime]]:
+    with serve() as both:
+        yield both
+
+
+def ready(socket: str, state: Path, entry: dict[str, object] | None = None) -> int:
+    args = ["ready", "--socket", socket, "--state", str(state), "--timeout", "5"]
+    return nodeinstall.main([*args, "--entry", json.dumps(entry)] if entry is not None else args)
+
+
+def test_ready_when_the_runtime_has_loaded_the_chain_ending_in_the_entry(
+    runtime: tuple[str, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket, cri = runtime
+    entry = chain_entry()
+    base = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x")
+    cri.load(base)
+    assert ready(socket, tmp_path, entry) == 1
+    assert "the runtime has not loaded the chain with cni-quickstart yet" in capsys.readouterr().err
+    cri.load({**base, "plugins": [*base["plugins"], entry]})
+    assert ready(socket, tmp_path, entry) == 0
+    assert ready(socket, tmp_path) == 0, "without --entry: cni-quickstart anywhere in the loaded chain"
+    other = {**entry, "fakeIPv4": "192.0.2.0/24"}
+    assert ready(socket, tmp_path, other) == 1, "another entry than the one installed is not this install"
+    assert cri.verbose and all(cri.verbose), "the cniconfig is only in Status's verbose info"
+
+
+def test_not_ready_when_the_runtime_cannot_say(
+    runtime: tuple[str, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket, cri = runtime
+    cri.info = {"config": "{}"}  # a CRI runtime that reports no cniconfig
+    assert ready(socket, tmp_path, chain_entry()) == 1
+    assert "has no cniconfig" in capsys.readouterr().err
+    cri.fail = grpc.StatusCode.UNAVAILABLE
+    assert ready(socket, tmp_path, chain_entry()) == 1
+    assert f"CRI Status on {socket} failed" in capsys.readouterr().err
+    assert ready(str(tmp_path / "none.sock"), tmp_path, chain_entry()) == 1
+    assert f"cannot connect to {tmp_path}/none.sock" in capsys.readouterr().err
+
+
+def test_a_refused_node_is_not_ready_whatever_the_runtime_says(
+    runtime: tuple[str, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket, cri = runtime
+    entry = chain_entry()
+    base = kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x")
+    cri.load({**base, "plugins": [*base["plugins"], entry]})
+    (tmp_path / nodeinstall.NOT_READY).write_text("00-aaa.conflist sorts before\n")
+    assert ready(socket, tmp_path, entry) == 1
+    assert "not ready: 00-aaa.conflist sorts before" in capsys.readouterr().err
+
+
+# The installer image: put together from one node build (native or the container build), nothing built here
+
+# The first 20 bytes of an aarch64 ELF executable (64-bit, little-endian, e_machine 183)
+ARM64_ELF = bytes.fromhex("7f454c460201010000000000000000000200b700")
+
+
+def fake_node_build(folder: Path, elf: bytes = ARM64_ELF) -> Path:
+    """What plugin/Dockerfile exports for linux/arm64 (as on an Apple silicon Mac), with stand-in contents."""
+    for name in (build.NAME, build.INSTALLER_NAME):
+        (folder / name / "lib").mkdir(parents=True)
+        (folder / name / name).write_bytes(elf + name.encode())
+        (folder / name / name).chmod(0o755)
+        (folder / name / "lib" / "libpython3.11.so.1.0").write_bytes(elf + b"libpython")
+    (folder / build.LIBC / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
+    (folder / build.LIBC / "lib" / "ld-linux-aarch64.so.1").write_bytes(elf + b"loader")
+    (folder / build.LIBC / "lib" / "aarch64-linux-gnu" / "libc.so.6").write_bytes(elf + b"libc")
+    return folder / build.NAME
+
+
+def layer_of(archive: Path) -> tuple[dict[str, Any], dict[str, bytes | None]]:
+    """(image config, {path: content or None for dirs and links}) of a one-layer OCI archive."""
+    with tarfile.open(archive) as tar:
+
+        def blob(digest: str) -> bytes:
+            fh = tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
+            assert fh is not None
+            return fh.read()
+
+        index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(blob(index["manifests"][0]["digest"]))
+        config = json.loads(blob(manifest["config"]["digest"]))
+        layer = blob(manifest["layers"][0]["digest"])
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        files = {m.name: (tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}  # type: ignore[union-attr]
+    return config, files
+
+
+def test_the_image_is_put_together_from_a_node_build_with_nothing_built_or_run_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a Mac with the container build of README step 2: no Go (crictl was built with it), no PyInstaller,
+    no ldd, no process at all; the image is for the build's architecture, not this host's."""
+    step2 = tmp_path / "build" / "container" / "linux-arm64"
+    fake_node_build(step2)
+
+    def no_process(argv: Any, *args: Any, **kwargs: Any) -> Any:
+        pytest.fail(f"the image build ran {argv!r}")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no go, no ldd, no docker
+    assert daemonset.main(["build", "--from", str(step2), "--out", str(tmp_path / "out")]) == 0
+    archive, name = capsys.readouterr().out.strip().split("\t")
+    config, files = layer_of(Path(archive))
+    assert name.startswith(f"{daemonset.IMAGE_REPO}:") and Path(archive).parent == tmp_path / "out"
+    assert config["architecture"] == "arm64" and config["os"] == "linux"
+    assert config["config"]["Cmd"] == ["/installer/cniqs-installer", "--help"]
+    assert files["plugin/cni-quickstart"] == ARM64_ELF + b"cni-quickstart"
+    assert files["installer/cniqs-installer"] == ARM64_ELF + b"cniqs-installer"
+    assert files["lib/ld-linux-aarch64.so.1"] == ARM64_ELF + b"loader", "the C library at its paths on the builder"
+    assert files["lib/aarch64-linux-gnu/libc.so.6"] == ARM64_ELF + b"libc"
+    assert not [f for f in files if "crictl" in f], "the node has a crictl, the installer needs none"
+    libc = {"lib", "lib/aarch64-linux-gnu", "lib/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/libc.so.6"}
+    assert set(files) - libc - {"tmp"} == {f for f in files if f.startswith(("plugin", "installer"))}
+
+
+def test_the_image_tag_follows_every_file_it_holds(tmp_path: Path) -> None:
+    plugin = fake_node_build(tmp_path / "a")
+    first = daemonset.build_image(plugin, tmp_path / "out").name
+    assert daemonset.build_image(plugin, tmp_path / "out").name == first
+    (build.libc_of(plugin) / "lib" / "aarch64-linux-gnu" / "libc.so.6").write_bytes(ARM64_ELF + b"other libc")
+    assert daemonset.build_image(plugin, tmp_path / "out").name != first
+
+
+def test_without_a_node_build_it_says_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(daemonset.build, "build_local", lambda **_: pytest.fail("no native build on a Mac"))
+    assert daemonset.main(["build"]) == 1
+    err = capsys.readouterr().err
+    arch = build.host_arch()
+    dest = readme_container_dest(arch)
+    assert "this host is darwin, the native build needs Linux" in err
+    assert f"docker buildx build --platform linux/{arch} -f plugin/Dockerfile --output type=local,dest={dest} ." in err
+    assert f"python -m cniqs.providers.k8s.daemonset build --from {dest}" in err
+    # A container build from before the installer was built beside the plugin: what it lacks, what to run
+    old = tmp_path / "old"
+    fake_node_build(old)
+    shutil.rmtree(old / build.INSTALLER_NAME)
+    assert daemonset.main(["build", "--from", str(old)]) == 1
+    err = capsys.readouterr().err
+    assert f"{old} is not a node build of this tree (no cniqs-installer/cniqs-installer" in err
+    assert "docker buildx build --platform linux/arm64 -f plugin/Dockerfile" in err
+
+
+@pytest.fixture(scope="module")
+def real_build() -> Path:
+    """This machine's node build (the plugin's folder), as `python -m cniqs.build` and the Dockerfile make it."""
+    require(embed.missing())
+    require(None if shutil.which("ldd") else "no ldd (the node build lists the C library with it)")
+    return build.build_local()
+
+
+def test_the_embedded_installer_runs_its_commands_and_asks_the_runtime_itself(
+    real_build: Path, runtime: tuple[str, Runtime], node: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """The installer as the image holds it (frozen into embedded CPython, no grpcio, no crictl): install, ready
+    over CRI against a real gRPC server, uninstall."""
+    socket, cri = runtime
+    exe = str(build.installer_of(real_build) / build.INSTALLER_NAME)
+    bin_dir, conf_dir, plugin = node
+    state = tmp_path / "state"
+    state.mkdir()
+    entry = chain_entry()
+    dirs = ["--bin", str(bin_dir), "--conf", str(conf_dir), "--state", str(state)]
+
+    def installer(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": "/usr/bin:/bin"}
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    done = installer("install", *dirs, "--plugin", str(plugin), "--entry", json.dumps(entry), "--once")
+    assert done.returncode == 0, done.stderr
+    installed = json.loads((conf_dir / INSTALLED_NAME).read_text())
+    cri.load(installed)
+    probe = ["ready", "--socket", socket, "--state", str(state), "--entry", json.dumps(entry), "--timeout", "10"]
+    assert installer(*probe).returncode == 0, installer(*probe).stderr
+    cri.load(kindnet_chain(KINDNET, ["10.244.0.0/24"], "/x"))
+    not_yet = installer(*probe)
+    assert not_yet.returncode == 1 and "has not loaded the chain" in not_yet.stderr, not_yet
+    assert installer("uninstall", *dirs, "--final").returncode == 0
+    assert not (conf_dir / INSTALLED_NAME).exists()
+
+
+def test_the_image_alone_runs_the_installer(real_build: Path, runtime: tuple[str, Runtime]) -> None:
+    """The image's files are all the installer needs: its C library is the build's, not the node's (run in a
+    chroot of the layer; root only)."""
+    require(None if os.geteuid() == 0 and shutil.which("chroot") else "needs root and chroot")
+    image = daemonset.build_image(real_build, Path(tempfile.mkdtemp(prefix="cniqs-img-")))
+    config, files = layer_of(image.archive)
+    assert config["architecture"] == build.host_arch()
+    chroot = str(shutil.which("chroot"))
+    root = Path(tempfile.mkdtemp(prefix="cniqs-root-"))
+    try:
+        for path, content in sorted(files.items()):
+            target = root / path
+            if content is None:
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+                target.chmod(0o755)
+        (root / "run").mkdir()
+        with serve(root / "run" / "cri.sock") as (_, cri):
+            cri.load(None)
+            argv = [chroot, str(root), "/installer/cniqs-installer", "ready", "--socket", "/run/cri.sock"]
+            proc = subprocess.run(argv, capture_output=True, text=True, env={}, timeout=60)
+        assert proc.returncode == 1 and "has not loaded the chain with cni-quickstart" in proc.stderr, proc
+        help_ = subprocess.run([chroot, str(root), *config["config"]["Cmd"]], capture_output=True, text=True, env={})
+        assert help_.returncode == 0 and "uninstall" in help_.stdout, help_
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(image.archive.parent, ignore_errors=True)

@@ -46,3 +46,17 @@ def test_the_node_folder_holds_no_python_sources() -> None:
     assert NAME in files
     assert not [f for f in files if f.endswith((".py", ".pyc"))], files
     assert all(f == NAME or f.startswith("lib/") for f in files), files
+
+
+def test_the_installer_freezes_only_the_standard_library_and_its_own_modules() -> None:
+    """It runs in the installer image, which has no site-packages: no grpcio, protobuf or kubernetes client;
+    its CRI call is cniqs.common.cristatus. Its own modules are the build's cache key (own_sources)."""
+    installer = embed.plan(embed.INSTALLER)
+    frozen = {name for name, _, _ in installer.frozen}
+    assert {"cniqs.nodeinstall", "cniqs.common.cristatus", "cniqs.conflist", "cniqs.build"} <= frozen
+    assert not {n for n in frozen if n.split(".")[0] in ("grpc", "google", "cri_api", "kubernetes", "yaml")}
+    assert "cniqs.embed" not in frozen, "the builder is never imported on a node"
+    ours = {n for n in frozen if n == "cniqs" or n.startswith("cniqs.")}
+    own = {p.relative_to(embed.INSTALLER.search).with_suffix("").as_posix().replace("/", ".") for p in
+           embed.own_sources(embed.INSTALLER)}  # fmt: skip
+    assert {n.removesuffix(".__init__") for n in own} == ours

@@ -11,15 +11,15 @@ Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the pro
 2. an arm64 Debian bookworm root filesystem (debootstrap --arch=arm64; glibc 2.36, no newer than any node
    the executable is meant for: cniqs.providers.kind.versions.NODE_GLIBC), cached in the user cache dir
    under arm64/rootfs, keyed by release, architecture and packages;
-3. PyInstaller (this machine's version, for the DaemonSet installer) in a venv inside it (cached per version);
-4. inside it, `python -m cniqs.build` and `python -m cniqs.providers.k8s.daemonset build`, exactly as on an
-   arm64 host: build/plugin/linux-arm64/cni-quickstart/, build/plugin/installer-linux-arm64/ and the image
-   archive in build/plugin/. crictl is cross-built outside (Go, GOARCH=arm64), as the root filesystem has no Go;
-5. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION answer
+3. inside it, `python3 -m cniqs.build`, exactly as on an arm64 host: build/plugin/linux-arm64/ with the
+   plugin (cni-quickstart/), the DaemonSet's installer (cniqs-installer/) and their C library (libc/); the
+   installer image is then put together from that folder here (`python -m cniqs.providers.k8s.daemonset
+   build --from build/plugin/linux-arm64`: only files into a tar, it needs no emulation);
+4. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION answer
    as the plugin module and a CNI error (code 4, no traceback) for a call without CNI variables.
 
 Why a chroot and not `podman run --platform linux/arm64`: the cached root filesystem is used in place (no
-image import of some 400 MB per change, no commit of the PyInstaller venv), and the build reads and writes
+image import of some 400 MB per change), and the build reads and writes
 this checkout's files directly. Its mounts (/proc, /dev, the sources, the output) are made in a private
 mount namespace (`unshare --mount`): they disappear with its last process, also when the build is killed.
 The image itself is then run with podman by the arm64 tests (tests/arm64).
@@ -38,7 +38,6 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from cniqs import build, debian, kubebin
@@ -49,9 +48,9 @@ MACHINE = "aarch64"
 EM_AARCH64 = 183  # e_machine of an aarch64 ELF file
 NODE_GLIBC = "2.36"  # bookworm: kind.versions.NODE_GLIBC, the oldest node userland (tests/kind checks)
 RELEASE = "bookworm"
-# The node executable (cniqs.embed): a C compiler, libc headers and Python's headers and static library
-# (python3-dev). The installer (PyInstaller): the shared libpython (Debian's python3 links it statically),
-# venv with pip, objdump and strip (binutils). ca-certificates for PyPI.
+# The node build (cniqs.embed, the plugin and the installer): a C compiler, libc headers and Python's headers
+# and static library (python3-dev). The others served the PyInstaller installer this build replaced; they
+# stay so that the cached root filesystems (keyed by these packages) stay valid.
 PACKAGES = (
     "python3", "python3-dev", "libpython3.11", "python3-venv", "gcc", "libc6-dev", "binutils", "ca-certificates",
 )  # fmt: skip
@@ -67,7 +66,6 @@ MASK = bytes.fromhex("ffffffffffffff00fffffffffffffffffeffffff")
 # Inside the root filesystem
 SRC = "/src"  # scripts/ and plugin/ of this checkout, read-only
 OUT = "/out"  # this checkout's build/plugin: the outputs land where an arm64 host's build puts them
-TOOLS = "/tools"  # the cross-built crictl
 PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -162,7 +160,7 @@ def ensure_emulation() -> Binfmt:
     return entry
 
 
-# --- the root filesystem and PyInstaller -------------------------------------------------------------------
+# --- the root filesystem -------------------------------------------------------------------------------
 
 
 def cache_dir() -> Path:
@@ -174,20 +172,6 @@ def rootfs() -> Path:
         return debian.rootfs(cache_dir() / "rootfs", RELEASE, PACKAGES, arch=ARCH)
     except debian.RootfsError as err:
         raise EmulationError(str(err)) from None
-
-
-# The PyInstaller the installer is frozen with when this machine has none to match (pyproject's [build]
-# allows >=6.10,<7; this is the version the tests ran with).
-PYINSTALLER_FALLBACK = "6.22.3"
-
-
-def pyinstaller_version() -> str:
-    """This machine's PyInstaller (the amd64 installer's), so both architectures' installers freeze alike;
-    PYINSTALLER_FALLBACK where it has none."""
-    try:
-        return metadata.version("pyinstaller")
-    except metadata.PackageNotFoundError:
-        return PYINSTALLER_FALLBACK
 
 
 @dataclass(frozen=True)
@@ -255,43 +239,6 @@ def in_rootfs(
     return lines[-1] if lines else ""
 
 
-CA_INSIDE = "/run/cniqs-host-ca.crt"
-
-
-def host_ca_bundle(environ: Mapping[str, str] | None = None) -> Path | None:
-    """The CA bundle this machine's pip trusts (PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, else Debian's):
-    the root filesystem's pip is given the same, so PyPI works behind a TLS-inspecting proxy too."""
-    environ = os.environ if environ is None else environ
-    for key in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        if environ.get(key) and Path(environ[key]).is_file():
-            return Path(environ[key])
-    debian_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
-    return debian_bundle if debian_bundle.is_file() else None
-
-
-def ensure_pyinstaller(root: Path, log: Path) -> str:
-    """A venv with PyInstaller (pyinstaller_version()) inside root; returns its python (a path inside root)."""
-    version = pyinstaller_version()
-    venv = f"/opt/cniqs/pyinstaller-{version}"
-    stamp = root / venv.lstrip("/") / ".complete"
-    if stamp.is_file():
-        return f"{venv}/bin/python"
-    t0 = time.monotonic()
-    _say(f"installing PyInstaller {version} in the arm64 root filesystem (log {log})")
-    shutil.rmtree(root / venv.lstrip("/"), ignore_errors=True)
-    shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
-    in_rootfs(root, ["python3", "-m", "venv", venv], log=log, what="python3 -m venv")
-    pip = [f"{venv}/bin/python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check"]
-    ca = host_ca_bundle()
-    binds = [Bind(ca, CA_INSIDE)] if ca else []
-    env = {"PIP_CERT": CA_INSIDE} if ca else {}
-    in_rootfs(root, [*pip, f"pyinstaller=={version}"], binds=binds, env=env, log=log,
-              what=f"pip install pyinstaller=={version}")  # fmt: skip
-    stamp.write_text(f"{time.monotonic() - t0:.0f}\n")
-    _say(f"PyInstaller {version} installed in {time.monotonic() - t0:.0f} s")
-    return f"{venv}/bin/python"
-
-
 # --- the build ---------------------------------------------------------------------------------------------
 
 
@@ -321,21 +268,11 @@ def build_all(force: bool = False) -> Built:
         raise EmulationError(f"chroot {root} uname -m says {machine.stdout.strip() or machine.stderr.strip()!r}")
     step("rootfs", t0)
     log = cache_dir() / "build.log"
-    t0 = time.monotonic()
-    python = ensure_pyinstaller(root, log)
-    step("pyinstaller", t0)
-    t0 = time.monotonic()
-    try:
-        crictl_dir = kubebin.build_tools([kubebin.CRICTL], goarch=ARCH)
-    except kubebin.BuildError as err:
-        raise EmulationError(f"crictl for arm64: {err}") from None
-    step("crictl", t0)
     out = build_root()
     out.mkdir(parents=True, exist_ok=True)
     binds = [
         Bind(PACKAGE.parent, f"{SRC}/scripts"),
         Bind(plugin_sources().parent, f"{SRC}/plugin"),
-        Bind(crictl_dir, TOOLS),
         Bind(out, OUT, writable=True),
     ]
     env = {"PYTHONPATH": f"{SRC}/scripts:{SRC}/plugin", "CNIQS_BUILD_DIR": OUT, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -343,30 +280,26 @@ def build_all(force: bool = False) -> Built:
         env["CNIQS_VERBOSE"] = "1"
     force_flag = ["--force"] if force else []
     t0 = time.monotonic()
-    _say(f"building the plugin inside the arm64 root filesystem (emulated; log {log})")
+    _say(f"building the plugin and the installer inside the arm64 root filesystem (emulated; log {log})")
     inside = in_rootfs(
         root,
-        [python, "-m", "cniqs.build", "--out", f"{OUT}/linux-{ARCH}", *force_flag],
+        ["python3", "-m", "cniqs.build", "--out", f"{OUT}/linux-{ARCH}", *force_flag],
         binds=binds,
         env=env,
         log=log,
-        what="python -m cniqs.build (arm64)",
+        what="python3 -m cniqs.build (arm64)",
     )
     executable = out / Path(inside).relative_to(OUT)
     step("plugin", t0)
     t0 = time.monotonic()
-    _say("building the installer image inside the arm64 root filesystem (emulated)")
-    daemonset = [python, "-m", "cniqs.providers.k8s.daemonset", "build", "--out", OUT]
-    line = in_rootfs(
-        root,
-        [*daemonset, "--crictl", f"{TOOLS}/crictl", *force_flag],
-        binds=binds,
-        env=env,
-        log=log,
-        what="python -m cniqs.providers.k8s.daemonset build (arm64)",
-    )
-    archive_inside, _, image = line.partition("\t")
-    archive = out / Path(archive_inside).relative_to(OUT)
+    # The image from that folder, here (no emulation needed: files into a tar), by its own command (the
+    # DaemonSet is a layer above this module).
+    argv = [sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build", "--from", str(executable.parents[1])]
+    proc = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise EmulationError(f"the arm64 installer image: {proc.stderr.strip()[-1500:]}")
+    archive_text, _, image = proc.stdout.strip().splitlines()[-1].partition("\t")
+    archive = Path(archive_text)
     step("image", t0)
     return Built(root, executable, archive, image, seconds)
 
@@ -440,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         made = build_all(force=args.force)
         checks = verify(made.rootfs, made.executable)
-    except (EmulationError, kubebin.BuildError) as err:
+    except EmulationError as err:
         print(f"arm64: {err}", file=sys.stderr)
         return 1
     for check in checks:

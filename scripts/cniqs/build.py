@@ -6,7 +6,11 @@ through it costs about 1.1x a bare `python3 -I -S -c pass` (`python -m cniqs.ben
 of what the PyInstaller one-folder build it replaced cost over python3, and a third of Nuitka's). It
 needs a C compiler and the Python headers (apt: gcc, libc6-dev; python3-dev for Debian's python3).
 
-PyInstaller (freeze()) still builds the DaemonSet's in-pod installer, and the benchmark's candidates.
+Beside the plugin the same build makes the DaemonSet's node installer (cniqs.nodeinstall, embedded the
+same way: cniqs-installer/) and copies the C library both run on (libc/, at its paths on this machine):
+everything the installer image holds, so the image is put together from this build's folder on any host.
+PyInstaller (freeze()) builds only the benchmark's candidates now.
+
 The folder installs as `<bin dir>/cni-quickstart.d/` with `<bin dir>/cni-quickstart` a symlink to the
 executable in it.
 """
@@ -25,7 +29,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cniqs import embed
 from cniqs.common.errors import InstallError
 from cniqs.conflist import CNI_TYPE
 from cniqs.nodefiles import LocalFiles, NodeFiles
@@ -33,8 +36,8 @@ from cniqs.resources import build_root, plugin_sources
 
 NAME = CNI_TYPE  # the executable is named after the CNI type: libcni runs <bin dir>/<type>
 LINK_TARGET = f"{NAME}.d/{NAME}"
-# Modules the plugin never imports (PyInstaller builds); keeping them out shrinks the folder and the start-up.
-EXCLUDES = embed.NEVER_IMPORTED
+INSTALLER_NAME = "cniqs-installer"  # the DaemonSet's node installer, built beside the plugin
+LIBC = "libc"  # beside both: the C library they run on, each file at its path (the installer image's root)
 
 # PyInstaller options of the node build: strip the binaries, bytecode at -OO, modules as loose .pyc files
 # beside the executable (noarchive: no PYZ archive to open and search on every call).
@@ -51,18 +54,43 @@ def host_arch() -> str:
         raise SystemExit(f"unsupported machine {machine!r}: cni-quickstart builds for amd64 and arm64") from None
 
 
+# e_machine of an ELF file -> the architecture it runs on
+ELF_MACHINES = {62: "amd64", 183: "arm64"}
+
+
+def elf_arch(path: Path) -> str:
+    """The architecture an ELF executable was built for (from its header: the build's, not this host's)."""
+    with path.open("rb") as fh:
+        head = fh.read(20)
+    if head[:4] != b"\x7fELF" or len(head) < 20 or head[5] != 1:
+        raise ValueError(f"{path} is not a little-endian ELF file")
+    machine = int.from_bytes(head[18:20], "little")
+    try:
+        return ELF_MACHINES[machine]
+    except KeyError:
+        raise ValueError(f"{path} is built for ELF machine {machine}, neither amd64 nor arm64") from None
+
+
 def source_digest() -> str:
-    """A digest of the plugin's sources: a build is reused while it matches."""
+    """A digest of our sources the build freezes, the plugin's and the installer's: a build is reused while
+    it matches."""
+    from cniqs import embed  # the builder: never imported on a node (the installer imports this module)
+
     h = hashlib.sha256()
     sources = plugin_sources()
     for path in sorted(sources.rglob("*.py")):
         h.update(path.relative_to(sources.parent).as_posix().encode())
+        h.update(path.read_bytes())
+    for path in embed.own_sources(embed.INSTALLER):
+        h.update(path.relative_to(embed.INSTALLER.search).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
 def build_digest() -> str:
     """source_digest() plus what else decides a build: the embedded build's launcher and its builder."""
+    from cniqs import embed
+
     h = hashlib.sha256(f"{source_digest()}\0{sys.version}".encode())
     for path in (embed.LAUNCHER_C, Path(embed.__file__)):
         h.update(path.read_bytes())
@@ -70,9 +98,15 @@ def build_digest() -> str:
 
 
 def build_local(out: Path | None = None, force: bool = False) -> Path:
-    """Build for this host's architecture; return the one-folder directory (holding the executable)."""
+    """Build for this host's architecture; return the plugin's one-folder directory (holding the executable),
+    beside which are the installer's (installer_of) and the C library (libc_of)."""
     if sys.platform != "linux":
-        raise SystemExit("the local build needs Linux; on other hosts use the container build (plugin/Dockerfile)")
+        raise SystemExit(
+            "the local build needs Linux; on other hosts use the container build (README step 2: docker buildx "
+            "build --platform linux/ARCH -f plugin/Dockerfile --output type=local,dest=build/container/linux-ARCH .),"
+            " whose folder the DaemonSet's image build takes too (python -m cniqs.providers.k8s.daemonset build "
+            "--from build/container/linux-ARCH)"
+        )
     digest = build_digest()
     root = out or build_root() / f"linux-{host_arch()}"
     # One build at a time per folder: parallel test workers (pytest -n) and tox envs share this checkout's.
@@ -83,20 +117,48 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
 
 
 def _build_locked(root: Path, digest: str, force: bool) -> Path:
+    from cniqs import embed
+
     folder = root / NAME
     stamp = root / "source.sha256"
-    if not force and (folder / NAME).is_file() and stamp.is_file() and stamp.read_text() == digest:
+    done = (folder / NAME).is_file() and (root / INSTALLER_NAME / INSTALLER_NAME).is_file()
+    if not force and done and stamp.is_file() and stamp.read_text() == digest:
         return folder
     if root.exists() and any(root.iterdir()) and not stamp.is_file():
         raise SystemExit(f"{root} is not empty and holds no earlier build of ours ({stamp.name}); not replacing it")
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     log = root / "build.log"
-    print(f"cniqs: building {NAME} (embedded CPython, a few seconds; log {log})", file=sys.stderr, flush=True)
+    print(f"cniqs: building {NAME} and {INSTALLER_NAME} (embedded CPython, a few seconds; log {log})",
+          file=sys.stderr, flush=True)  # fmt: skip
     embed.build(plugin_sources(), root, NAME)
     self_check(folder / NAME)
+    installer = embed.build(embed.INSTALLER, root, INSTALLER_NAME)
+    installer_check(installer / INSTALLER_NAME)
+    embed.copy_c_library([folder, installer], root / LIBC)
     stamp.write_text(digest)
     return folder
+
+
+def installer_of(plugin: Path) -> Path:
+    """The installer's one-folder build beside a plugin build folder (this build's or the container build's)."""
+    return plugin.parent / INSTALLER_NAME
+
+
+def libc_of(plugin: Path) -> Path:
+    """The C library folder beside a plugin build folder: its files at their paths (lib/..., lib64/...)."""
+    return plugin.parent / LIBC
+
+
+def installer_check(executable: Path) -> None:
+    """The installer build starts and knows its commands; SystemExit if not."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    proc = subprocess.run([str(executable), "--help"], capture_output=True, text=True, env=env, timeout=30)
+    if proc.returncode != 0 or "uninstall" not in proc.stdout:
+        raise SystemExit(
+            f"the build {executable} does not answer --help (exit {proc.returncode}):\n"
+            f"{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+        )
 
 
 def self_check(executable: Path) -> None:

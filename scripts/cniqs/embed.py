@@ -10,6 +10,11 @@ libpython is linked statically when the building Python ships libpython3.X.a (py
 libpython3.X-dev), else the shared libpython is copied into lib/ and found through an $ORIGIN rpath.
 Needs a C compiler and the building Python's headers; the executable runs on the same architecture and
 the same or a newer glibc than the build machine (build on bookworm for kind's nodes).
+
+The DaemonSet's node installer (cniqs.nodeinstall) is built the same way (INSTALLER): the same launcher
+running another module's main(), that module's imports frozen in. So every executable of the installer image
+comes from this one build, on a Linux host or in plugin/Dockerfile's container, and needs neither
+PyInstaller nor anything else of the host that runs the image build.
 """
 
 from __future__ import annotations
@@ -42,18 +47,48 @@ EXCLUDES = ("typing", *NEVER_IMPORTED)
 
 
 @dataclass(frozen=True)
+class Program:
+    """What one executable runs: main is the module whose main() the launcher calls, search the folder its
+    package is imported from, entries where the import graph starts, excludes what it never imports."""
+
+    main: str
+    search: Path
+    entries: tuple[str, ...]
+    excludes: tuple[str, ...]
+
+
+def plugin_program(sources: Path) -> Program:
+    """The plugin (sources: the cni_quickstart package's folder)."""
+    entries = (f"{PLUGIN_PACKAGE}.__main__", f"{PLUGIN_PACKAGE}.main")
+    return Program(f"{PLUGIN_PACKAGE}.main", sources.parent, entries, EXCLUDES)
+
+
+# The installer's modules use typing, dataclasses (so inspect), pathlib (so urllib.parse) and shutil at run
+# time; cniqs.embed is imported by cniqs.build only to build, never on a node.
+INSTALLER_EXCLUDES = (
+    "tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio",
+    "multiprocessing", "zipfile", "bz2", "lzma", "cniqs.embed",
+    "_hashlib",  # OpenSSL's hashes (libcrypto, 4.5 MiB): hashlib falls back to CPython's own sha256
+)  # fmt: skip
+INSTALLER = Program("cniqs.nodeinstall", PACKAGE.parent, ("cniqs.nodeinstall",), INSTALLER_EXCLUDES)
+
+
+@dataclass(frozen=True)
 class Plan:
     frozen: tuple[tuple[str, Path, bool], ...]  # (module, source file, is package)
     extensions: tuple[Path, ...]  # extension modules to place in lib/
 
 
-def plan(sources: Path, excludes: Iterable[str] = EXCLUDES, extra: Iterable[str] = START_MODULES) -> Plan:
-    """Every module the plugin can import (imports inside functions included), but excludes."""
+def plan(program: Program | Path, extra: Iterable[str] = START_MODULES) -> Plan:
+    """Every module the program can import (imports inside functions included), but its excludes. A Path is
+    the plugin's sources (plugin_program)."""
+    if isinstance(program, Path):
+        program = plugin_program(program)
     stdlib = sysconfig.get_path("stdlib")
     # Where this Python's extension modules are installed; in a venv, platstdlib would name the venv's own lib/.
     dynload = sysconfig.get_config_var("DESTSHARED") or os.path.join(stdlib, "lib-dynload")
-    finder = modulefinder.ModuleFinder(path=[str(sources.parent), stdlib, dynload], excludes=list(excludes))
-    for name in (f"{PLUGIN_PACKAGE}.__main__", f"{PLUGIN_PACKAGE}.main", *extra):
+    finder = modulefinder.ModuleFinder(path=[str(program.search), stdlib, dynload], excludes=list(program.excludes))
+    for name in (*program.entries, *extra):
         finder.import_hook(name)
     frozen, extensions = [], []
     for name, module in sorted(finder.modules.items()):
@@ -66,6 +101,16 @@ def plan(sources: Path, excludes: Iterable[str] = EXCLUDES, extra: Iterable[str]
         else:
             extensions.append(Path(file))
     return Plan(tuple(frozen), tuple(extensions))
+
+
+def own_sources(program: Program) -> list[Path]:
+    """The program's own modules (under its search folder), as a build's cache key needs them: quick, as only
+    they are read (the standard library is the building Python's, which the key names by version)."""
+    finder = modulefinder.ModuleFinder(path=[str(program.search)], excludes=list(program.excludes))
+    for name in program.entries:
+        finder.import_hook(name)
+    files = {getattr(m, "__file__", None) for m in finder.modules.values()}
+    return sorted(Path(f) for f in files if f and f.endswith(".py"))
 
 
 def frozen_table_c(modules: Iterable[tuple[str, Path, bool]]) -> str:
@@ -153,6 +198,39 @@ def vendor_libraries(folder: Path, lib_dir: Path) -> list[str]:
     return copied
 
 
+def ldd_paths(elf: Path) -> list[Path]:
+    """The absolute paths ldd resolves for an ELF file: its libraries and its program interpreter."""
+    out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        candidate = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts else ""
+        if candidate.startswith("/"):
+            found.append(Path(candidate))
+    return found
+
+
+def copy_c_library(folders: Iterable[Path], dest: Path) -> list[Path]:
+    """Copy into dest, each at its path on this machine (dest/lib/x86_64-linux-gnu/libc.so.6, dest/lib64/...),
+    the glibc libraries and loader the folders' ELF files need: what vendor_libraries leaves out (it copied
+    the rest into their lib/). A root filesystem for them, as the installer image's. Returns the copies."""
+    needed: set[Path] = set()
+    for folder in folders:
+        for elf in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+            with elf.open("rb") as head:
+                if head.read(4) != b"\x7fELF":
+                    continue
+            needed.update(p for p in ldd_paths(elf) if p.name.startswith(GLIBC_LIBRARIES))
+    copied = []
+    for path in sorted(needed):
+        target = dest / path.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)  # the file a symlink (ld-linux's /lib64 link) names, under the link's path
+        target.chmod(0o755)
+        copied.append(target)
+    return copied
+
+
 def missing(cc: str | None = None) -> str | None:
     """Why this machine cannot build the embedded executable, or None when it can."""
     compiler = cc or os.environ.get("CC") or "gcc"
@@ -166,8 +244,9 @@ def missing(cc: str | None = None) -> str | None:
     return None
 
 
-def build(sources: Path, out: Path, name: str, link: str = "auto", cc: str | None = None) -> Path:
-    """Build the folder out/name holding the executable out/name/name; return the folder."""
+def build(sources: Path | Program, out: Path, name: str, link: str = "auto", cc: str | None = None) -> Path:
+    """Build the folder out/name holding the executable out/name/name; return the folder. sources: the
+    plugin's (a Path) or another Program."""
     if link not in LINKS:
         raise ValueError(f"link must be one of {LINKS}")
     problem = missing(cc)
@@ -179,18 +258,21 @@ def build(sources: Path, out: Path, name: str, link: str = "auto", cc: str | Non
     shutil.rmtree(folder, ignore_errors=True)
     lib_dir = folder / "lib"
     lib_dir.mkdir(parents=True)
-    found = plan(sources)
+    program = plugin_program(sources) if isinstance(sources, Path) else sources
+    found = plan(program)
     for ext in found.extensions:
         shutil.copy2(ext, lib_dir / ext.name)
     table = out / "frozen.c"
     table.write_text(frozen_table_c(found.frozen))
-    cmd = [compiler, "-O2", "-s", f"-I{include}", "-o", str(folder / name), str(LAUNCHER_C), str(table)]
+    cmd = [compiler, "-O2", "-s", f"-I{include}", f'-DCNIQS_MAIN="{program.main}"', "-o", str(folder / name)]
+    cmd += [str(LAUNCHER_C), str(table)]
     proc = subprocess.run([*cmd, *link_args(link, lib_dir)], capture_output=True, text=True)
     if proc.returncode != 0 and link == "auto" and static_libpython() is not None and shared_libpython() is not None:
         # A static libpython that cannot be linked here (not position-independent): the shared one.
         proc = subprocess.run([*cmd, *link_args("shared", lib_dir)], capture_output=True, text=True)
     table.unlink()
-    (out / "build.log").write_text(f"$ {' '.join(proc.args)}\n{proc.stdout}{proc.stderr}")
+    with (out / "build.log").open("a") as log:  # one log for the builds of a folder (plugin, installer)
+        log.write(f"$ {' '.join(proc.args)}\n{proc.stdout}{proc.stderr}")
     if proc.returncode != 0:
         raise SystemExit(f"compiling the launcher failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     vendor_libraries(folder, lib_dir)

@@ -6,6 +6,9 @@
  * only import path is lib/ beside the real executable (the extension modules the plugin needs), and
  * whose pure-Python modules, the plugin's and the stdlib's it imports, are frozen into the executable
  * (cniqs_frozen, generated at build time by cniqs.embed). Then it runs cni_quickstart.main.main().
+ *
+ * The DaemonSet's node installer is built from the same source with -DCNIQS_MAIN='"cniqs.nodeinstall"': the
+ * module whose main() it runs (cniqs.embed freezes that module's imports instead of the plugin's).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -18,7 +21,11 @@
 
 extern const struct _frozen cniqs_frozen[];
 
-static const wchar_t RUN[] = L"import sys\nfrom cni_quickstart.main import main\nsys.exit(main())\n";
+#ifndef CNIQS_MAIN
+#define CNIQS_MAIN "cni_quickstart.main"
+#endif
+
+static const wchar_t RUN[] = L"import sys\nfrom " CNIQS_MAIN " import main\nsys.exit(main())\n";
 
 /* The folder holding the real executable (symlinks resolved): lib/ is found from there. */
 static int exe_dir(char *out, size_t size, const char *argv0) {

@@ -10,8 +10,9 @@ network name kept). `install` then stays up, re-applying every few seconds, so a
 changes (kindnetd rewriting its conflist) gets the derived file re-derived, and an installer restart
 finds its own work and changes nothing. A node it cannot install on (no chain it understands, a foreign
 file that would still win) is left untouched; the reason goes to the pod log and `ready` fails. `ready`
-asks the node's runtime (crictl info) whether the loaded chain ends in cni-quickstart. It needs no API
-access at all.
+asks the node's runtime whether the loaded chain ends in cni-quickstart: CRI Status (verbose) over the
+runtime's socket, its info["cniconfig"] being what `crictl info` prints (cniqs.common.cristatus, the
+standard library only: the image carries no crictl and no grpcio). It needs no API access at all.
 
 The pod's preStop hook runs `uninstall --final` while `install` may be in the middle of an apply (a pod
 deleted just after it started, as a DaemonSet's pods are when it is deleted): one lock in the container
@@ -25,7 +26,6 @@ import argparse
 import fcntl
 import json
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -34,7 +34,8 @@ from pathlib import Path
 from types import FrameType
 
 from cniqs import build, conflist
-from cniqs.common.errors import InstallError
+from cniqs.common import cristatus
+from cniqs.common.errors import InstallError, ParseError
 from cniqs.nodefiles import LocalFiles
 
 STATE = Path("/tmp")  # inside the installer's own container: the not-ready reason, the lock, the final mark
@@ -129,20 +130,29 @@ def ready(args: argparse.Namespace) -> int:
     if not_ready.exists():
         _say(f"not ready: {not_ready.read_text().strip()}")
         return 1
-    argv = [args.crictl, "--runtime-endpoint", f"unix://{args.socket}", "info"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)
-    if proc.returncode != 0:
-        _say(f"not ready: crictl info failed: {proc.stderr.strip()[-300:]}")
-        return 1
     entry = json.loads(args.entry) if args.entry else None
-    if entry is None:
-        loaded = conflist.CNI_TYPE in proc.stdout
-    else:
-        loaded = conflist.chain_matches(proc.stdout, entry)
-    if not loaded:
-        _say("not ready: the runtime has not loaded the chain with cni-quickstart yet")
+    problem = runtime_problem(args.socket, entry, args.timeout)
+    if problem is not None:
+        _say(f"not ready: {problem}")
         return 1
     return 0
+
+
+def runtime_problem(socket: str, entry: dict[str, object] | None, timeout: float = 15) -> str | None:
+    """Why the runtime at socket has not loaded the chain ending in entry (None: cni-quickstart anywhere in
+    it); None when it has."""
+    try:
+        info = cristatus.status(socket, timeout=timeout)
+    except cristatus.CriError as exc:
+        return f"CRI Status on {socket} failed: {exc}"
+    text = json.dumps(info)
+    try:
+        loaded = (
+            conflist.CNI_TYPE in info.get("cniconfig", "") if entry is None else conflist.chain_matches(text, entry)
+        )
+    except ParseError as exc:
+        return f"the runtime's CRI Status: {exc}"
+    return None if loaded else "the runtime has not loaded the chain with cni-quickstart yet"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rm.set_defaults(func=uninstall)
     rd = sub.add_parser("ready")
     rd.add_argument("--socket", required=True)
-    rd.add_argument("--crictl", default="/bin/crictl")
+    rd.add_argument("--timeout", type=float, default=15.0, help="seconds for the runtime to answer")
     rd.add_argument("--entry", default="")
     rd.set_defaults(func=ready)
     for each in (inst, rm, rd):

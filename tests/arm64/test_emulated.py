@@ -95,7 +95,6 @@ def test_the_plugin_conformance_tests_pass_on_the_arm64_executable(made: Made) -
 
 def test_the_checks_refuse_a_build_of_another_architecture(made: Made) -> None:
     """The ELF check can fail: this host's amd64 executable is not taken for an arm64 one."""
-    pytest.importorskip("PyInstaller")
     host = build.build_local() / build.NAME
     with pytest.raises(arm64.EmulationError, match="not aarch64"):
         arm64.verify(made.rootfs, host)
@@ -134,11 +133,9 @@ def podman_run(image: str, *opts: str, cmd: tuple[str, ...] = (), stdin: str = "
 def test_the_installer_image_is_arm64_and_its_binaries_start(loaded: str) -> None:
     inspect = subprocess.run(["podman", "image", "inspect", loaded], capture_output=True, text=True, check=True)
     assert json.loads(inspect.stdout)[0]["Architecture"] == "arm64"
-    # the image's own command: the frozen installer's --help (its libraries are the image's, copied from arm64)
+    # the image's own command: the embedded installer's --help (its C library is the image's, the arm64 build's)
     proc = podman_run(loaded)
     assert proc.returncode == 0 and "install" in proc.stdout and "uninstall" in proc.stdout, proc
-    proc = podman_run(loaded, "--entrypoint", "/bin/crictl", cmd=("--version",))
-    assert proc.returncode == 0 and proc.stdout.startswith("crictl version"), proc  # go install stamps no version
     plugin = ("-e", "CNI_COMMAND=VERSION", "--entrypoint", "/plugin/cni-quickstart")
     proc = podman_run(loaded, *plugin, stdin='{"cniVersion": "1.0.0"}')
     assert proc.returncode == 0, proc

@@ -70,17 +70,6 @@ def test_cross_built_tools_get_their_own_bin_dir(monkeypatch: pytest.MonkeyPatch
         kubebin.build_tools([kubebin.CONTAINERD], goarch="arm64")
 
 
-def test_the_pyinstaller_pin_is_this_machines_or_the_fallback() -> None:
-    from importlib import metadata
-
-    try:
-        want = metadata.version("pyinstaller")
-    except metadata.PackageNotFoundError:
-        want = arm64.PYINSTALLER_FALLBACK
-    assert arm64.pyinstaller_version() == want
-    assert arm64.PYINSTALLER_FALLBACK.count(".") == 2
-
-
 def test_elf_machine_reads_the_header(tmp_path: Path) -> None:
     aarch64 = tmp_path / "a"
     aarch64.write_bytes(arm64.MAGIC + b"\0" * 44)
@@ -113,10 +102,3 @@ def test_a_file_is_bound_onto_a_file(tmp_path: Path) -> None:
     lines = arm64.mount_script(root, [arm64.Bind(ca, "/run/ca.crt")]).splitlines()
     assert lines[-4:] == [f"mkdir -p {root}/run", f"touch {root}/run/ca.crt", f"mount --bind {ca} {root}/run/ca.crt",
                           f"mount -o remount,bind,ro {root}/run/ca.crt"]  # fmt: skip
-
-
-def test_the_ca_bundle_is_the_one_pip_here_trusts(tmp_path: Path) -> None:
-    mine = tmp_path / "mine.crt"
-    mine.write_text("PEM")
-    assert arm64.host_ca_bundle({"PIP_CERT": str(mine), "SSL_CERT_FILE": "/nonexistent"}) == mine
-    assert arm64.host_ca_bundle({"PIP_CERT": str(tmp_path / "gone"), "SSL_CERT_FILE": str(mine)}) == mine

@@ -175,15 +175,31 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
     archive = tmp_path / "installer.oci.tar"
     archive.write_bytes(b"oci")
     image = daemonset.InstallerImage(archive, "cniqs.local/cniqs-installer:0123456789ab", folder)
-    monkeypatch.setattr(daemonset, "build_image", lambda force=False: image)
+    built: list[tuple[str, bool]] = []
+    images: list[Path] = []
+    monkeypatch.setattr(daemonset, "build_image", lambda plugin, out=None: images.append(plugin) or image)
     kube = KubeBackend.__new__(KubeBackend)  # no API server: the refusal comes before any API call
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
+    kube.builder = lambda arch, force: built.append((arch, force)) or folder
     kube.nodes = ["kind-worker", "kind-control-plane"]
     with pytest.raises(install.NodeInstallError) as exc:
         kube.install_daemonset_nowait(ENTRY)
     assert "kind-control-plane: the plugin executable needs glibc 2.38 but the node has glibc 2.36" in str(exc.value)
     assert "installer image carries the plugin built on this machine" in str(exc.value)
     assert kube.loaded_images == [] and not [c for c in run.calls if c[:2] == ["docker", "cp"]]
+    # The image holds the provider's build for the nodes' architecture (kind: native, else the container build)
+    assert built == [("amd64", False)] and images == [folder]
+
+
+def test_the_daemonset_is_built_for_one_architecture(folder: Path) -> None:
+    run, nodes = cluster("10.244.0.0/24")
+    nodes["kind-worker"] = FakeNode(machine="aarch64")
+    kube = KubeBackend.__new__(KubeBackend)
+    kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
+    kube.builder = lambda arch, force: pytest.fail("built for mixed nodes")
+    kube.nodes = ["kind-worker", "kind-control-plane"]
+    with pytest.raises(RuntimeError, match=r"one architecture; these nodes run \['amd64', 'arm64'\]"):
+        kube.install_daemonset_nowait(ENTRY)
 
 
 def test_required_glibc_is_the_newest_symbol_version(folder: Path) -> None:

@@ -195,9 +195,9 @@ def candidates() -> list[tuple[str, str, Callable[[Path], Path] | None, str]]:
     static = "" if embed.static_libpython() else "this Python has no libpython.a"
     return [
         ("PyInstaller onedir: --strip -OO noarchive, excludes", "pyinstaller-node",
-         pyinstaller(full, build.EXCLUDES), pyi),
+         pyinstaller(full, embed.NEVER_IMPORTED), pyi),
         ("PyInstaller onedir: --strip -OO, PYZ archive, excludes", "pyinstaller-pyz",
-         pyinstaller(no_archive, build.EXCLUDES), pyi),
+         pyinstaller(no_archive, embed.NEVER_IMPORTED), pyi),
         ("PyInstaller onedir: defaults", "pyinstaller-defaults", pyinstaller((), ()), pyi),
         ("Nuitka --standalone", "nuitka", nuitka, nui),
         ("relocatable CPython dir: python3 -I -S, .pyc subset, sh launcher", "relocatable", relocatable,

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 from cniqs import build, kubebin
+from cniqs.common.run import run_process
 from cniqs.providers.k8s import daemonset
-from cniqs.providers.kind import mirror, versions
+from cniqs.providers.kind import mirror, nodebuild, versions
 from cniqs.providers.local import images
 from cniqs.site import nodeimage, services
 
@@ -100,7 +101,10 @@ def push_pod_image(registry: mirror.Registry) -> str:
 
 
 def push_installer(registry: mirror.Registry) -> str:
-    image = daemonset.build_image()
+    """The installer image of the node build the suite's kind backend makes (nodebuild.build_for_nodes: native
+    where this host serves the nodes, else the container build), so the tag the suite asks the mirror for is
+    this one."""
+    image = daemonset.build_image(nodebuild.build_for_nodes(run_process, build.host_arch()))
     return push_archive(registry, image.archive, registry.mirror.ref(image.name), image.name)
 
 

@@ -136,9 +136,16 @@ class KubeBackend:
         return image
 
     def install_daemonset_nowait(self, entry: dict[str, Any] | None = None) -> str:
-        """Build and load the installer image and apply the DaemonSet; return its image. A node whose glibc is
-        older than the plugin build's floor refuses it before the image is loaded anywhere."""
-        image = daemonset.build_image(force=self.rebuild)
+        """Build and load the installer image and apply the DaemonSet; return its image. The image holds the
+        provider's node build for the nodes' architecture (kind: native, else the container build), so it needs
+        nothing the plain install does not. A node whose glibc is older than the plugin build's floor refuses it
+        before the image is loaded anywhere."""
+        archs = sorted({parse.platform_arch(platform(self.shell, node)) for node in self.nodes})
+        if len(archs) != 1:
+            raise RuntimeError(f"the installer image is built for one architecture; these nodes run {archs}")
+        plugin = self.builder(archs[0], self.rebuild)
+        self.rebuild = False  # a forced rebuild is one build per run
+        image = daemonset.build_image(plugin)
         for node in self.nodes:
             node_install.check_glibc(self.shell, node, image.plugin, node_install.DAEMONSET_BUILD)
         name = self.provide_image(image.archive, image.name)

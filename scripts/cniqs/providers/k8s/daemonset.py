@@ -1,13 +1,17 @@
 """Install on any cluster: the installer image (OCI archive, built here without a registry) and its DaemonSet.
 
-    python -m cniqs.providers.k8s.daemonset build [--out DIR]     # the image archive for this machine's architecture
+    python -m cniqs.providers.k8s.daemonset build [--from DIR] [--out DIR]   # the image archive
     python -m cniqs.providers.k8s.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
 
-The image holds the frozen plugin (the same one-folder build every tier installs), the frozen installer
-(cniqs.nodeinstall), crictl for the readiness check, and the C library those need, copied from this
-machine (so its glibc floor is this machine's, as for the plugin). To use it on a cluster you did not
-make, push the archive to your registry (e.g. `skopeo copy oci-archive:FILE docker://REGISTRY/cniqs-installer:TAG`)
-and render the manifest with --image.
+The image holds one node build (cniqs.build, on a Linux host or in plugin/Dockerfile's container): the
+plugin (the same one-folder build every tier installs), the installer (cniqs.nodeinstall, embedded the same
+way) and the C library they run on, from the machine or container that built them (so its glibc floor is
+the build's, as for the plugin). The installer asks the node's runtime over CRI itself (cniqs.common.cristatus),
+so there is no crictl in the image. Putting the image together is writing files into a tar: any host does
+it, for the build's architecture (--from the container build's folder, e.g. build/container/linux-arm64 on
+an Apple silicon Mac), with no Go, PyInstaller or ldd. To use it on a cluster you did not make, push the
+archive to your registry (e.g. `skopeo copy oci-archive:FILE docker://REGISTRY/cniqs-installer:TAG`) and
+render the manifest with --image.
 
 The DaemonSet runs in kube-system on every node (it tolerates every taint), mounts the node's CNI bin and
 conf dirs and its runtime's socket, is ready only when the runtime has loaded the chain, and removes
@@ -22,13 +26,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniqs import build, kubebin, nodeinstall
+from cniqs import build, nodeinstall
 from cniqs.conflist import chain_entry
 from cniqs.providers.local import images
 from cniqs.resources import build_root
@@ -36,7 +40,6 @@ from cniqs.resources import build_root
 NAME = "cniqs-installer"
 NAMESPACE = "kube-system"
 IMAGE_REPO = "cniqs.local/cniqs-installer"
-INSTALLER = Path(__file__).resolve().parents[2] / "nodeinstall.py"
 LABEL = {"app.kubernetes.io/name": NAME}
 
 
@@ -54,36 +57,22 @@ SECURITY_CONTEXT: dict[str, Any] = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 # Its loop re-applies every few seconds (one small Python process); the readiness probe starts the
-# installer and crictl every 2 s beside it. Limits leave room for both at once.
+# installer again every 2 s beside it (one CRI call). Limits leave room for both at once.
 RESOURCES = {
     "requests": {"cpu": "10m", "memory": "64Mi"},
     "limits": {"cpu": "500m", "memory": "256Mi"},
 }
 
 
-def shared_libraries(executables: Iterable[Path]) -> list[Path]:
-    """Every shared library the ELF files need, as ldd resolves them here (the dynamic loader included)."""
-    found: set[Path] = set()
-    for path in executables:
-        proc = subprocess.run(["ldd", str(path)], capture_output=True, text=True, check=False)
-        for line in proc.stdout.splitlines():
-            parts = line.split()
-            candidate = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts else ""
-            if candidate.startswith("/"):
-                found.add(Path(candidate))
-    return sorted(found)
-
-
-def _elf_files(folder: Path) -> list[Path]:
-    return [
-        p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink() and p.read_bytes()[:4] == b"\x7fELF"
-    ]
+class ImageBuildError(RuntimeError):
+    """The image cannot be put together from what is there; the message says what to run."""
 
 
 def _tree(folder: Path, prefix: str) -> list[images.Entry]:
-    entries = [images.Entry(prefix, "dir", mode=0o755)]
+    """folder's files and dirs under prefix in the image ("": at its root)."""
+    entries = [images.Entry(prefix, "dir", mode=0o755)] if prefix else []
     for path in sorted(folder.rglob("*")):
-        rel = f"{prefix}/{path.relative_to(folder).as_posix()}"
+        rel = "/".join(p for p in (prefix, path.relative_to(folder).as_posix()) if p)
         if path.is_symlink():
             entries.append(images.Entry(rel, "symlink", target=str(path.readlink())))
         elif path.is_dir():
@@ -93,24 +82,10 @@ def _tree(folder: Path, prefix: str) -> list[images.Entry]:
     return entries
 
 
-def build_installer(force: bool = False) -> Path:
-    """The frozen installer's one-folder build (cached while the library's sources are unchanged)."""
-    sources = sorted(INSTALLER.parent.rglob("*.py"))
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
-    root = build_root() / f"installer-linux-{build.host_arch()}"
-    stamp = root / "source.sha256"
-    folder = root / NAME
-    if not force and (folder / NAME).is_file() and stamp.is_file() and stamp.read_text() == digest:
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    build.freeze(INSTALLER, NAME, INSTALLER.parents[1], root, ("tkinter", "unittest", "pydoc", "doctest"))
-    stamp.write_text(digest)
-    return folder
-
-
-def image_tag(plugin: Path, installer: Path) -> str:
+def image_tag(plugin: Path, installer: Path, libc: Path) -> str:
     """Content-addressed tag: a new build is a new image, so nodes never run a stale cached one."""
-    h = hashlib.sha256(json.dumps([build.manifest(plugin), build.manifest(installer)], sort_keys=True).encode())
+    parts = [build.manifest(plugin), build.manifest(installer), build.manifest(libc)]
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
     return f"{IMAGE_REPO}:{h.hexdigest()[:12]}"
 
 
@@ -121,31 +96,56 @@ class InstallerImage:
     plugin: Path  # the plugin build it carries (whose glibc floor the nodes must meet)
 
 
-def build_image(out: Path | None = None, force: bool = False, crictl: Path | None = None) -> InstallerImage:
-    """The installer image for this machine's architecture. crictl: a crictl for this architecture built
-    elsewhere (cniqs.arm64 cross-builds it outside the emulated root filesystem, which has no Go), else built
-    here."""
-    plugin = build.build_local(force=force)
-    installer = build_installer(force=force)
-    crictl = crictl or kubebin.build_tools([kubebin.CRICTL]) / "crictl"
-    name = image_tag(plugin, installer)
-    libs = shared_libraries([*_elf_files(plugin), *_elf_files(installer)])
-    entries: list[images.Entry] = [images.Entry("bin", "dir", mode=0o755), images.Entry("tmp", "dir", mode=0o1777)]
-    entries.append(images.Entry("bin/crictl", "file", crictl.read_bytes(), mode=0o755))
-    for lib in libs:
-        entries += _parents(lib)
-        entries.append(images.Entry(str(lib).lstrip("/"), "file", lib.resolve().read_bytes(), mode=0o755))
+def container_build_hint(arch: str) -> str:
+    """What to run where this host builds no node executable: README step 2's container build, then this."""
+    dest = f"build/container/linux-{arch}"
+    return (
+        f"build in a container (README step 2): docker buildx build --platform linux/{arch} -f plugin/Dockerfile "
+        f"--output type=local,dest={dest} . ; then: python -m cniqs.providers.k8s.daemonset build --from {dest}"
+    )
+
+
+def node_build(folder: Path) -> Path:
+    """The plugin folder of a node build's folder (holding cni-quickstart/, cniqs-installer/, libc/): the
+    native build's (build/plugin/linux-ARCH) or the container build's (README step 2's dest)."""
+    plugin = folder / build.NAME
+    wanted = [plugin / build.NAME, build.installer_of(plugin) / build.INSTALLER_NAME, build.libc_of(plugin)]
+    missing = [p.relative_to(folder).as_posix() for p in wanted if not p.exists()]
+    if missing:
+        arch = build.elf_arch(plugin / build.NAME) if (plugin / build.NAME).is_file() else build.host_arch()
+        raise ImageBuildError(
+            f"{folder} is not a node build of this tree (no {', '.join(missing)}; a build from before the installer "
+            f"was built beside the plugin?): python -m cniqs.build on Linux, or {container_build_hint(arch)}"
+        )
+    return plugin
+
+
+def build_image(plugin: Path, out: Path | None = None) -> InstallerImage:
+    """The installer image of a node build (plugin: its plugin folder, the installer and the C library beside
+    it), for the architecture it was built for. Only files into a tar: no build runs here."""
+    plugin = node_build(plugin.parent)
+    installer = build.installer_of(plugin)
+    arch = build.elf_arch(plugin / build.NAME)
+    libc = build.libc_of(plugin)
+    name = image_tag(plugin, installer, libc)
+    entries: list[images.Entry] = [images.Entry("tmp", "dir", mode=0o1777)]
+    entries += _tree(libc, "")
     entries += _tree(plugin, "plugin")
     entries += _tree(installer, "installer")
     layer = images.tar_bytes(_unique(entries))
-    built = images.image_archive(name, layer, [f"/installer/{NAME}", "--help"], build.host_arch())
+    built = images.image_archive(name, layer, [f"/installer/{NAME}", "--help"], arch)
     folder = out or build_root()
     folder.mkdir(parents=True, exist_ok=True)
     return InstallerImage(images.write(built, folder), name, plugin)
 
 
-def _parents(path: Path) -> list[images.Entry]:
-    return [images.Entry(str(p).lstrip("/"), "dir", mode=0o755) for p in reversed(path.parents) if str(p) != "/"]
+def build_here(force: bool = False) -> Path:
+    """This host's own node build (its plugin folder); on a host that cannot make one, what to run instead."""
+    if sys.platform != "linux":
+        raise ImageBuildError(
+            f"this host is {sys.platform}, the native build needs Linux: {container_build_hint(build.host_arch())}"
+        )
+    return build.build_local(force=force)
 
 
 def _unique(entries: list[images.Entry]) -> list[images.Entry]:
@@ -229,8 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the installer image archive")
     b.add_argument("--out", type=Path, default=None)
-    b.add_argument("--force", action="store_true", help="rebuild the plugin and the installer")
-    b.add_argument("--crictl", type=Path, default=None, help="a crictl for this architecture (default: built here)")
+    b.add_argument(
+        "--from", dest="source", type=Path, default=None, metavar="DIR",
+        help="a node build's folder, e.g. the container build's build/container/linux-ARCH (default: build here)",
+    )  # fmt: skip
+    b.add_argument("--force", action="store_true", help="rebuild here even if the sources did not change")
     m = sub.add_parser("manifest", help="print the DaemonSet (JSON, which kubectl apply -f - takes)")
     m.add_argument("--image", required=True)
     m.add_argument("--bin", default="/opt/cni/bin")
@@ -238,7 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--socket", default="/run/containerd/containerd.sock")
     args = parser.parse_args(argv)
     if args.cmd == "build":
-        image = build_image(args.out, force=args.force, crictl=args.crictl)
+        try:
+            plugin = node_build(args.source) if args.source else build_here(force=args.force)
+            image = build_image(plugin, args.out)
+        except ImageBuildError as exc:
+            print(f"cniqs: {exc}", file=sys.stderr)
+            return 1
         print(f"{image.archive}\t{image.name}")
     else:
         print(json.dumps(manifest(args.image, bin_dir=args.bin, conf_dir=args.conf, socket=args.socket), indent=2))
