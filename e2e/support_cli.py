@@ -93,6 +93,19 @@ def quick_start_commands(readme: str) -> list[str]:
     return [ln.split(" #", 1)[0].strip() for ln in block.group(1).splitlines() if ln.strip() and ln[0] != "#"]
 
 
+def hand_steps(readme: str) -> dict[int, list[str]]:
+    """The commands of each numbered step of "Workshop steps by hand": the lines of every code block that holds
+    a command (kubectl, kind, docker, ...), in order; blocks of printed output are left out."""
+    section = readme.split("\n## Workshop steps by hand", 1)[1].split("\n## ", 1)[0]
+    steps: dict[int, list[str]] = {}
+    for match in re.finditer(r"^(\d+)\. \*\*(.*?)(?=^\d+\. \*\*|\Z)", section, re.M | re.S):
+        blocks = re.findall(r"^ *```[a-z]*\n(.*?)^ *```", match.group(2), re.M | re.S)
+        lines = [ln.strip() for block in blocks for ln in block.splitlines() if ln.strip()]
+        tools = ("kubectl ", "kind ", "docker ", "echo ", "ARCH=", "export ")
+        steps[int(match.group(1))] = [ln for ln in lines if ln.startswith(tools)]
+    return steps
+
+
 def node_left_nothing(run_id: str, root: Path | None = None, containerd_pid: int | None = None) -> list[str]:
     """What a torn-down local node left behind: namespaces, processes, mounts, cgroups, files."""
     layout = Layout(run_id, root or Path("/nonexistent"))

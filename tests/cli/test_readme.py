@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.support_cli import quick_start_commands
+from e2e.support_cli import hand_steps, quick_start_commands
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
@@ -64,19 +64,6 @@ def test_the_air_gapped_commands_exist() -> None:
     for action in ("up", "env", "down"):
         assert f"python3 -m cniqs.site {action}" in ci, f".ci/run runs the README's `cniqs.site {action}`"
     assert "tox -e site -- push" in ci, ".ci/run runs the README's `cniqs.site push` (in tox's venv)"
-
-
-def hand_steps(readme: str) -> dict[int, list[str]]:
-    """The commands of each numbered step of "Workshop steps by hand": the lines of every code block that holds
-    a command (kubectl, kind, docker, ...), in order; blocks of printed output are left out."""
-    section = readme.split("\n## Workshop steps by hand", 1)[1].split("\n## ", 1)[0]
-    steps: dict[int, list[str]] = {}
-    for match in re.finditer(r"^(\d+)\. \*\*(.*?)(?=^\d+\. \*\*|\Z)", section, re.M | re.S):
-        blocks = re.findall(r"^ *```[a-z]*\n(.*?)^ *```", match.group(2), re.M | re.S)
-        lines = [ln.strip() for block in blocks for ln in block.splitlines() if ln.strip()]
-        tools = ("kubectl ", "kind ", "docker ", "echo ", "ARCH=", "export ")
-        steps[int(match.group(1))] = [ln for ln in lines if ln.startswith(tools)]
-    return steps
 
 
 def test_the_hand_steps_wait_for_the_pod_before_they_describe_it() -> None:
