@@ -8,5 +8,6 @@ Layers, each importing only those below it:
                           cryptography), imported only when the provider is asked for
     provider.py           the Provider and Backend interfaces
     conflist.py build.py  installers and the node executable build, over nodefiles.NodeFiles
-    common/               the command runner, waits, typed errors, parsers, processes, signals
+    common/               the command runner, waits, typed errors, parsers, processes, signals, state files
+                          and the stale sweep every `cleanup|down --stale` shares (statefile, teardowns)
 """
