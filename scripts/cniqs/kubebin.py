@@ -85,7 +85,7 @@ TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 NODE_COMMANDS = ("kubeadm", "kube-proxy")
 ETCD = Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", "go.etcd.io/etcd/server/v3", wrapped=True)
 COREDNS = Tool("coredns", "github.com/coredns/coredns", "v1.12.1", "github.com/coredns/coredns")
-# The versions table's kind release (cniqs.providers.kind.versions.KIND_VERSION; tests/kind checks they agree),
+# The versions table's kind release (cniqs.providers.kind.nodeimages.KIND_VERSION; tests/kind checks they agree),
 # built the way the CI workflow installs it for Docker users: `go install` of its module.
 KIND = Tool("kind", "sigs.k8s.io/kind", "v0.33.0", "sigs.k8s.io/kind")
 KIND_NODE_TOOLS = (ETCD, COREDNS, KIND)
