@@ -184,3 +184,51 @@ def test_the_tool_kind_and_the_site_load_without_the_extras(start: str) -> None:
 def test_the_local_and_kube_providers_do_load_them() -> None:
     assert set().union(*loaded_with("cniqs.providers.local.provider").values()) == {"grpc", "cri_api"}
     assert "cryptography" in set().union(*loaded_with("cniqs.providers.kube.provider").values())
+
+
+# -- the size of a room: modules and functions small enough to read whole (issue 23) ---------------------------
+
+ROOT = LIBRARY.parents[1]
+SIZED = ("scripts", "plugin", "e2e")
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:
+    """(qualified name, lines from `def` to its last line) of every function and method, nested ones too."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield f"{prefix}{node.name}", (node.end_lineno or node.lineno) - node.lineno + 1
+            yield from functions(node, f"{prefix}{node.name}.")
+        elif isinstance(node, ast.ClassDef):
+            yield from functions(node, f"{prefix}{node.name}.")
+        else:
+            yield from functions(node, prefix)
+
+
+def sized_modules() -> list[Path]:
+    return sorted(p for top in SIZED for p in (ROOT / top).rglob("*.py"))
+
+
+def test_no_module_is_over_400_lines() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in sized_modules()
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert found == []
+
+
+def test_no_function_is_over_60_lines() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}: {name} is {lines} lines"
+        for path in sized_modules()
+        for name, lines in functions(ast.parse(path.read_text(), str(path)))
+        if lines > MAX_FUNCTION_LINES
+    ]
+    assert found == []
+
+
+def test_the_size_rule_finds_long_functions_and_methods() -> None:
+    source = "class A:\n    def m(self):\n" + "        x = 1\n" * 60 + "def f():\n    def g():\n        pass\n"
+    assert dict(functions(ast.parse(source))) == {"A.m": 61, "f": 3, "f.g": 2}

@@ -5,8 +5,13 @@ Layers, each importing only those below it:
     cli/                  the `cniqs` tool (argument parsing, output, the state file)
     providers/            local, kube, kind, and k8s (the Kubernetes layer every cluster provider shares);
                           local and kube need the package's extras of those names (gRPC and the CRI API,
-                          cryptography), imported only when the provider is asked for
+                          cryptography), imported only when the provider is asked for.
+                          kube/cluster.py brings a cluster up over kube/state, network, controlplane, node
+                          and teardown; kind/provider.py over kind/images, diagnostics, coredns and the
+                          versions table kind/nodeimages (read through kind/versions); k8s/backend.py over
+                          k8s/beliefs (a pod's address read back) and k8s/installer (the DaemonSet's API calls)
     provider.py           the Provider and Backend interfaces
     conflist.py build.py  installers and the node executable build, over nodefiles.NodeFiles
-    common/               the command runner, waits, typed errors, parsers, processes, signals
+    common/               the command runner, waits, typed errors, parsers, processes, signals, state files
+                          and the stale sweep every `cleanup|down --stale` shares (statefile, teardowns)
 """

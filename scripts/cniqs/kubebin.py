@@ -85,7 +85,7 @@ TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 NODE_COMMANDS = ("kubeadm", "kube-proxy")
 ETCD = Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", "go.etcd.io/etcd/server/v3", wrapped=True)
 COREDNS = Tool("coredns", "github.com/coredns/coredns", "v1.12.1", "github.com/coredns/coredns")
-# The versions table's kind release (cniqs.providers.kind.versions.KIND_VERSION; tests/kind checks they agree),
+# The versions table's kind release (cniqs.providers.kind.nodeimages.KIND_VERSION; tests/kind checks they agree),
 # built the way the CI workflow installs it for Docker users: `go install` of its module.
 KIND = Tool("kind", "sigs.k8s.io/kind", "v0.33.0", "sigs.k8s.io/kind")
 KIND_NODE_TOOLS = (ETCD, COREDNS, KIND)
@@ -228,27 +228,7 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
     env = _go_env(cgo=False)
     started = time.monotonic()
     _say(f"kubebin: Kubernetes {release}: resolving modules (log {log})")
-    info = subprocess.run(
-        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{release}"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-    )
-    if info.returncode != 0:
-        raise BuildError(f"the Go module proxy did not serve k8s.io/kubernetes@{release}: {info.stdout}{info.stderr}")
-    meta = json.loads(info.stdout)
-    upstream = Path(meta["GoMod"]).read_text()
-    go_directive = next(
-        (line.split()[1] for line in upstream.splitlines() if line.startswith("go ")),
-        "1.24",
-    )
-    (work / "go.mod").write_text(wrapper_gomod(release, go_directive, staging_modules(upstream)))
-    (work / "go.sum").touch()
-    _run(["go", "mod", "download", "k8s.io/kubernetes"], work, log, env)
-    # Each package at the release itself: a bare `go get` would move k8s.io/kubernetes to the newest release.
-    _run(["go", "get", *(f"k8s.io/kubernetes/cmd/{c}@{release}" for c in commands)], work, log, env)
+    _kube_module(release, commands, work, log, env)
     _say(f"kubebin: Kubernetes {release}: modules ready after {time.monotonic() - started:.0f} s; compiling")
     tmp = bin_dir.with_name("bin.partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -273,21 +253,56 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
         )
         timings[command] = round(time.monotonic() - t0, 1)
         _say(f"kubebin: Kubernetes {release}: {command} built in {timings[command]:.0f} s")
+    _replace_bin_dir(tmp, bin_dir)
+    timings["total"] = round(time.monotonic() - started, 1)
+    _record_timings(minor, bin_dir, commands, timings)
+    _say(f"kubebin: Kubernetes {release}: done in {time.monotonic() - started:.0f} s -> {bin_dir}")
+    return bin_dir
+
+
+def _kube_module(release: str, commands: Sequence[str], work: Path, log: Path, env: dict[str, str]) -> None:
+    """A wrapper module in work that requires k8s.io/kubernetes at release (its staging modules replaced by
+    their own versions), with every package the commands need downloaded."""
+    info = subprocess.run(
+        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{release}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    if info.returncode != 0:
+        raise BuildError(f"the Go module proxy did not serve k8s.io/kubernetes@{release}: {info.stdout}{info.stderr}")
+    meta = json.loads(info.stdout)
+    upstream = Path(meta["GoMod"]).read_text()
+    go_directive = next(
+        (line.split()[1] for line in upstream.splitlines() if line.startswith("go ")),
+        "1.24",
+    )
+    (work / "go.mod").write_text(wrapper_gomod(release, go_directive, staging_modules(upstream)))
+    (work / "go.sum").touch()
+    _run(["go", "mod", "download", "k8s.io/kubernetes"], work, log, env)
+    # Each package at the release itself: a bare `go get` would move k8s.io/kubernetes to the newest release.
+    _run(["go", "get", *(f"k8s.io/kubernetes/cmd/{c}@{release}" for c in commands)], work, log, env)
+
+
+def _replace_bin_dir(tmp: Path, bin_dir: Path) -> None:
+    """tmp becomes bin_dir, keeping the commands bin_dir had that this build did not make."""
     if bin_dir.exists():
         for old in bin_dir.iterdir():
             if not (tmp / old.name).exists():
                 shutil.move(str(old), tmp / old.name)
         shutil.rmtree(bin_dir)
     tmp.rename(bin_dir)
-    timings["total"] = round(time.monotonic() - started, 1)
+
+
+def _record_timings(minor: str, bin_dir: Path, commands: Sequence[str], timings: dict[str, float]) -> None:
     recorded = cold_build_seconds(minor)
     if recorded and not set(commands) & set(KUBE_COMMANDS):
         # Only the node image's extra commands: keep the recorded cold build of the kube tier's commands.
         recorded.update({f"{c}": timings[c] for c in commands})
         timings = recorded
     (bin_dir.parent / TIMINGS).write_text(json.dumps(timings, indent=2) + "\n")
-    _say(f"kubebin: Kubernetes {release}: done in {time.monotonic() - started:.0f} s -> {bin_dir}")
-    return bin_dir
 
 
 def build_tools(tools: Sequence[Tool] = TOOLS, goarch: str | None = None) -> Path:

@@ -263,6 +263,25 @@ class Watcher(Protocol):
         """Whether any test failed on this variant (diagnostics are collected before teardown)."""
 
 
+class NullWatcher:
+    """Watcher of a run nobody follows."""
+
+    def record(self, variant: str, **facts: Any) -> None:
+        pass
+
+    def note(self, variant: str, text: str) -> None:
+        pass
+
+    def opened(self, variant: str, backend: Any, artifacts: Path) -> None:
+        pass
+
+    def closed(self, variant: str) -> None:
+        pass
+
+    def failed(self, variant: str) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """The values of a provider's options (by flag), where its notices go, who watches the run."""

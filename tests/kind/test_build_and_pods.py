@@ -10,8 +10,8 @@ import pytest
 from cniqs import build
 from cniqs.common.run import Completed
 from cniqs.providers.k8s import diagnostics, pods
+from cniqs.providers.kind import diagnostics as kind_diagnostics
 from cniqs.providers.kind import nodebuild
-from cniqs.providers.kind import provider as kind_provider
 from cniqs.providers.kind.commands import DOCKER
 from e2e.plugins import versions_report as report
 
@@ -141,7 +141,7 @@ def test_diagnostics_commands_and_slug(tmp_path: Path) -> None:
         calls.append(list(argv))
         return Completed(list(argv), 0 if "info" in argv else 1, "out", "boom")
 
-    dest = kind_provider.collect(
+    dest = kind_diagnostics.collect(
         run, tmp_path / "a", kubeconfig="/kc", namespace="ns", nodes=["n1"], log_file="/l", kind="kind", cluster="c"
     )
     assert (dest / "n1" / "crictl-info.json").read_text() == "out"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cniqs.providers.kind import versions
+from cniqs.providers.kind import nodeimages, versions
 from cniqs.providers.kind.versions import IMAGES, NodeImage
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "e2e.yml"
@@ -22,7 +22,7 @@ def test_every_entry_is_pinned_by_digest_and_cites_its_release_note() -> None:
     for entry in IMAGES:
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry.digest), entry
         assert entry.image.startswith(f"kindest/node:v{entry.minor}.")
-        assert versions.KIND_RELEASE_NOTES in entry.source
+        assert nodeimages.KIND_RELEASE_NOTES in entry.source
 
 
 def test_minors_and_digests_are_unique() -> None:

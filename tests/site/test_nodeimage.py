@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cniqs.site import nodeimage
+from cniqs.site import componentimages, nodeimage
 
 # --- node image: what kubeadm asks for, the cache key ----------------------------------------------------
 
@@ -61,7 +61,7 @@ def test_binary_layer_holds_the_files_executable(tmp_path: Path) -> None:
 
     src = tmp_path / "kube-proxy"
     src.write_bytes(b"\x7fELF")
-    layer = nodeimage.binary_layer({"usr/local/bin/kube-proxy": src}, with_base=False)
+    layer = componentimages.binary_layer({"usr/local/bin/kube-proxy": src}, with_base=False)
     with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
         member = tar.getmember("usr/local/bin/kube-proxy")
         assert member.mode & 0o777 == 0o755

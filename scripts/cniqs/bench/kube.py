@@ -23,6 +23,7 @@ from cniqs.common.run import run
 from cniqs.conflist import chain_entry
 from cniqs.providers.kube import cluster as kube_cluster
 from cniqs.providers.kube.provider import backend_for, kubectl_on_path
+from cniqs.providers.kube.state import Cluster
 
 UP_TARGET_S = 30.0
 SESSION_TARGET_S = 180.0
@@ -44,7 +45,7 @@ def pod_manifest(name: str, image: str, node: str) -> str:
     )
 
 
-def apply_to_ready(cluster: kube_cluster.Cluster, name: str, node: str) -> float:
+def apply_to_ready(cluster: Cluster, name: str, node: str) -> float:
     """Seconds from `kubectl apply` to the pod's Ready condition (kubectl wait watches for it)."""
     start = time.perf_counter()
     run(cluster.kubectl_argv("apply", "-f", "-"), input=pod_manifest(name, cluster.image, node), timeout=30)

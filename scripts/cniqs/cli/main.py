@@ -20,71 +20,23 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import NoReturn
 
 from cniqs import providers
-from cniqs.cli import reveal, session, state
+from cniqs.cli import arguments, reveal, session, state
 from cniqs.cli.console import Console, elapsed
+from cniqs.cli.errorline import describe_error
 from cniqs.cli.session import CliError
-from cniqs.common.errors import InstallError, WaitTimeout
-from cniqs.common.run import CommandError
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
 from cniqs.providers.k8s.options import K8S_VERSION
-from cniqs.providers.kind.cluster import CreateFailed
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
-from cniqs.providers.kind.options import OPTIONS as KIND_OPTIONS
 
-BACKEND_CHOICES = ("auto", *providers.NAMES)
 DEMO_POD = "test"
 
 
-class Parser(argparse.ArgumentParser):
-    """Argument errors as one line (with where to look), not a usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"cniqs: error: {message} (see `{self.prog} --help`)\n")
-
-
-def _verbose(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="print every command cniqs runs"
-    )
-
-
-def _backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--backend",
-        choices=BACKEND_CHOICES,
-        default=None,
-        help="local: a containerd node in network namespaces (Linux, root); kube: a real Kubernetes built here "
-        "on such nodes (Linux, root, Go); kind: a kind cluster (Docker or podman, kind, kubectl); "
-        "auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH, else local",
-    )
-    p.add_argument("--name", default=session.DEFAULT_CLUSTER, help="kind cluster name (default %(default)s)")
-    # The suite's own --kind-egress (the kind provider's option), so `cniqs demo` passes where ICMP is dropped.
-    egress = next(o for o in KIND_OPTIONS if o.flag == KIND_EGRESS)
-    p.add_argument(
-        KIND_EGRESS,
-        choices=egress.choices,
-        default=None,
-        help="kind only, the suite's connectivity checks: internet (default) pings 1.1.1.1 and kubernetes.io; ci, "
-        "for networks that drop ICMP to the internet (GitHub-hosted runners), pings the kind network's gateway, "
-        "resolves kubernetes.io and fetches https://kubernetes.io/",
-    )
-    # The suite's own --k8s-version, for one cluster: so a CI job of one Kubernetes version gets that version.
-    p.add_argument(
-        K8S_VERSION.flag,
-        default=None,
-        metavar="X.Y",
-        help="kind and kube: the cluster's Kubernetes minor (default the newest); kind: one of the found kind's "
-        "node images (1.36, v1.36 or the image's exact v1.36.4), kube: a release pinned in cniqs.kubebin",
-    )
-
-
-def build_parser() -> Parser:
-    parser = Parser(
+def build_parser() -> arguments.Parser:
+    parser = arguments.Parser(
         prog="cniqs",
         description="Workshop tool of cni-quickstart: a chained CNI plugin that makes Kubernetes report a fake pod IP.",
     )
@@ -92,13 +44,13 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="up, install, run pod `test`, reveal it, down: the whole demo")
-    _backend(demo)
+    arguments.backend(demo)
     demo.add_argument("--keep", action="store_true", help="leave the node or cluster up (then: cniqs reveal/down)")
     demo.add_argument("--json", action="store_true", help="print the reveal as JSON")
     demo.set_defaults(func=cmd_demo)
 
     up = sub.add_parser("up", help="bring a node (local) or cluster (kind) up and leave it running")
-    _backend(up)
+    arguments.backend(up)
     up.set_defaults(func=cmd_up)
 
     install = sub.add_parser("install", help="chain cni-quickstart into the node's CNI config")
@@ -135,7 +87,7 @@ def build_parser() -> Parser:
     down.set_defaults(func=cmd_down)
 
     for p in (demo, up, install, uninstall, run, reveal, status, down):
-        _verbose(p)
+        arguments.verbose(p)
     return parser
 
 
@@ -377,42 +329,6 @@ def cmd_down(args: argparse.Namespace, ui: Console) -> int:
     state.clear()
     ui.print(f"{session.describe(current)} is gone.")
     return 0
-
-
-def one_line(exc: BaseException, limit: int = 600) -> str:
-    """The message on one line; long ones (a log tail in a wait's error) cut at limit characters. A failed kind
-    create is whole: its message is the few lines that say what failed, and where the nodes' logs are."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (CliError, state.StateError, CreateFailed)):
-        return text
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def hint(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if isinstance(exc, (CliError, state.StateError, providers.MissingExtra)):
-        return ""
-    if isinstance(exc, WaitTimeout):
-        return "rerun with -v to see every command; `cniqs status` shows where the node's logs are"
-    if isinstance(exc, CommandError):
-        return "rerun with -v to see every command and its output"
-    if isinstance(exc, InstallError):
-        return "see README.md, Troubleshooting"
-    if name in ("_InactiveRpcError", "RpcError"):
-        return "containerd did not answer as expected; `cniqs status` shows its log file"
-    if name == "ApiException":
-        return "the Kubernetes API refused it; check `kubectl get pods` with the cluster's kubeconfig"
-    return "rerun with -v for the commands run; if it persists, report it with that output"
-
-
-def describe_error(exc: BaseException) -> str:
-    details = getattr(exc, "details", None)
-    text = str(details()) if callable(details) and type(exc).__name__ != "ApiException" else one_line(exc)
-    if type(exc).__name__ == "ApiException":
-        text = f"Kubernetes API: {getattr(exc, 'status', '?')} {getattr(exc, 'reason', '')}".strip()
-    text = " ".join(text.split())
-    extra = hint(exc)
-    return f"{text} ({extra})" if extra else text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,8 @@ and an engine. Everything that exists because this machine has no internet is he
 imports it except the `python -m cniqs.site` command:
 
     nodeimage.py nodefiles.py  a kind node image from Debian's debootstrap and Kubernetes built from Go modules
+    componentimages.py         the images inside it (control plane, kube-proxy, etcd, coredns, pause, kindnet)
+                               as one OCI archive the node's containerd imports
     images.py                  the images a site's mirror holds for a run: the node image, the pod image, the
                                DaemonSet's installer image, pushed under the names the run asks for
     services.py                the site's services: a network namespace holding a registry, a DNS server and a

@@ -18,13 +18,14 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from cniqs import build, conflist
-from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, hosts_entry
+from cniqs.common.beliefs import Belief
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
 from cniqs.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
+from cniqs.providers.k8s import beliefs as k8s_beliefs
 from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import daemonset, diagnostics, parse, pods
+from cniqs.providers.k8s import daemonset, diagnostics, installer, parse, pods
 from cniqs.providers.k8s import install as node_install
 from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform, read_optional
 
@@ -156,41 +157,15 @@ class KubeBackend:
             socket=self.shell.runtime_socket,
             entry=entry,
         )
-        try:
-            self.apps.create_namespaced_daemon_set(daemonset.NAMESPACE, body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            self.apps.replace_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE, body)
+        installer.apply(self.apps, body)
         return name
 
     def wait_daemonset(self, timeout: float = POD_READY_SECONDS) -> None:
-        def probe() -> bool:
-            ds = self.apps.read_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE)
-            st = ds.status
-            want = len(self.nodes)
-            if (st.desired_number_scheduled, st.number_ready, st.updated_number_scheduled) != (want, want, want):
-                raise NotYet(f"ready {st.number_ready}/{want} (scheduled {st.desired_number_scheduled})")
-            return True
-
-        wait_until(f"DaemonSet {daemonset.NAME} ready on all {len(self.nodes)} nodes", probe, timeout, interval=1)
+        installer.wait_ready(self.apps, len(self.nodes), timeout)
 
     def uninstall_daemonset(self) -> None:
         """Delete the DaemonSet; its pods' preStop removes what they added; return once they are gone."""
-        try:
-            self.apps.delete_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-        selector = ",".join(f"{k}={v}" for k, v in daemonset.LABEL.items())
-
-        def gone() -> bool:
-            left = self.core.list_namespaced_pod(daemonset.NAMESPACE, label_selector=selector).items
-            if left:
-                raise NotYet(f"{len(left)} installer pod(s) still there")
-            return True
-
-        wait_until(f"the {daemonset.NAME} pods to be gone", gone, POD_GONE_SECONDS + 60, interval=1)
+        installer.delete(self.apps, self.core)
 
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(NodeShellFiles(self.shell, node), self.shell.cni.conf_dir)[1]
@@ -313,52 +288,7 @@ class KubeBackend:
 
     def beliefs(self, pod: Pod) -> list[Belief]:
         """Every place this cluster keeps an address for the pod, read back (a Service is made and removed)."""
-        obj = self.core.read_namespaced_pod(pod.name, pod.namespace)
-        found = [
-            Belief("the API: status.podIP / podIPs", pods.status_ips(obj), "GET pod"),
-            Belief("kubectl describe pod (IP:)", parse.describe_ips(self.describe_pod(pod)), "kubectl describe pod"),
-            Belief("a Service's EndpointSlice", self._service_endpoints(pod), "a Service selecting only this pod"),
-        ]
-        hosts = self.exec(pod, ["cat", "/etc/hosts"], timeout=15)
-        found.append(
-            Belief("the pod's /etc/hosts (its hostname)", hosts_entry(hosts.stdout, pod.name), "cat /etc/hosts")
-        )
-        env = self.exec(pod, ["sh", "-c", f'echo "${pods.POD_IP_ENV}"'], timeout=15)
-        value = env.stdout.strip()
-        found.append(
-            Belief(
-                "the Downward API (env from status.podIP)",
-                [value] if value else [],
-                f"${pods.POD_IP_ENV} in the pod" + ("" if value else ": not set (a pod made without it)"),
-            )
-        )
-        found.append(self._cached_result(pod, obj.metadata.uid))
-        return found
-
-    def _service_endpoints(self, pod: Pod) -> list[str]:
-        service = f"{pod.name}-reveal"[:63].rstrip("-")
-        self.create_service(service, pod)
-        try:
-
-            def probe() -> list[str]:
-                addresses = self.endpoint_addresses(service, pod.namespace)
-                if not addresses:
-                    raise NotYet("no endpoints yet")
-                return addresses
-
-            return list(wait_until(f"the EndpointSlice of service {service}", probe, 60, interval=0.5))
-        finally:
-            self.core.delete_namespaced_service(service, pod.namespace)
-
-    def _cached_result(self, pod: Pod, uid: str) -> Belief:
-        who, cache = "the runtime's cached CNI result (libcni)", "/var/lib/cni/results"
-        sandbox = self.sandbox_id(pod.node, uid)
-        listing = self.run(cmd.node_ls(self.shell.access, pod.node, cache), timeout=30)
-        name = cache_file_for(parse.lines(listing.stdout), sandbox or "-")
-        if name is None:
-            return Belief(who, [], f"no file for sandbox {sandbox} in {cache} on {pod.node}", available=False)
-        text = check(self.run, cmd.node_cat(self.shell.access, pod.node, f"{cache}/{name}"), f"read {name}")
-        return Belief(who, cached_result_ips(text), f"{cache}/{name} on {pod.node}")
+        return k8s_beliefs.read(self, pod)
 
     def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult:
         result = self.run(cmd.kubectl_exec(self.kubeconfig, pod.namespace, pod.name, argv), timeout=timeout)

@@ -164,40 +164,8 @@ def manifest(
     entry: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The DaemonSet: the host paths are the node's (kind's by default; the kube tier passes its own)."""
-    chain = json.dumps(entry or chain_entry(), sort_keys=True)
-    exe = f"/installer/{NAME}"
-    paths = ["--bin", "/host/cni/bin", "--conf", "/host/cni/net.d"]
-    volumes = [
-        {"name": "cni-bin", "hostPath": {"path": bin_dir, "type": "Directory"}},
-        {"name": "cni-conf", "hostPath": {"path": conf_dir, "type": "Directory"}},
-        {"name": "runtime", "hostPath": {"path": socket, "type": "Socket"}},
-    ]
-    mounts = [
-        {"name": "cni-bin", "mountPath": "/host/cni/bin"},
-        {"name": "cni-conf", "mountPath": "/host/cni/net.d"},
-        {"name": "runtime", "mountPath": "/run/runtime.sock"},
-        {"name": "state", "mountPath": str(nodeinstall.STATE)},
-    ]
-    # The installer's own scratch (the lock its install loop shares with preStop's uninstall, the not-ready
-    # reason, the final mark): the only path it writes besides the host's CNI dirs, under a read-only root.
-    volumes.append({"name": "state", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
-    container = {
-        "name": "installer",
-        "image": image,
-        # An image built and loaded here is on every node already: never try a registry for it.
-        "imagePullPolicy": "Never" if image.startswith(f"{IMAGE_REPO}:") else "IfNotPresent",
-        "command": [exe, "install", *paths, "--plugin", "/plugin", "--entry", chain],
-        "volumeMounts": mounts,
-        "readinessProbe": {
-            "exec": {"command": [exe, "ready", "--socket", "/run/runtime.sock", "--entry", chain]},
-            "periodSeconds": 2,
-            "timeoutSeconds": 20,
-            "failureThreshold": 1,
-        },
-        "lifecycle": {"preStop": {"exec": {"command": [exe, "uninstall", *paths, "--final"]}}},
-        "securityContext": SECURITY_CONTEXT,
-        "resources": RESOURCES,
-    }
+    volumes, mounts = _volumes(bin_dir, conf_dir, socket)
+    container = _container(image, mounts, json.dumps(entry or chain_entry(), sort_keys=True))
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -219,6 +187,48 @@ def manifest(
                 },
             },
         },
+    }
+
+
+def _volumes(bin_dir: str, conf_dir: str, socket: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pod's volumes (the node's CNI dirs and runtime socket, the installer's scratch) and their mounts."""
+    volumes: list[dict[str, Any]] = [
+        {"name": "cni-bin", "hostPath": {"path": bin_dir, "type": "Directory"}},
+        {"name": "cni-conf", "hostPath": {"path": conf_dir, "type": "Directory"}},
+        {"name": "runtime", "hostPath": {"path": socket, "type": "Socket"}},
+    ]
+    mounts = [
+        {"name": "cni-bin", "mountPath": "/host/cni/bin"},
+        {"name": "cni-conf", "mountPath": "/host/cni/net.d"},
+        {"name": "runtime", "mountPath": "/run/runtime.sock"},
+        {"name": "state", "mountPath": str(nodeinstall.STATE)},
+    ]
+    # The installer's own scratch (the lock its install loop shares with preStop's uninstall, the not-ready
+    # reason, the final mark): the only path it writes besides the host's CNI dirs, under a read-only root.
+    volumes.append({"name": "state", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
+    return volumes, mounts
+
+
+def _container(image: str, mounts: list[dict[str, Any]], chain: str) -> dict[str, Any]:
+    """The installer's container: its install loop, its readiness (the runtime loaded chain), its preStop."""
+    exe = f"/installer/{NAME}"
+    paths = ["--bin", "/host/cni/bin", "--conf", "/host/cni/net.d"]
+    return {
+        "name": "installer",
+        "image": image,
+        # An image built and loaded here is on every node already: never try a registry for it.
+        "imagePullPolicy": "Never" if image.startswith(f"{IMAGE_REPO}:") else "IfNotPresent",
+        "command": [exe, "install", *paths, "--plugin", "/plugin", "--entry", chain],
+        "volumeMounts": mounts,
+        "readinessProbe": {
+            "exec": {"command": [exe, "ready", "--socket", "/run/runtime.sock", "--entry", chain]},
+            "periodSeconds": 2,
+            "timeoutSeconds": 20,
+            "failureThreshold": 1,
+        },
+        "lifecycle": {"preStop": {"exec": {"command": [exe, "uninstall", *paths, "--final"]}}},
+        "securityContext": SECURITY_CONTEXT,
+        "resources": RESOURCES,
     }
 
 

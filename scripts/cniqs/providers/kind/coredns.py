@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from cniqs.common.run import Runner, check
 from cniqs.providers.k8s import commands as k8s
@@ -115,3 +116,12 @@ def forward_zone(run: Runner, kubeconfig: str, zone: str, servers: Sequence[str]
     check(run, replace_from_stdin(kubeconfig), "update the coredns ConfigMap", input=json.dumps(configmap))
     check(run, restart(kubeconfig), "restart CoreDNS")
     check(run, rollout_status(kubeconfig), "CoreDNS back up", timeout=240)
+
+
+def configure_zone(run: Runner, kubeconfig: Path, dns_zone: str) -> str | None:
+    """--kind-dns-zone's zone forwarded (none when empty); the line that says so."""
+    if not dns_zone:
+        return None
+    zone, servers = parse_zone(dns_zone)
+    forward_zone(run, str(kubeconfig), zone, servers)
+    return f"CoreDNS answers {zone} from {' '.join(servers)}"

@@ -17,20 +17,19 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.phases import Phases
-from cniqs.common.run import Runner, check, run_process
-from cniqs.provider import Option, RunOptions, State, Targets
-from cniqs.providers.k8s import diagnostics
+from cniqs.common.run import run_process
+from cniqs.provider import NullWatcher, Option, RunOptions, State, Targets, Watcher
 from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, coredns, egress, forwarding, mirror, network, release, versions
+from cniqs.providers.kind import diagnostics as kind_diagnostics
 from cniqs.providers.kind.backend import KindBackend
+from cniqs.providers.kind.images import Images, configure_mirror, containerd_patches, images, pull
 from cniqs.providers.kind.options import OPTIONS, KindOptions, option_problems, read_options, tool_problems
 
 POD_NAMESPACE = "default"
@@ -50,25 +49,6 @@ def cli_targets(extra: dict[str, str], base: Targets) -> Targets:
     return egress.select(extra.get("egress") or egress.INTERNET, base, recorded_gateway)
 
 
-class NullWatcher:
-    """Watcher of a run nobody follows."""
-
-    def record(self, variant: str, **facts: Any) -> None:
-        pass
-
-    def note(self, variant: str, text: str) -> None:
-        pass
-
-    def opened(self, variant: str, backend: Any, artifacts: Path) -> None:
-        pass
-
-    def closed(self, variant: str) -> None:
-        pass
-
-    def failed(self, variant: str) -> bool:
-        return False
-
-
 def _select(choice: str | None) -> list[versions.NodeImage]:
     """The node images of --k8s-version among those of the found kind's release (`kind version`)."""
     return versions.select_for_kind(choice, release.found_kind(run_process, commands.kind_binary()))
@@ -83,61 +63,6 @@ def _check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersio
 def _read(options: RunOptions) -> KindOptions:
     defaults = {option.flag: option.initial() for option in OPTIONS}
     return read_options(lambda flag: options.get(flag, defaults[flag]))
-
-
-@dataclass(frozen=True)
-class Images:
-    """What one cluster runs, as the image source gives it: the node image, the test pods' image."""
-
-    node: str
-    pod: str
-    note: str
-    registry: mirror.Registry | None
-
-
-def images(opts: KindOptions, entry: versions.NodeImage, pod_image: str) -> Images:
-    """The images of one cluster; with a mirror, checked there before anything is created (MirrorProblem)."""
-    chosen = mirror.parse(opts.mirror)
-    if chosen is None:
-        return Images(entry.image, pod_image, f"{entry.image} ({entry.source})", None)
-    registry = mirror.Registry(chosen)
-    registry.answers()
-    node = mirror.node_image(registry, entry.image, entry.minor)
-    mirror.require(registry, [pod_image])
-    return Images(node.image, chosen.ref(pod_image), node.note, registry)
-
-
-def _pull(engine: str, image: Images) -> None:
-    """With a mirror the engine pulls the node image from it first (kind then finds it in the store)."""
-    if image.registry is not None:
-        insecure = image.registry.mirror.insecure
-        check(run_process, commands.pull(engine, image.node, insecure=insecure), f"pull {image.node}", timeout=900)
-
-
-def _containerd_patches(image: Images) -> list[str]:
-    return [mirror.CONTAINERD_PATCH] if image.registry is not None else []
-
-
-def configure_mirror(run: Runner, engine: str, node_names: Sequence[str], registry: mirror.Registry | None) -> None:
-    """containerd's hosts.toml files in every node: pulls of docker.io, registry.k8s.io and the mirror go to it."""
-    if registry is None:
-        return
-    nodes = Nodes(run, commands.access(engine))
-    wanted = mirror.node_files(registry.mirror)
-    folders = sorted({path.rsplit("/", 1)[0] for path in wanted})
-    for node in node_names:
-        check(run, nodes.access.exec_argv(node, ["mkdir", "-p", *folders]), f"make {mirror.CERTS_DIR} on {node}")
-        files = NodeShellFiles(nodes, node)
-        for path, text in wanted.items():
-            files.write_atomic(path, text)
-
-
-def _dns_zone(run: Runner, kubeconfig: Path, dns_zone: str) -> str | None:
-    if not dns_zone:
-        return None
-    zone, servers = coredns.parse_zone(dns_zone)
-    coredns.forward_zone(run, str(kubeconfig), zone, servers)
-    return f"CoreDNS answers {zone} from {' '.join(servers)}"
 
 
 class KindProvider:
@@ -178,90 +103,29 @@ class KindProvider:
         watcher.record(minor, image=image.node)
         watcher.note(minor, f"node image: {image.note}")
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
-        cluster: kind_cluster.Cluster | None = None
-        backend: KindBackend | None = None
+        suite = _SuiteRun(opts, watcher, minor, kind, engine, network.kind_network(engine), workdir)
         failed = False
-        notes: list[str] = []
-        forwarded: list[str] = []
-        net = network.kind_network(engine)
-        phases = Phases()
         try:
-            if opts.reuse_cluster:
-                cluster = kind_cluster.reuse(run_process, kind, opts.reuse_cluster, workdir)
-            else:
-                _pull(engine, image)
-                phases.mark("pull")
-                cluster = kind_cluster.prepare(kind, kind_cluster.cluster_name(minor), workdir)
-                watcher.record(minor, cluster=cluster.name)
-                with network.creating_on_network(run_process, engine, net):
-                    kind_cluster.create(
-                        run_process, cluster, image.node, opts.workers, opts.ip_family,
-                        kind_cluster.kubeadm_patches(minor), _containerd_patches(image),
-                        logs=opts.artifacts / cluster.name,
-                    )  # fmt: skip
-            phases.mark("kind create")
-            watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
-            forwarded = forwarding.accept_between_nodes(run_process, engine, net, cluster.name)
-            for line in forwarded:
-                watcher.note(minor, line)
-            configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
-            if (zone := _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)) is not None:
-                watcher.note(minor, zone)
-            targets = egress.select(
-                opts.egress_mode, opts.targets, lambda: egress.network_gateway(run_process, engine, os.environ)
-            )
-            watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
-            backend = KindBackend(
-                run_process, cluster, targets, image.pod, rebuild=opts.rebuild,
-                access=commands.access(engine), registry=image.registry,
-            )  # fmt: skip
-            watcher.opened(minor, backend, opts.artifacts / cluster.name)
-            phases.mark("configure")  # the bridge rule, mirror hosts, DNS zone, egress
-            backend.wait_nodes_ready()
-            if not cluster.created:
-                # A reused cluster may hold what an interrupted run left: start from the cluster's own chain.
-                backend.uninstall()
-                backend.use_base_chain(None)
-            backend.create_namespace()
-            phases.mark("nodes ready")
-            yield backend
+            suite.cluster = _create_or_reuse(suite, image)
+            suite.phases.mark("kind create")
+            yield _configure(suite, suite.cluster, image)
         except BaseException:
             failed = True
             raise
         finally:
-            phases.mark("tests")
+            suite.phases.mark("tests")
             watcher.closed(minor)
             try:
-                if cluster is not None and (failed or watcher.failed(minor)):
-                    artifacts = opts.artifacts / cluster.name
-                    if not cluster.deleted:  # else a failed create exported the nodes' logs there, then deleted them
-                        artifacts = _collect(kind, cluster, backend, artifacts)
-                    watcher.record(minor, artifacts=artifacts)
-                    options.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {minor} in {artifacts}")
-                _teardown(cluster, backend, keep=opts.keep, notes=notes)
+                if suite.cluster is not None and (failed or watcher.failed(minor)):
+                    _diagnose(options, suite, suite.cluster)
+                _teardown(suite.cluster, suite.backend, keep=opts.keep, notes=suite.notes)
             except Exception as exc:
                 # Never hide the failure that brought us here behind a teardown error.
-                notes.append(f"teardown failed: {exc}")
+                suite.notes.append(f"teardown failed: {exc}")
                 if not failed:
                     raise
             finally:
-                try:
-                    if cluster is not None and (forwarded or cluster.created):
-                        if opts.keep and cluster.created:
-                            notes.extend(f"kept with the cluster: {line}" for line in forwarded)
-                        else:  # a deleted cluster, or a reused one given its rule by this run
-                            notes.extend(forwarding.remove_for(run_process, cluster.name))
-                    if not opts.reuse_cluster and cluster is not None and (not opts.keep or cluster.deleted):
-                        note = network.leave_network(run_process, engine, net)
-                        if note:
-                            notes.append(note)
-                    phases.mark("teardown")  # diagnostics when failed, delete, network
-                    notes.append(phases.line())
-                    for note in notes:
-                        watcher.note(minor, note)
-                finally:
-                    if cluster is None or cluster.deleted or not (cluster.created and opts.keep):
-                        shutil.rmtree(workdir, ignore_errors=True)
+                _leave(suite)
 
     # the cniqs tool: one one-node cluster, kept between commands
 
@@ -299,17 +163,17 @@ class KindProvider:
         }  # fmt: skip
         state = State("kind", name, kubeconfig=str(cluster.kubeconfig), kind=kind, image=image.node, extra=extra)
         try:
-            _pull(engine, image)
+            pull(run_process, engine, image)
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
             with network.creating_on_network(run_process, engine, net):
                 kind_cluster.create(
                     run_process, cluster, image.node, 0, "ipv4",
-                    kind_cluster.kubeadm_patches(entry.minor), _containerd_patches(image), logs=logs,
+                    kind_cluster.kubeadm_patches(entry.minor), containerd_patches(image), logs=logs,
                 )  # fmt: skip
             forwarding.accept_between_nodes(run_process, engine, net, name)
             if image.registry is not None:
                 configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
-            _dns_zone(run_process, cluster.kubeconfig, opts.dns_zone)
+            coredns.configure_zone(run_process, cluster.kubeconfig, opts.dns_zone)
             if opts.egress_mode == egress.CI:  # read once, now: a network without a gateway fails `up`, not later
                 extra["egress_gateway"] = egress.network_gateway(run_process, engine, os.environ)
         except BaseException:
@@ -374,6 +238,104 @@ class KindProvider:
         return [f"  kubectl:  export KUBECONFIG={state.kubeconfig}"]
 
 
+@dataclass
+class _SuiteRun:
+    """One variant's cluster in KindProvider.open(): what it is, and what it made so far for teardown."""
+
+    opts: KindOptions
+    watcher: Watcher
+    minor: str
+    kind: str
+    engine: str
+    net: str
+    workdir: Path
+    cluster: kind_cluster.Cluster | None = None
+    backend: KindBackend | None = None
+    forwarded: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    phases: Phases = field(default_factory=Phases)
+
+
+def _create_or_reuse(suite: _SuiteRun, image: Images) -> kind_cluster.Cluster:
+    """The cluster --kind-reuse-cluster names, or a new one made on kind's network (the node image pulled first)."""
+    opts, minor = suite.opts, suite.minor
+    if opts.reuse_cluster:
+        return kind_cluster.reuse(run_process, suite.kind, opts.reuse_cluster, suite.workdir)
+    pull(run_process, suite.engine, image)
+    suite.phases.mark("pull")
+    cluster = kind_cluster.prepare(suite.kind, kind_cluster.cluster_name(minor), suite.workdir)
+    suite.cluster = cluster
+    suite.watcher.record(minor, cluster=cluster.name)
+    with network.creating_on_network(run_process, suite.engine, suite.net):
+        kind_cluster.create(
+            run_process, cluster, image.node, opts.workers, opts.ip_family,
+            kind_cluster.kubeadm_patches(minor), containerd_patches(image),
+            logs=opts.artifacts / cluster.name,
+        )  # fmt: skip
+    return cluster
+
+
+def _configure(suite: _SuiteRun, cluster: kind_cluster.Cluster, image: Images) -> KindBackend:
+    """The bridge rule, mirror hosts, DNS zone and egress; the backend on it, once its nodes are Ready."""
+    opts, watcher, minor, engine = suite.opts, suite.watcher, suite.minor, suite.engine
+    watcher.record(minor, cluster=cluster.name + ("" if cluster.created else " (reused)"))
+    suite.forwarded = forwarding.accept_between_nodes(run_process, engine, suite.net, cluster.name)
+    for line in suite.forwarded:
+        watcher.note(minor, line)
+    configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
+    if (zone := coredns.configure_zone(run_process, cluster.kubeconfig, opts.dns_zone)) is not None:
+        watcher.note(minor, zone)
+    targets = egress.select(
+        opts.egress_mode, opts.targets, lambda: egress.network_gateway(run_process, engine, os.environ)
+    )
+    watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
+    backend = suite.backend = KindBackend(
+        run_process, cluster, targets, image.pod, rebuild=opts.rebuild,
+        access=commands.access(engine), registry=image.registry,
+    )  # fmt: skip
+    watcher.opened(minor, backend, opts.artifacts / cluster.name)
+    suite.phases.mark("configure")  # the bridge rule, mirror hosts, DNS zone, egress
+    backend.wait_nodes_ready()
+    if not cluster.created:
+        # A reused cluster may hold what an interrupted run left: start from the cluster's own chain.
+        backend.uninstall()
+        backend.use_base_chain(None)
+    backend.create_namespace()
+    suite.phases.mark("nodes ready")
+    return backend
+
+
+def _diagnose(options: RunOptions, suite: _SuiteRun, cluster: kind_cluster.Cluster) -> None:
+    artifacts = suite.opts.artifacts / cluster.name
+    if not cluster.deleted:  # else a failed create exported the nodes' logs there, then deleted them
+        artifacts = _collect(suite.kind, cluster, suite.backend, artifacts)
+    suite.watcher.record(suite.minor, artifacts=artifacts)
+    options.say(f"\ncni-quickstart kind: diagnostics for Kubernetes {suite.minor} in {artifacts}")
+
+
+def _leave(suite: _SuiteRun) -> None:
+    """After teardown: the forwarding rule and kind's network unless kept, the phases line, the notes, the
+    workdir (unless it holds a kept cluster's kubeconfig)."""
+    opts, cluster, notes = suite.opts, suite.cluster, suite.notes
+    try:
+        if cluster is not None and (suite.forwarded or cluster.created):
+            if opts.keep and cluster.created:
+                notes.extend(f"kept with the cluster: {line}" for line in suite.forwarded)
+            else:  # a deleted cluster, or a reused one given its rule by this run
+                notes.extend(forwarding.remove_for(run_process, cluster.name))
+        if not opts.reuse_cluster and cluster is not None and (not opts.keep or cluster.deleted):
+            note = network.leave_network(run_process, suite.engine, suite.net)
+            if note:
+                notes.append(note)
+        suite.phases.mark("teardown")  # diagnostics when failed, delete, network
+        notes.append(suite.phases.line())
+        for note in notes:
+            suite.watcher.note(suite.minor, note)
+    finally:
+        if cluster is None or cluster.deleted or not (cluster.created and opts.keep):
+            shutil.rmtree(suite.workdir, ignore_errors=True)
+
+
 def create_logs(workdir: Path, name: str) -> Path:
     """Where `cniqs up` keeps the nodes' logs of a failed `kind create cluster` (next to the cluster's kubeconfig)."""
     return workdir / f"{name}.create-failed"
@@ -381,7 +343,7 @@ def create_logs(workdir: Path, name: str) -> Path:
 
 def _collect(kind: str, cluster: kind_cluster.Cluster, backend: KindBackend | None, dest: Path) -> Path:
     nodes = list(backend.nodes) if backend is not None else _nodes(cluster)
-    return collect(
+    return kind_diagnostics.collect(
         run_process,
         dest,
         kubeconfig=str(cluster.kubeconfig),
@@ -397,31 +359,6 @@ def _nodes(cluster: kind_cluster.Cluster) -> list[str]:
     return sorted(
         kind_cluster.names(run_process(commands.kind_get_nodes(cluster.kind, cluster.name), timeout=60).stdout)
     )
-
-
-def collect(
-    run: Runner,
-    dest: Path,
-    *,
-    kubeconfig: str,
-    namespace: str,
-    nodes: Sequence[str],
-    log_file: str,
-    kind: str | None = None,
-    cluster: str | None = None,
-) -> Path:
-    """Namespace and node state into dest; with kind and cluster also `kind export logs`."""
-    diagnostics.collect(
-        Nodes(run, commands.access(commands.engine())),
-        dest,
-        kubeconfig=kubeconfig,
-        namespace=namespace,
-        node_names=nodes,
-        log_file=log_file,
-    )
-    if kind and cluster:
-        kind_cluster.export_logs(run, kind, cluster, dest)
-    return dest
 
 
 def _teardown(

@@ -25,7 +25,9 @@ from cniqs.providers.k8s.backend import Builder, KubeBackend
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.k8s.options import K8S_VERSION
 from cniqs.providers.kube import cluster as kube_cluster
-from cniqs.providers.kube.cluster import Cluster
+from cniqs.providers.kube import state as kube_state
+from cniqs.providers.kube import teardown as kube_teardown
+from cniqs.providers.kube.state import Cluster
 from cniqs.providers.local import render as local_render
 from cniqs.providers.local.provider import host_problems
 
@@ -106,8 +108,8 @@ def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeTierBacke
     nodes = Nodes(
         run_process,
         KubeAccess(cluster),
-        kube_cluster.cni_dirs(cluster.state),
-        runtime_socket=kube_cluster.runtime_socket(cluster.state),
+        kube_state.cni_dirs(cluster.state),
+        runtime_socket=kube_state.runtime_socket(cluster.state),
     )
     return KubeTierBackend(cluster, nodes, builder, namespace)
 
@@ -229,9 +231,9 @@ class KubeProvider:
         return backend_for(cluster, namespace="default")
 
     def destroy(self, state: State) -> list[str]:
-        if not (Path(state.root) / kube_cluster.CLUSTER_STATE).is_file():
+        if not (Path(state.root) / kube_state.CLUSTER_STATE).is_file():
             return []
-        return kube_cluster.teardown(Path(state.root))
+        return kube_teardown.teardown(Path(state.root))
 
     def describe(self, state: State) -> str:
         return f"kube cluster {state.id} (Kubernetes {state.extra.get('minor', '?')}, root {state.root})"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 from cniqs.common import procs, teardowns
@@ -80,28 +79,18 @@ def teardown(layout: Layout, state: RunState | None = None, remove_root: bool = 
 
 def stale_roots(parent: Path, include_kept: bool = False) -> list[Path]:
     """Run roots under parent whose test process is gone (killed before it could tear down)."""
-    found = []
-    for state_file in sorted(parent.glob("cniqs-*/run.json")):
-        try:
-            state = RunState.load(state_file)
-        except (OSError, ValueError, TypeError):
-            continue
-        if state.owner_pid and procs.alive(state.owner_pid):
-            continue
-        if state.kept and not include_kept:
-            continue
-        found.append(state_file.parent)
-    return found
+    return teardowns.stale_roots(parent.glob(f"cniqs-*/{STATE_FILE}"), RunState.load, include_kept)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Tear down local e2e nodes: kept ones, or ones a killed run left")
-    parser.add_argument("roots", type=Path, nargs="*", help="run roots (printed by a kept run)")
-    parser.add_argument("--stale", action="store_true", help="also every run root whose test process is gone")
-    parser.add_argument("--include-kept", action="store_true", help="with --stale: kept nodes too")
-    parser.add_argument("--parent", type=Path, default=Path(tempfile.gettempdir()), help="where --stale looks")
-    args = parser.parse_args(argv)
-    roots = list(args.roots) + (stale_roots(args.parent, args.include_kept) if args.stale else [])
+    teardowns.add_arguments(
+        parser,
+        roots="run roots (printed by a kept run)",
+        stale="also every run root whose test process is gone",
+        kept="with --stale: kept nodes too",
+    )
+    roots = teardowns.chosen_roots(parser.parse_args(argv), stale_roots)
 
     def one(root: Path) -> list[str]:
         state = RunState.load(root / STATE_FILE)

@@ -7,12 +7,12 @@ and its cgroup parent (named with the run id), so two runs at once never collide
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from cniqs.common import statefile
 from cniqs.conflist import CNI_TYPE
 
 PREFIX = "cniqs"
@@ -94,10 +94,8 @@ class RunState:
     kept: bool = False
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
+        statefile.save(self, path)
 
     @classmethod
     def load(cls, path: Path) -> RunState:
-        return cls(**json.loads(path.read_text()))
+        return statefile.load(cls, path)
