@@ -27,9 +27,12 @@ from pathlib import Path
 import pytest
 
 from cniqs.common.run import run_process
+from cniqs.common.waits import until
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, egress, mirror, network, nodebuild, options, release, versions
-from cniqs.providers.kind.provider import KindProvider, configure_mirror, images
+from cniqs.providers.kind.images import Images, configure_mirror
+from cniqs.providers.kind.images import images as cluster_images
+from cniqs.providers.kind.provider import KindProvider, kind_options
 from e2e.plugins.providers import run_options
 from e2e.support_cli import hand_steps, require_cli
 
@@ -148,86 +151,114 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]
             request.node.add_report_section("teardown", "workshop transcript", "\n".join(shell.transcript))
 
 
-def test_the_workshop_steps_run_as_written(request: pytest.FixtureRequest, session: Session) -> None:
-    values = run_options(request.config)
-    defaults = {option.flag: option.initial() for option in options.OPTIONS}
-    opts = options.read_options(lambda flag: values.get(flag, defaults[flag]))
+@dataclass(frozen=True)
+class Run:
+    """What this run is: the kind options, the engine and kind found, the version row and its images."""
+
+    opts: options.KindOptions
+    engine: str
+    kind: str
+    found: versions.KindVersion
+    entry: versions.NodeImage
+    image: Images
+
+    @property
+    def offline(self) -> bool:
+        return self.image.registry is not None
+
+
+def this_run(request: pytest.FixtureRequest) -> Run:
+    opts = kind_options(run_options(request.config))
     engine, kind = commands.engine(), commands.kind_binary()
-    offline = mirror.parse(opts.mirror) is not None
     found = release.found_kind(run_process, kind)
     entry = versions.select_for_kind(opts.k8s_version or None, found)[0]
-    release.check_create(run_process, kind, entry.minor, table_image=not offline)
-    image = images(opts, entry, opts.pod_image)
-    steps = hand_steps(README)
-    assert sorted(steps) == [1, 2, 3, 4, 5, 6], steps
+    release.check_create(run_process, kind, entry.minor, table_image=mirror.parse(opts.mirror) is None)
+    return Run(opts, engine, kind, found, entry, cluster_images(opts, entry, opts.pod_image))
 
+
+def name_the_run(session: Session, run: Run) -> str:
+    """The changes every command gets: the cluster's name and kubeconfig, the kind and the engine."""
     name = f"cni-test-{secrets.token_hex(3)}"
     kubeconfig = session.cwd.parent / "kubeconfig.yml"
     session.change("~/.kube/cni-test.yml", str(kubeconfig), "the user's ~/.kube stays untouched")
     session.change("cni-test", name, "two runs at once must not collide")
     session.cluster = name
-    if kind != "kind":
-        session.change("kind ", f"{kind} ", "$CNIQS_KIND names the kind this run uses")
-    if engine != "docker":
-        session.change("docker ", f"{engine} ", f"this run's engine is {engine}; the commands are the same")
+    if run.kind != "kind":
+        session.change("kind ", f"{run.kind} ", "$CNIQS_KIND names the kind this run uses")
+    if run.engine != "docker":
+        session.change("docker ", f"{run.engine} ", f"this run's engine is {run.engine}; the commands are the same")
+    return name
 
-    # 1. The cluster, with its own kubeconfig.
-    create, export, get_nodes = steps[1]
-    assert create.startswith("kind create cluster ") and get_nodes == "kubectl get nodes", steps[1]
-    kind_release, _ = versions.for_kind(found)
+
+def create_options(session: Session, run: Run) -> None:
+    """--image where the run's node image is not the release note's, --config for kubeadm and containerd."""
+    kind_release, _ = versions.for_kind(run.found)
     assert kind_release is not None
-    extra: list[str] = []
-    if image.node != kind_release.images[0].image:
-        extra += ["--image", image.node]
-        session.change("--wait", f"--image {image.node} --wait", f"this run's node image: {image.note}")
-    patches = kind_cluster.kubeadm_patches(entry.minor)
-    containerd = [mirror.CONTAINERD_PATCH] if image.registry is not None else []
-    if patches or containerd:
-        config = session.cwd.parent / "kind-config.yaml"
-        config.write_text(kind_cluster.render_config(kind_cluster.kind_config(0, "ipv4", patches, containerd)))
-        why = []
-        if patches:
-            why.append(f"this host runs cgroup v1: the kubelet of {entry.minor} refuses it unless told")
-        if containerd:
-            why.append("containerd reads the registry hosts of the site's mirror")
-        session.change("--wait", f"--config {config} --wait", "; ".join(why))
-    with network.creating_on_network(run_process, engine, network.kind_network(engine)):
+    if run.image.node != kind_release.images[0].image:
+        session.change("--wait", f"--image {run.image.node} --wait", f"this run's node image: {run.image.note}")
+    patches = kind_cluster.kubeadm_patches(run.entry.minor)
+    containerd = [mirror.CONTAINERD_PATCH] if run.offline else []
+    if not (patches or containerd):
+        return
+    config = session.cwd.parent / "kind-config.yaml"
+    config.write_text(kind_cluster.render_config(kind_cluster.kind_config(0, "ipv4", patches, containerd)))
+    why = []
+    if patches:
+        why.append(f"this host runs cgroup v1: the kubelet of {run.entry.minor} refuses it unless told")
+    if containerd:
+        why.append("containerd reads the registry hosts of the site's mirror")
+    session.change("--wait", f"--config {config} --wait", "; ".join(why))
+
+
+def step_1_cluster(session: Session, run: Run, name: str, lines: list[str]) -> None:
+    """The cluster, with its own kubeconfig, and its node Ready."""
+    create, export, get_nodes = lines
+    assert create.startswith("kind create cluster ") and get_nodes == "kubectl get nodes", lines
+    create_options(session, run)
+    with network.creating_on_network(run_process, run.engine, network.kind_network(run.engine)):
         session.run(create)
     session.set(export)
-    if image.registry is not None:
-        configure_mirror(run_process, engine, [f"{name}-control-plane"], image.registry)
-        session.transcript.append(f"# hosts.toml files for the mirror {image.registry.mirror.url} in the node")
+    if run.image.registry is not None:
+        configure_mirror(run_process, run.engine, [f"{name}-control-plane"], run.image.registry)
+        session.transcript.append(f"# hosts.toml files for the mirror {run.image.registry.mirror.url} in the node")
     nodes = session.run(get_nodes)
     assert re.search(rf"^{name}-control-plane\s+Ready\s", nodes, re.M), session.tail()
 
-    # 2. The node's architecture, then the build for it.
-    uname, set_arch, build = steps[2]
+
+def step_2_build(session: Session, run: Run, lines: list[str]) -> None:
+    """The node's architecture, then the build for it."""
+    uname, set_arch, build = lines
     machine = session.run(uname).strip()
     assert machine in ARCHES, session.tail()
-    assert set_arch.startswith("ARCH=") and "buildx build" in build, steps[2]
+    assert set_arch.startswith("ARCH=") and "buildx build" in build, lines
     session.set(set_arch, ARCHES[machine])
-    container_build(session, build, ARCHES[machine], offline)
+    container_build(session, build, ARCHES[machine], run.offline)
 
-    # 3. The plugin into the node, its VERSION answer, then the conflist and containerd's reload of it.
-    copy, link, version, conflist, count = steps[3]
+
+def step_3_install(session: Session, lines: list[str]) -> None:
+    """The plugin into the node, its VERSION answer, then the conflist and containerd's reload of it."""
+    copy, link, version, conflist, count = lines
     session.run(copy)
     session.run(link)
     expected = json.loads(readme_output("The last command prints"))
     assert json.loads(session.run(version)) == expected, session.tail()
     session.run(conflist)
-    loaded = False
-    for _ in range(60):  # "above 0 once containerd has reloaded its CNI config": wait for it, one minute at most
-        out = session.run(count, check=False).strip()
-        if out.isdigit() and int(out) > 0:
-            loaded = True
-            break
-        subprocess.run(["sleep", "1"])
-    assert loaded, session.tail()
 
-    # 4. A pod, Ready, and the address Kubernetes reports for it.
-    pod_run, wait, describe = steps[4]
-    if image.pod != "alpine":
-        session.change("--image alpine", f"--image {image.pod}", f"this run's pod image ({opts.pod_image})")
+    def loaded() -> bool | None:  # "above 0 once containerd has reloaded its CNI config"
+        out = session.run(count, check=False).strip()
+        return True if out.isdigit() and int(out) > 0 else None
+
+    try:
+        until("containerd to load the cni-quickstart conflist", loaded, timeout=60, interval=1)
+    except TimeoutError:
+        pytest.fail(session.tail())
+
+
+def step_4_pod(session: Session, run: Run, lines: list[str]) -> str:
+    """A pod, Ready, and the address Kubernetes reports for it: the README's."""
+    pod_run, wait, describe = lines
+    if run.image.pod != "alpine":
+        session.change("--image alpine", f"--image {run.image.pod}", f"this run's pod image ({run.opts.pod_image})")
     session.run(pod_run)
     session.run(wait)
     described = session.run(describe)
@@ -235,26 +266,44 @@ def test_the_workshop_steps_run_as_written(request: pytest.FixtureRequest, sessi
     assert shown, "README: step 4 shows no IP line"
     reported = re.search(r"^IP: +(\S+)$", described, re.M)
     assert reported and reported[1] == shown[1], session.tail()
+    return reported[1]
 
-    # 5. The real address inside the pod: kindnet's, from the conflist's subnet, not the reported one.
-    (inside,) = steps[5]
+
+def step_5_inside(session: Session, lines: list[str], reported: str) -> None:
+    """The real address inside the pod: kindnet's, from the conflist's subnet, not the reported one."""
+    (inside,) = lines
     addresses = session.run(inside)
     real = re.search(r"^\d+: eth0@\S+.*?\n(?:.*\n)*? +inet (\S+)", addresses, re.M)
     assert real, session.tail()
     subnet = json.loads((session.cwd / "conflist" / "10-kindnet.conflist").read_text())
     ranges = subnet["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
     assert ipaddress.ip_interface(real[1]).ip in ipaddress.ip_network(ranges), session.tail()
-    assert str(ipaddress.ip_interface(real[1]).ip) != reported[1]
+    assert str(ipaddress.ip_interface(real[1]).ip) != reported
 
-    # 6. And it still reaches the outside: the run's target where it is not the README's 1.1.1.1.
-    (ping,) = steps[6]
-    gateway = lambda: egress.network_gateway(run_process, engine, os.environ)  # noqa: E731
-    targets = egress.select(opts.egress_mode, opts.targets, gateway)
+
+def step_6_outside(session: Session, run: Run, lines: list[str]) -> None:
+    """It still reaches the outside: the run's target where it is not the README's 1.1.1.1."""
+    (ping,) = lines
+    targets = egress.run_targets(run_process, run.opts.egress_mode, run.opts.targets, run.engine)
     if targets.ip not in ping:
         target = re.findall(r"\d+\.\d+\.\d+\.\d+", ping)[0]
-        session.change(target, targets.ip, f"this run's connectivity target ({opts.egress_mode}): no internet here")
+        why = f"this run's connectivity target ({run.opts.egress_mode}): no internet here"
+        session.change(target, targets.ip, why)
     pinged = session.run(ping)
     assert re.search(r"\b2 packets received\b", pinged), session.tail()
+
+
+def test_the_workshop_steps_run_as_written(request: pytest.FixtureRequest, session: Session) -> None:
+    run = this_run(request)
+    steps = hand_steps(README)
+    assert sorted(steps) == [1, 2, 3, 4, 5, 6], steps
+    name = name_the_run(session, run)
+    step_1_cluster(session, run, name, steps[1])
+    step_2_build(session, run, steps[2])
+    step_3_install(session, steps[3])
+    reported = step_4_pod(session, run, steps[4])
+    step_5_inside(session, steps[5], reported)
+    step_6_outside(session, run, steps[6])
 
     # Clean up as written: the cluster is gone afterwards.
     session.run(cleanup_line())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -118,6 +119,11 @@ def select(mode: str, targets: Targets, gateway: Callable[[], str]) -> Targets:
     if mode == CI:
         return ci_targets(targets, gateway())
     raise ValueError(f"--kind-egress {mode!r}: use one of {', '.join(MODES)}")
+
+
+def run_targets(run: Runner, mode: str, targets: Targets, engine: str) -> Targets:
+    """select() with the gateway of this engine's kind network (read only in ci mode)."""
+    return select(mode, targets, lambda: network_gateway(run, engine, os.environ))
 
 
 def describe(targets: Targets) -> str:

@@ -60,7 +60,8 @@ def _check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersio
     return release.check_create(run_process, kind, minor, table_image=mirror.parse(opts.mirror) is None)
 
 
-def _read(options: RunOptions) -> KindOptions:
+def kind_options(options: RunOptions) -> KindOptions:
+    """The kind options of a run: each given value, else its default."""
     defaults = {option.flag: option.initial() for option in OPTIONS}
     return read_options(lambda flag: options.get(flag, defaults[flag]))
 
@@ -79,7 +80,7 @@ class KindProvider:
 
     def variants(self, options: RunOptions) -> list[str]:
         """The Kubernetes minors this run covers (--k8s-version): the suite runs once per entry."""
-        opts = _read(options)
+        opts = kind_options(options)
         chosen = _select(opts.k8s_version)
         problems = option_problems(opts, len(chosen)) + versions.table_problems()
         if problems:
@@ -88,7 +89,7 @@ class KindProvider:
 
     @contextmanager
     def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KindBackend]:
-        opts = _read(options)
+        opts = kind_options(options)
         engine = commands.engine()
         entry = _select(variant or opts.k8s_version)[0]
         watcher = options.watcher or NullWatcher()
@@ -130,7 +131,7 @@ class KindProvider:
     # the cniqs tool: one one-node cluster, kept between commands
 
     def up(self, options: RunOptions, *, name: str, workdir: Path) -> State:
-        opts = _read(options)
+        opts = kind_options(options)
         problems = option_problems(opts, 1)
         if problems:
             raise Refused("; ".join(problems))
@@ -285,9 +286,7 @@ def _configure(suite: _SuiteRun, cluster: kind_cluster.Cluster, image: Images) -
     configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
     if (zone := coredns.configure_zone(run_process, cluster.kubeconfig, opts.dns_zone)) is not None:
         watcher.note(minor, zone)
-    targets = egress.select(
-        opts.egress_mode, opts.targets, lambda: egress.network_gateway(run_process, engine, os.environ)
-    )
+    targets = egress.run_targets(run_process, opts.egress_mode, opts.targets, engine)
     watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
     backend = suite.backend = KindBackend(
         run_process, cluster, targets, image.pod, rebuild=opts.rebuild,
