@@ -64,8 +64,17 @@ def test_kubelet_units_keep_kubeadms_contract() -> None:
     assert "--config=/var/lib/kubelet/config.yaml" in nodefiles.KUBELET_KUBEADM_DROPIN
     assert "ConditionPathExists=/var/lib/kubelet/config.yaml" in nodefiles.KUBELET_SERVICE
     # the preloaded images are in containerd before kubelet starts the static pods
-    assert f"After={nodefiles.PRELOAD_UNIT}" in nodefiles.KUBELET_NODE_DROPIN
-    assert "Before=kubelet.service" in nodefiles.PRELOAD_SERVICE
+    assert f"ExecStartPre=/bin/systemctl start {nodefiles.PRELOAD_UNIT}" in nodefiles.KUBELET_NODE_DROPIN
+
+
+def test_the_boot_does_not_wait_for_the_image_import() -> None:
+    """kind gives multi-user.target 30 s: neither the import nor a unit the boot starts may be ordered after it."""
+    unit = nodefiles.PRELOAD_SERVICE
+    assert "DefaultDependencies=no" in unit
+    assert "WantedBy=multi-user.target" in unit
+    assert "Before=kubelet.service" not in unit
+    assert f"After={nodefiles.PRELOAD_UNIT}" not in nodefiles.KUBELET_NODE_DROPIN
+    assert f"Wants={nodefiles.PRELOAD_UNIT}" not in nodefiles.KUBELET_NODE_DROPIN
 
 
 # --- the entrypoint's Docker DNS part: the embedded server's ports from Docker's nat rules ---------------------

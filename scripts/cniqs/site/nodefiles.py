@@ -116,11 +116,17 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 """
 
+# The import takes half a minute or more on two cores. kind waits 30 s for multi-user.target's "Reached target"
+# line (kind pkg/cluster/internal/providers/docker/provision.go). A target waits for each unit it wants (unless
+# that unit sets DefaultDependencies=no), and for whatever those units are ordered after: so nothing the boot
+# starts is ordered after the import, and kubelet's drop-in asks for it when kubelet really starts.
 PRELOAD_SERVICE = f"""[Unit]
 Description=Import the images built into this node into containerd (no registry is reachable)
-After=containerd.service
+DefaultDependencies=no
+After=sysinit.target containerd.service
 Requires=containerd.service
-Before=kubelet.service
+Before=shutdown.target
+Conflicts=shutdown.target
 ConditionDirectoryNotEmpty={PRELOAD_DIR}
 
 [Service]
@@ -162,12 +168,12 @@ ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """
 
-KUBELET_NODE_DROPIN = f"""[Unit]
-# The control-plane images must be in containerd before kubelet starts the static pods.
-Wants={PRELOAD_UNIT}
-After={PRELOAD_UNIT}
-
-[Service]
+KUBELET_NODE_DROPIN = f"""[Service]
+# The control-plane images must be in containerd before kubelet starts the static pods. At boot, before
+# kubeadm has written its config, kubelet's condition fails and this never runs, so the boot does not wait for
+# the import; kubeadm's start of kubelet does (systemctl start returns once the oneshot import is done).
+TimeoutStartSec=300
+ExecStartPre=/bin/systemctl start {PRELOAD_UNIT}
 ExecStartPre=/bin/sh -ec 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then \\
  mkdir -p /sys/fs/cgroup/systemd/kubelet; fi'
 """
