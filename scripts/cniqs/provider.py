@@ -310,7 +310,6 @@ class State:
     image: str = ""
     kubeconfig: str = ""
     kind: str = ""
-    created: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
 
