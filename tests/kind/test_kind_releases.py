@@ -166,7 +166,7 @@ def test_1_37_on_kind_v0_30_and_v0_31_names_kubeadm_and_the_release_that_has_it(
 
 @pytest.mark.parametrize("tag", ["v0.30.0", "v0.31.0"])
 def test_1_37_is_refused_even_with_an_image_from_elsewhere(tag: str) -> None:
-    """On podman the node image is built here: the table has nothing to say, kubeadm's config version does."""
+    """A node image from elsewhere (a mirror's): the table has nothing to say, kubeadm's config version does."""
     text = one_line(versions.refusal(kind(tag), "1.37", table_image=False))
     assert "v1beta3" in text and "kind v0.32.0 and later write v1beta4 from 1.36 on" in text
     assert "use kind v0.32.0 or newer" in text and "go install sigs.k8s.io/kind@v0.33.0" in text
