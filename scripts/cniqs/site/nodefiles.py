@@ -1,6 +1,6 @@
-"""The text files of a kind node image built here (cniqs.site.nodeimage): pure renderers.
+"""The text files of the kind node image the offline site builds (cniqs.site.nodeimage): pure renderers.
 
-They keep kind's node-image contract as its CLI uses it (learned from kind's sources; written here):
+They keep kind's node-image contract as its CLI uses it (as kind's sources define it; the files are this module's own):
 the image's entrypoint prepares the container then execs systemd; kind writes /kind/kubeadm.conf and
 runs `kubeadm init|join` in the node, reads /kind/version and /kind/manifests/default-cni.yaml (its
 default CNI, templated with the pod subnet and given CONTROL_PLANE_ENDPOINT), and
@@ -107,7 +107,7 @@ Delegate=yes
 KillMode=process
 Restart=always
 RestartSec=1
-# No Limit*=infinity: the node container's own limits are low (podman here needs explicit low ulimits)
+# No Limit*=infinity: the node container's own limits are low (podman needs explicit low ulimits: CONTAINERS_CONF)
 # and systemd cannot raise a limit above them.
 TasksMax=infinity
 OOMScoreAdjust=-999
