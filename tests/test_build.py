@@ -63,7 +63,7 @@ def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_c
     """README step 2's container build, then `python -m cniqs.build` and the DaemonSet's image build, in one
     checkout: each keeps its own folder, none refuses, and step 2's output is left exactly as it was.
 
-    The container itself cannot run here (its base image comes from a registry): the folder it exports is
+    The container itself is not run (its base image comes from a registry): the folder it exports is
     made by the same command the Dockerfile runs (`python -m cniqs.build --out /out`, its export stage copies
     /out/ to dest as it is), in a copy of this checkout."""
     require(embed.missing())
