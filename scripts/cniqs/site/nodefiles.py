@@ -339,7 +339,7 @@ def kindnet_manifest(image: str) -> str:
     return header + "".join(f"---\n{doc}\n" for doc in docs)
 
 
-# kind applies this as the default storage; no provisioner image can be had here, so only the class.
+# kind applies this as the default storage; the offline site has no provisioner image, so only the class.
 STORAGE_MANIFEST = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -350,7 +350,7 @@ provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: WaitForFirstConsumer
 """
 
-# podman's engine settings for kind's node containers on these machines (CONTAINERS_CONF): without low
+# podman's engine settings for kind's node containers on the site's hosts (CONTAINERS_CONF): without low
 # explicit ulimits runc fails "error setting rlimit ... operation not permitted".
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]

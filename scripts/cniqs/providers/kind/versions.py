@@ -182,7 +182,7 @@ def how_to_get(tag: str) -> str:
 def for_kind(found: KindVersion, releases: tuple[KindRelease, ...] = RELEASES) -> tuple[KindRelease | None, str]:
     """The release whose images the kind found uses, and a note when it is not that release exactly.
 
-    None for a kind older than the oldest release here. A build between releases (v0.33.0-alpha...) or a patch
+    None for a kind older than the table's oldest release. A build between releases (v0.33.0-alpha...) or a patch
     release not listed gets the newest release before it; a kind newer than the newest listed gets the newest
     (kind supports node images of other releases on a best-effort basis only, kind docs design/node-image)."""
     older = [r for r in releases if (*r.version, 1) <= found.key()]
