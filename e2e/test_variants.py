@@ -112,8 +112,8 @@ def test_dual_stack_reports_a_fake_ip_per_family(backend: Backend, variant_chain
         for each in pods:
             addresses_settled(backend, each)
         # One echo, answered or not. ptp puts the gateway address on the node's side of each new veth, where
-        # it is in DAD for about 2 s: the echo waits in the neighbour queue until then (measured: RTT 2057 ms
-        # on a local node). -W 2 lost that race most of the time; -W 5 waits it out.
+        # it is in DAD for about 2 s: the echo waits in the neighbour queue until then, so its RTT is about
+        # 2 s on a local node. -W 2 is too short for that; -W 5 waits it out.
         ping = backend.exec(peer, ["ping", "-6", "-c", "1", "-W", "5", "-t", "2", str(v6)], timeout=15)
         expect(ping.rc == 0, f"peer cannot reach {v6}: {ping.stdout}{ping.stderr}", backend, pod, peer)
         expect(ipaddress.ip_address(want[1]) not in {i.ip for i in real}, "the fake IPv6 is real", backend, pod)

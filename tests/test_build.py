@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cniqs import embed
-from cniqs.build import NAME, build_local, host_arch, install_into, is_our_link
+from cniqs.build import LINK_TARGET, NAME, build_local, host_arch, install_into
 from tests.prereq import require
 
 
@@ -35,8 +35,8 @@ def test_install_refuses_a_foreign_binary_and_replaces_its_own(tmp_path: Path) -
     assert (bin_dir / NAME).read_text() == "someone else's plugin"
     (bin_dir / NAME).unlink()
     link = install_into(folder, bin_dir)
-    assert is_our_link(link) and (bin_dir / f"{NAME}.d" / NAME).is_file()
-    assert is_our_link(install_into(folder, bin_dir)), "a second install replaces its own"
+    assert os.readlink(link) == LINK_TARGET and (bin_dir / f"{NAME}.d" / NAME).is_file()
+    assert os.readlink(install_into(folder, bin_dir)) == LINK_TARGET, "a second install replaces its own"
     assert sorted(p.name for p in bin_dir.iterdir()) == [NAME, f"{NAME}.d"]
 
 
@@ -63,7 +63,7 @@ def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_c
     """README step 2's container build, then `python -m cniqs.build` and the DaemonSet's image build, in one
     checkout: each keeps its own folder, none refuses, and step 2's output is left exactly as it was.
 
-    The container itself cannot run here (its base image comes from a registry): the folder it exports is
+    The container itself is not run (its base image comes from a registry): the folder it exports is
     made by the same command the Dockerfile runs (`python -m cniqs.build --out /out`, its export stage copies
     /out/ to dest as it is), in a copy of this checkout."""
     require(embed.missing())

@@ -33,7 +33,7 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
         "CNIQS_STATE_DIR": str(state_dir),
     }
     # From a copy: pip builds in the source tree, and the checkout stays as it is. --no-compile: byte-compiling
-    # the dependencies (kubernetes' thousands of modules) was half of this test's time and checks nothing here.
+    # the dependencies (kubernetes' thousands of modules) would be half of this test's time and checks nothing.
     source = tmp_path / "source"
     shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     pip_install = [python, "-m", "pip", "install", "--quiet", "--no-compile", str(source)]

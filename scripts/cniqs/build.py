@@ -253,10 +253,6 @@ def install_into(folder: Path, bin_dir: Path) -> Path:
         raise SystemExit(str(exc)) from None
 
 
-def is_our_link(link: Path) -> bool:
-    return link.is_symlink() and os.readlink(link) == LINK_TARGET
-
-
 _GLIBC_VERSION = re.compile(rb"GLIBC_(\d+)\.(\d+)")
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from cniqs.common.cache import cache_root
 
 # Kubernetes patch releases this project pins, newest first: the first is the default. Every kind-table
-# minor that the module proxy serves is here too (tests/kube), so both tiers test the same Kubernetes.
+# minor that the module proxy serves is in this table too (tests/kube), so both tiers test the same Kubernetes.
 KUBE_RELEASES: dict[str, str] = {
     "1.37": "v1.37.2",
     "1.36": "v1.36.3",
@@ -38,7 +38,7 @@ KUBE_RELEASES: dict[str, str] = {
     "1.34": "v1.34.4",
 }
 DEFAULT_MINOR = next(iter(KUBE_RELEASES))
-# The Go module proxy serves k8s.io/kubernetes from 1.34 on: older kind-table minors cannot be built here.
+# The Go module proxy serves k8s.io/kubernetes from 1.34 on: older kind-table minors cannot be built from it.
 OLDEST_SERVED_MINOR = 34
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl")

@@ -1,10 +1,11 @@
 """The interface every provider implements, and the one the cniqs tool and the e2e tests are written against.
 
-A Provider brings a Backend up (for a test session, for one demo, or kept between cniqs commands),
-finds a kept one again and destroys it. A Backend is one cluster (a kind cluster, or one local
-containerd node) that can install and uninstall the plugin, run pods and look at them from the
-runtime's side and from inside. Callers only use what is declared here; each provider maps it onto
-its own tools. Providers never import the cniqs tool or the tests.
+A Provider (local, kube or kind: cniqs.providers) brings a Backend up (for a test session, for one demo,
+or kept between cniqs commands), finds a kept one again and destroys it. A Backend is one node or cluster
+(one local containerd node, a kube cluster of local containerd nodes, or a kind cluster) that can install
+and uninstall the plugin, run pods and look at them from the runtime's side and from inside. Callers only
+use what is declared here; each provider maps it onto its own tools. Providers never import the cniqs tool
+or the tests.
 """
 
 from __future__ import annotations
@@ -137,6 +138,13 @@ class PodView:
 
 
 class Backend(Protocol):
+    """One node or cluster that is up, as the tests and the cniqs tool use it (see the module's docstring).
+
+    name: the provider's (local, kube, kind); targets: what its connectivity checks reach; nodes: its node
+    names. Local has one node and no Kubernetes (install_daemonset is Refused); kube and kind share the
+    Kubernetes layer (cniqs.providers.k8s.backend.KubeBackend) and differ in how a node is reached.
+    """
+
     name: str
     targets: Targets
     nodes: Sequence[str]
@@ -297,11 +305,14 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class State:
-    """A node or cluster a provider's up() left running, as the cniqs tool saves it between commands.
+    """A node or cluster a provider's up() left running, as the cniqs tool saves it between commands
+    (cniqs.cli.state: a JSON file of these fields).
 
-    provider (saved as "backend"): its name. id: the local or kube run id, or the kind cluster name.
-    Local: root is the run root; image is the pods' image. Kube and kind: kubeconfig is the cluster's own
-    kubeconfig file; kind is the kind binary used.
+    backend: the name of the provider that made it (local, kube, kind). id: the local run id, or the kube or
+    kind cluster name. Local: root is the run root, image the pods' image. Kube: root is the cluster's state
+    root, image the pods' image, kubeconfig the cluster's own, extra its bin dir ("bin") and minor. Kind:
+    kubeconfig is the cluster's own, kind the kind binary used, image the node image, extra the engine,
+    network, mirror, pod image, connectivity targets and egress mode (and the egress gateway in ci mode).
     """
 
     backend: str
@@ -310,7 +321,6 @@ class State:
     image: str = ""
     kubeconfig: str = ""
     kind: str = ""
-    created: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
 

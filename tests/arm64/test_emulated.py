@@ -114,7 +114,7 @@ def loaded(made: Made) -> Iterator[str]:
             subprocess.run(["podman", "rmi", "-f", made.image], capture_output=True, timeout=120)
 
 
-# As for kind's node containers here (cniqs.providers.kind.nodefiles.CONTAINERS_CONF): without low explicit
+# As for kind's node containers on podman (cniqs.site.nodefiles.CONTAINERS_CONF): without low explicit
 # ulimits runc fails "error setting rlimit ... operation not permitted".
 LIMITS = ("--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 

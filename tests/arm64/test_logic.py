@@ -9,7 +9,7 @@ import pytest
 
 from cniqs import arm64, debian, kubebin
 
-# /proc/sys/fs/binfmt_misc/qemu-aarch64 as Debian's qemu-user-static 1:7.2 registers it (seen here)
+# /proc/sys/fs/binfmt_misc/qemu-aarch64 as Debian's qemu-user-static 1:7.2 registers it
 DEBIAN_ENTRY = """enabled
 interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P
 flags: PF

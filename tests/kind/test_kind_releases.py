@@ -16,7 +16,7 @@ from cniqs.providers.kind import commands, release, versions
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.versions import KindVersion, parse_kind_version
 
-# Each release's list as read from its note (versions.SOURCES): minor -> exact Kubernetes version and digest.
+# Each release's list as its note gives it (versions.SOURCES): minor -> exact Kubernetes version and digest.
 EXPECTED = {
     "v0.33.0": [
         ("1.37", "v1.37.0", "a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"),
@@ -57,7 +57,7 @@ def kind(text: str) -> KindVersion:
     ("output", "expected"),
     [
         ("kind v0.30.0 go1.24.1 linux/amd64\n", KindVersion(0, 30, 0)),
-        ("kind v0.33.0 go1.26.8 linux/amd64", KindVersion(0, 33, 0)),  # as the build here prints it
+        ("kind v0.33.0 go1.26.8 linux/amd64", KindVersion(0, 33, 0)),  # a kind built with `go install`
         ("0.31.0\n", KindVersion(0, 31, 0)),  # kind version -q
         ("kind v0.33.0-alpha.12+0123456789abcd go1.26.8 darwin/arm64", KindVersion(0, 33, 0, "alpha.12")),
         ("  kind   v1.2.3   go1.30 windows/amd64  ", KindVersion(1, 2, 3)),
@@ -166,7 +166,7 @@ def test_1_37_on_kind_v0_30_and_v0_31_names_kubeadm_and_the_release_that_has_it(
 
 @pytest.mark.parametrize("tag", ["v0.30.0", "v0.31.0"])
 def test_1_37_is_refused_even_with_an_image_from_elsewhere(tag: str) -> None:
-    """On podman the node image is built here: the table has nothing to say, kubeadm's config version does."""
+    """A node image from elsewhere (a mirror's): the table has nothing to say, kubeadm's config version does."""
     text = one_line(versions.refusal(kind(tag), "1.37", table_image=False))
     assert "v1beta3" in text and "kind v0.32.0 and later write v1beta4 from 1.36 on" in text
     assert "use kind v0.32.0 or newer" in text and "go install sigs.k8s.io/kind@v0.33.0" in text

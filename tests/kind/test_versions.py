@@ -68,7 +68,7 @@ def test_problems_finds_broken_tables() -> None:
 
 
 def test_kind_is_built_from_its_module_at_the_pinned_release() -> None:
-    """Here (kind on podman) and in the workflow, the same `go install` of the same version."""
+    """cniqs.kubebin (the offline site's kind, on both engines) and the workflow: one `go install`, one version."""
     from cniqs import kubebin
 
     assert (kubebin.KIND.module, kubebin.KIND.version) == (versions.KIND_MODULE, versions.KIND_VERSION)

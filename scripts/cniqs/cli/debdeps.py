@@ -44,19 +44,6 @@ def is_debian(
     return debian_marker.exists() and which("apt-get") is not None and which("dpkg-query") is not None
 
 
-def cannot_install(
-    euid: int | None = None,
-    which: Callable[[str], str | None] = shutil.which,
-    debian_marker: Path = Path("/etc/debian_version"),
-) -> str | None:
-    """Why cniqs cannot apt-get install here (None: it can)."""
-    if not is_debian(which, debian_marker):
-        return "this is not a Debian or Ubuntu system (no apt-get)"
-    if (os.geteuid() if euid is None else euid) != 0:
-        return "installing packages needs root"
-    return None
-
-
 def install_argv(packages: Sequence[str]) -> list[list[str]]:
     return [
         ["apt-get", "update", "-qq"],

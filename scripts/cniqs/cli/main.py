@@ -49,7 +49,7 @@ def build_parser() -> arguments.Parser:
     demo.add_argument("--json", action="store_true", help="print the reveal as JSON")
     demo.set_defaults(func=cmd_demo)
 
-    up = sub.add_parser("up", help="bring a node (local) or cluster (kind) up and leave it running")
+    up = sub.add_parser("up", help="bring a node (local) or cluster (kube, kind) up and leave it running")
     arguments.backend(up)
     up.set_defaults(func=cmd_up)
 

@@ -1,6 +1,6 @@
-"""The text files of a kind node image built here (cniqs.site.nodeimage): pure renderers.
+"""The text files of the kind node image the offline site builds (cniqs.site.nodeimage): pure renderers.
 
-They keep kind's node-image contract as its CLI uses it (learned from kind's sources; written here):
+They keep kind's node-image contract as its CLI uses it (as kind's sources define it; the files are this module's own):
 the image's entrypoint prepares the container then execs systemd; kind writes /kind/kubeadm.conf and
 runs `kubeadm init|join` in the node, reads /kind/version and /kind/manifests/default-cni.yaml (its
 default CNI, templated with the pod subnet and given CONTROL_PLANE_ENDPOINT), and
@@ -107,7 +107,7 @@ Delegate=yes
 KillMode=process
 Restart=always
 RestartSec=1
-# No Limit*=infinity: the node container's own limits are low (podman here needs explicit low ulimits)
+# No Limit*=infinity: the node container's own limits are low (podman needs explicit low ulimits: CONTAINERS_CONF)
 # and systemd cannot raise a limit above them.
 TasksMax=infinity
 OOMScoreAdjust=-999
@@ -345,7 +345,7 @@ def kindnet_manifest(image: str) -> str:
     return header + "".join(f"---\n{doc}\n" for doc in docs)
 
 
-# kind applies this as the default storage; no provisioner image can be had here, so only the class.
+# kind applies this as the default storage; the offline site has no provisioner image, so only the class.
 STORAGE_MANIFEST = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -356,7 +356,7 @@ provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: WaitForFirstConsumer
 """
 
-# podman's engine settings for kind's node containers on these machines (CONTAINERS_CONF): without low
+# podman's engine settings for kind's node containers on the site's hosts (CONTAINERS_CONF): without low
 # explicit ulimits runc fails "error setting rlimit ... operation not permitted".
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]

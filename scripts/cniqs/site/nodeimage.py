@@ -68,15 +68,6 @@ def cache_dir() -> Path:
     return kubebin.cache_root() / "kind"
 
 
-def containers_conf() -> Path:
-    """The podman engine config kind's node containers need here (CONTAINERS_CONF), written once."""
-    path = cache_dir() / "containers.conf"
-    if not path.is_file() or path.read_text() != nodefiles.CONTAINERS_CONF:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(nodefiles.CONTAINERS_CONF)
-    return path
-
-
 def _run(argv: Sequence[str], what: str, *, timeout: float = 1800, **kw: object) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kw)  # type: ignore[call-overload]
     if proc.returncode != 0:

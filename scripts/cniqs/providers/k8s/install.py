@@ -22,7 +22,7 @@ from cniqs.providers.k8s import parse
 from cniqs.providers.k8s.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
 
 # The default CNI dirs (kubelet's and containerd's), where a provider's Nodes name no others.
-BIN_DIR, CONF_DIR, FOLDER, LINK = KUBELET_CNI.bin_dir, KUBELET_CNI.conf_dir, KUBELET_CNI.folder, KUBELET_CNI.link
+BIN_DIR, FOLDER, LINK = KUBELET_CNI.bin_dir, KUBELET_CNI.folder, KUBELET_CNI.link
 TMP_FOLDER, TMP_LINK = build.temp_names(BIN_DIR)
 
 

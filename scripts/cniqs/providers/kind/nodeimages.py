@@ -88,16 +88,14 @@ class KindRelease:
         return next((entry for entry in self.images if entry.minor == minor), None)
 
 
-# Where each release's digests were read. Every digest of a release agrees in all the sources named for it, and
+# The sources of each release's digests. Every digest of a release agrees in all the sources named for it, and
 # each release's first image is also the default image in kind's own source at that tag
-# (pkg/apis/config/defaults/image.go: git tags v0.30.0 to v0.32.0 of kubernetes-sigs/kind, and the v0.33.0
-# module that `go install sigs.k8s.io/kind@v0.33.0` fetched here).
+# (kubernetes-sigs/kind pkg/apis/config/defaults/image.go at each release's tag).
 SOURCES = {
     "v0.33.0": "the release note itself",
     "v0.32.0": (
         "the note's list as pinned in kubernetes-sigs/cluster-api test/infrastructure/kind/mapper.go "
-        '("Pre-built images for Kind v0.32", commit 15f3dc16af "Bump to kind v0.32.0"); '
-        "the note's own text was not readable here"
+        '("Pre-built images for Kind v0.32", commit 15f3dc16af "Bump to kind v0.32.0")'
     ),
     "v0.31.0": (
         "a verbatim copy of the release note (its Source line links the note), and kubernetes-sigs/cluster-api "
@@ -174,7 +172,7 @@ RELEASES: tuple[KindRelease, ...] = (
 
 NEWEST = RELEASES[0]
 OLDEST = RELEASES[-1]
-# The release the CI workflow and cniqs.kubebin (for the offline site here) build: the newest.
+# The release the CI workflow and cniqs.kubebin (for the offline site) build: the newest.
 KIND_VERSION = NEWEST.tag
 KIND_RELEASE_NOTES = NEWEST.notes
 IMAGES: tuple[NodeImage, ...] = NEWEST.images

@@ -45,7 +45,8 @@ def problems(run: Runner, kind: str) -> list[str]:
 
 def check_create(run: Runner, kind: str, minor: str, *, table_image: bool = True) -> versions.KindVersion:
     """Before `kind create cluster`: Refused when the kind found cannot create Kubernetes `minor`
-    (table_image=False: the node image is built here, so only kubeadm's config version matters)."""
+    (table_image=False: the node image is not the table's, e.g. another patch from a mirror, so only kubeadm's
+    config version matters)."""
     found = found_kind(run, kind)
     reason = versions.refusal(found, minor, table_image=table_image)
     if reason:

@@ -31,8 +31,8 @@ from cniqs.providers.kind.nodeimages import (
 IMAGE_PATTERN = re.compile(r"^kindest/node:v(?P<minor>1\.\d+)\.(?P<patch>\d+)@sha256:(?P<digest>[0-9a-f]{64})$")
 
 
-# kubeadm 1.37 no longer reads kubeadm.k8s.io/v1beta3 (seen here: kind v0.30.0 creating a 1.37 cluster fails
-# with "your configuration file uses an old API spec: kubeadm.k8s.io/v1beta3 ... Please use kubeadm v1.36").
+# kubeadm 1.37 no longer reads kubeadm.k8s.io/v1beta3: kind v0.30.0 creating a 1.37 cluster fails with "your
+# configuration file uses an old API spec: kubeadm.k8s.io/v1beta3 ... Please use kubeadm v1.36".
 KUBEADM_WITHOUT_V1BETA3 = "1.37"
 
 
@@ -46,7 +46,7 @@ def glibc_key(version: str) -> tuple[int, ...]:
 # The glibc rule: the node executable bundles the build host's libpython, so it needs the build's glibc, and it
 # must start on every node it is meant for: the pinned images, whose userland is Debian trixie (glibc 2.41) from
 # kind v0.32 on (kind images/base/Dockerfile), Debian bookworm (2.36) for v0.23 to v0.31 (the v0.30.0 and
-# v0.31.0 rows of the table), and the node image the offline site builds here (cniqs.site.nodeimage),
+# v0.31.0 rows of the table), and the node image the offline site builds (cniqs.site.nodeimage),
 # bookworm too. The container build (plugin/Dockerfile) must use a Debian release whose glibc is no newer than the
 # older of the two; tests/kind/test_versions.py holds the Dockerfile's base, and cniqs.arm64 its build, to this.
 NODE_BASE = "trixie"
@@ -182,7 +182,7 @@ def how_to_get(tag: str) -> str:
 def for_kind(found: KindVersion, releases: tuple[KindRelease, ...] = RELEASES) -> tuple[KindRelease | None, str]:
     """The release whose images the kind found uses, and a note when it is not that release exactly.
 
-    None for a kind older than the oldest release here. A build between releases (v0.33.0-alpha...) or a patch
+    None for a kind older than the table's oldest release. A build between releases (v0.33.0-alpha...) or a patch
     release not listed gets the newest release before it; a kind newer than the newest listed gets the newest
     (kind supports node images of other releases on a best-effort basis only, kind docs design/node-image)."""
     older = [r for r in releases if (*r.version, 1) <= found.key()]
@@ -273,7 +273,7 @@ def select_for_kind(choice: str | None, found: KindVersion) -> list[NodeImage]:
 # printing): 2 for containerd 1.x, 3 for 2.0 to 2.2, 4 from 2.3 (version/version.go at v1.7.20, v2.0.0, v2.2.0,
 # v2.3.0). Every kind node image writes a `version = 2` file (kind images/base/files/etc/containerd/config.toml);
 # kind v0.30.0's images run containerd 2.1.4 and v0.31.0's 2.2.0 (3), v0.32.0's 2.3.1 and v0.33.0's 2.3.4 (4)
-# (kind images/base/Dockerfile CONTAINERD_VERSION). The node image built here runs containerd
+# (kind images/base/Dockerfile CONTAINERD_VERSION). The node image cniqs.site.nodeimage builds runs containerd
 # cniqs.kubebin.CONTAINERD (2.2.x: 3), so every kind from v0.30.0 loads into it.
 CONTAINERD_FOR_CONFIG_VERSION = {2: "containerd 1.x", 3: "containerd 2.0 to 2.2", 4: "containerd 2.3 or later"}
 

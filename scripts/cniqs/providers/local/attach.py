@@ -4,7 +4,7 @@ For tools (the `cniqs` command line) that bring a node up in one process and use
 
     root = start_kept(settings)       # node.up in keep mode; a failed start leaves nothing behind
     backend = attach(root)            # a LocalBackend over the running node, its pods found again
-    detach(backend)                   # close the CRI channel; the node keeps running
+    backend.close()                   # close the CRI channel; the node keeps running
     problems = destroy(root)          # every pod, then cleanup.teardown
 
 The run's state file (layout.RunState in <root>/run.json) is what attach and destroy read.
@@ -83,10 +83,6 @@ def attach(root: Path, image: str = TEST_IMAGE, timeout: float = 10) -> node.Loc
     for pod in find_pods(backend):
         backend.adopt(pod)
     return backend
-
-
-def detach(backend: node.LocalBackend) -> None:
-    backend.cri.close()
 
 
 def find_pods(backend: node.LocalBackend) -> list[provider.Pod]:

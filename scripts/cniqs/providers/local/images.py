@@ -1,4 +1,4 @@
-"""OCI image archives built in Python from busybox-static: no registry is reachable here.
+"""OCI image archives built in Python from busybox-static, so a local node needs no registry.
 
 Archives are deterministic (fixed mtimes and owners, sorted entries, uncompressed layers), so the same
 busybox gives the same digests on every run. `ctr images import` reads them (OCI image layout in a tar).
