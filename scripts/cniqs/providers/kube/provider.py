@@ -34,7 +34,7 @@ from cniqs.providers.local.provider import host_problems
 TOOLS = ("runc", "nsenter", "unshare", "ip", "iptables", "busybox", "dnsmasq", "mount", "umount", "sysctl",
          "socat", "etcd", "gcc")  # fmt: skip
 # The kube extra's modules are not here: without them this module does not import (cniqs.providers names it).
-PYTHON_MODULES = ("kubernetes", "tenacity", "PyInstaller")
+PYTHON_MODULES = ("kubernetes", "tenacity")
 TARGETS = Targets(
     ip=str(local_render.EXT_HOST),
     name=local_render.EXT_NAME,
