@@ -27,10 +27,11 @@ def test_the_quick_start_demo_is_a_tox_env_that_runs_cniqs_demo() -> None:
 
 
 def test_run_the_tests_gives_the_command_ci_runs() -> None:
-    section = README.split("\n## Run the tests", 1)[1].split("\n## ", 1)[0]
+    assert quick_start_commands(README)[-1] == "tox"
+    section = (REPO / "docs" / "ci.md").read_text().split("\n## Run the tests", 1)[1].split("\n## ", 1)[0]
     assert re.search(r"```\ntox\n```", section)
     ci = (REPO / ".ci" / "run").read_text().splitlines()
-    assert "tox" in ci, "CI runs exactly the README's test command"
+    assert "tox" in ci, "CI runs exactly the test command of the quick start and docs/ci.md"
 
 
 def cniqs_subcommands(text: str) -> set[str]:
