@@ -27,29 +27,35 @@ def test_the_quick_start_demo_is_a_tox_env_that_runs_cniqs_demo() -> None:
 
 
 def test_run_the_tests_gives_the_command_ci_runs() -> None:
-    section = README.split("\n## Run the tests", 1)[1].split("\n## ", 1)[0]
+    assert quick_start_commands(README)[-1] == "tox"
+    section = (REPO / "docs" / "ci.md").read_text().split("\n## Run the tests", 1)[1].split("\n## ", 1)[0]
     assert re.search(r"```\ntox\n```", section)
     ci = (REPO / ".ci" / "run").read_text().splitlines()
-    assert "tox" in ci, "CI runs exactly the README's test command"
+    assert "tox" in ci, "CI runs exactly the test command of the quick start and docs/ci.md"
 
 
-def test_every_cniqs_subcommand_the_readme_shows_exists() -> None:
+def cniqs_subcommands(text: str) -> set[str]:
+    return set(re.findall(r"^cniqs ([a-z]+)", text, re.M)) | set(re.findall(r"`cniqs ([a-z]+)", text))
+
+
+def test_every_cniqs_subcommand_the_readme_and_docs_show_exists() -> None:
     from cniqs.cli.main import build_parser
 
-    used = set(re.findall(r"^cniqs ([a-z]+)", README, re.M)) | set(re.findall(r"`cniqs ([a-z]+)", README))
+    docs = [page.read_text() for page in sorted((REPO / "docs").glob("*.md"))]
+    used = set().union(*(cniqs_subcommands(text) for text in [README, *docs]))
     parser = build_parser()
     for command in sorted(used):
         parser.parse_args([command, "x"] if command in ("run", "reveal") else [command])
-    assert {"demo", "up", "install", "run", "reveal", "uninstall", "status", "down"} <= used
+    assert {"demo", "up", "install", "run", "reveal", "uninstall", "status", "down"} <= cniqs_subcommands(README)
 
 
 def test_the_air_gapped_commands_exist() -> None:
-    """The air-gapped section's commands: the mirror variable and flag, and every `python -m cniqs.site` action."""
+    """docs/offline-images.md's commands: the mirror variable and flag, and every `python -m cniqs.site` action."""
     from cniqs.providers.kind import mirror
     from cniqs.providers.kind.options import OPTIONS
     from cniqs.site.__main__ import main
 
-    section = README.split("\n#### Air-gapped", 1)[1].split("\n### ", 1)[0]
+    section = (REPO / "docs" / "offline-images.md").read_text()
     assert f"export {mirror.ENV}=" in section
     flags = {option.flag for option in OPTIONS}
     for flag in re.findall(r"(--(?:registry-mirror|kind-[a-z-]+))", section):
