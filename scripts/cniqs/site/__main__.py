@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cniqs import kubebin
-from cniqs.site import images, nodefiles, services
+from cniqs.site import images, nodefiles, nodeimage, services
 
 CONTAINERS_CONF = nodefiles.CONTAINERS_CONF + '\n[network]\nnetwork_backend = "netavark"\n'
 
@@ -18,7 +18,7 @@ def tools_dir() -> Path:
     """kind (built from its Go module) and the newest release's kubectl, linked into one folder for PATH."""
     folder = services.site_dir() / "bin"
     folder.mkdir(parents=True, exist_ok=True)
-    minor = images.default_minors()[0]
+    minor = nodeimage.default_minors()[0]
     for name, target in (
         ("kind", kubebin.build_tools(kubebin.KIND_NODE_TOOLS) / kubebin.KIND.name),
         ("kubectl", kubebin.build_kube(minor) / "kubectl"),
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f'export PATH={shlex.quote(env["CNIQS_SITE_BIN"])}:"$PATH"')
         else:
             return 1 if services.down() else 0
-    except (services.SiteError, images.PushError, kubebin.BuildError, RuntimeError) as err:
+    except (services.SiteError, images.PushError, nodeimage.ImageBuildError, kubebin.BuildError, RuntimeError) as err:
         print(f"site: {err}", file=sys.stderr)
         return 1
     return 0

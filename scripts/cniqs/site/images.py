@@ -20,7 +20,7 @@ from pathlib import Path
 from cniqs import build, kubebin
 from cniqs.common.run import run_process
 from cniqs.providers.k8s import daemonset
-from cniqs.providers.kind import mirror, nodebuild, versions
+from cniqs.providers.kind import mirror, nodebuild
 from cniqs.providers.local import images
 from cniqs.site import nodeimage, services
 
@@ -39,14 +39,6 @@ def site_mirror() -> mirror.Mirror:
     chosen = mirror.parse(f"http://{services.REGISTRY}")
     assert chosen is not None
     return chosen
-
-
-def default_minors() -> list[str]:
-    """The newest minor of the versions table whose Kubernetes the Go module proxy serves (kubebin pins it)."""
-    for entry in versions.select(versions.ALL):
-        if entry.minor in kubebin.KUBE_RELEASES:
-            return [entry.minor]
-    raise PushError("no minor of the versions table is pinned in cniqs.kubebin: no node image can be built here")
 
 
 def _run(argv: list[str], what: str) -> None:
@@ -111,7 +103,7 @@ def push_installer(registry: mirror.Registry) -> str:
 def push_all(minors: list[str] | None = None) -> list[str]:
     registry = mirror.Registry(site_mirror())
     registry.answers()
-    pushed = [push_node(registry, minor) for minor in (minors or default_minors())]
+    pushed = [push_node(registry, minor) for minor in (minors or nodeimage.default_minors())]
     pushed.append(push_pod_image(registry))
     pushed.append(push_installer(registry))
     for dest in pushed:

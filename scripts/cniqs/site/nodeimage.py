@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cniqs import debian, kubebin
+from cniqs.providers.kind import versions
 from cniqs.providers.local import images
 from cniqs.site import componentimages, nodefiles
 from cniqs.site.componentimages import (
@@ -287,15 +288,20 @@ def _remove_stale(name: str) -> None:
             _say(f"{old}: removed (superseded)")
 
 
+def default_minors() -> list[str]:
+    """The newest minor of the versions table whose Kubernetes the Go module proxy serves (kubebin pins it)."""
+    for entry in versions.select(versions.ALL):
+        if entry.minor in kubebin.KUBE_RELEASES:
+            return [entry.minor]
+    raise ImageBuildError("no minor of the versions table is pinned in cniqs.kubebin: no node image can be built here")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     force = "--force" in args
     minors = [a for a in args if a != "--force"]
-    if not minors:
-        from cniqs.site.images import default_minors
-
-        minors = default_minors()
     try:
+        minors = minors or default_minors()
         for minor in minors:
             print(build(minor, force=force))
     except (ImageBuildError, kubebin.BuildError) as err:

@@ -3,20 +3,33 @@ describe, a Service's EndpointSlice, the pod's /etc/hosts and Downward API, the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, hosts_entry
-from cniqs.common.run import check
+from cniqs.common.run import Runner, check
 from cniqs.common.waits import NotYet, wait_until
-from cniqs.provider import Pod
+from cniqs.provider import ExecResult, Pod
 from cniqs.providers.k8s import commands as cmd
 from cniqs.providers.k8s import parse, pods
-
-if TYPE_CHECKING:
-    from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.k8s.nodes import Nodes
 
 
-def read(backend: KubeBackend, pod: Pod) -> list[Belief]:
+class PodViews(Protocol):
+    """What reading the beliefs needs of a cluster's backend (KubeBackend has it all)."""
+
+    core: Any
+    shell: Nodes
+    run: Runner
+
+    def describe_pod(self, pod: Pod) -> str: ...
+    def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult: ...
+    def create_service(self, name: str, pod: Pod) -> None: ...
+    def endpoint_addresses(self, service: str, namespace: str | None = None) -> list[str]: ...
+    def sandbox_id(self, node: str, pod_uid: str) -> str | None: ...
+
+
+def read(backend: PodViews, pod: Pod) -> list[Belief]:
     """Every belief about pod's address (a Service is made and removed)."""
     obj = backend.core.read_namespaced_pod(pod.name, pod.namespace)
     found = [
@@ -39,7 +52,7 @@ def read(backend: KubeBackend, pod: Pod) -> list[Belief]:
     return found
 
 
-def _service_endpoints(backend: KubeBackend, pod: Pod) -> list[str]:
+def _service_endpoints(backend: PodViews, pod: Pod) -> list[str]:
     service = f"{pod.name}-reveal"[:63].rstrip("-")
     backend.create_service(service, pod)
     try:
@@ -55,7 +68,7 @@ def _service_endpoints(backend: KubeBackend, pod: Pod) -> list[str]:
         backend.core.delete_namespaced_service(service, pod.namespace)
 
 
-def _cached_result(backend: KubeBackend, pod: Pod, uid: str) -> Belief:
+def _cached_result(backend: PodViews, pod: Pod, uid: str) -> Belief:
     who, cache = "the runtime's cached CNI result (libcni)", "/var/lib/cni/results"
     sandbox = backend.sandbox_id(pod.node, uid)
     listing = backend.run(cmd.node_ls(backend.shell.access, pod.node, cache), timeout=30)
