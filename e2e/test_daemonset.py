@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cniqs.common.run import check
 from cniqs.common.waits import NotYet, wait_until
-from cniqs.conflist import INSTALLED_NAME, chain_entry, render
+from cniqs.install.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.provider import Backend, Pod
 from cniqs.providers.k8s import daemonset
 from cniqs.providers.k8s.backend import KubeBackend

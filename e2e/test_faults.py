@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cniqs import conflist
-from cniqs.conflist import chain_entry
+from cniqs.install import conflist
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod, primary
 from e2e.support import (
     delete_pods,
@@ -155,8 +155,8 @@ def test_install_and_uninstall_racing_leave_the_loaded_chain_right(node: LocalBa
 
 CRASHING_INSTALL = """
 import os, signal, sys
-from cniqs import conflist
-from cniqs.nodefiles import LocalFiles
+from cniqs.install import conflist
+from cniqs.install.nodefs import LocalFiles
 
 real_fsync = os.fsync
 

@@ -15,7 +15,7 @@ from typing import cast
 import pytest
 
 from cniqs.common.waits import NotYet, wait_until
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod
 from cniqs.providers.k8s.backend import KubeBackend
 from e2e.support import delete_pods, expect, families, fixed_fakes, in_any, real_ips

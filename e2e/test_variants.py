@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, ChainVariant, Pod
 from e2e.support import (
     PARALLEL_PODS,

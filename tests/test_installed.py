@@ -83,7 +83,7 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
 
     # The library runs from site-packages, finds its data there, and brings no `e2e` package along.
     probe = (
-        "import importlib.util, cniqs, cniqs.resources as r; from cniqs.conflist import chain_entry;"
+        "import importlib.util, cniqs, cniqs.resources as r; from cniqs.install.conflist import chain_entry;"
         "print(cniqs.__file__); print(chain_entry()['type']); print(r.checkout());"
         "print(importlib.util.find_spec('e2e'))"
     )

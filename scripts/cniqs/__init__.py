@@ -11,7 +11,7 @@ Layers, each importing only those below it:
                           versions table kind/nodeimages (read through kind/versions); k8s/backend.py over
                           k8s/beliefs (a pod's address read back) and k8s/installer (the DaemonSet's API calls)
     provider.py           the Provider and Backend interfaces
-    conflist.py build.py  installers and the node executable build, over nodefiles.NodeFiles
+    conflist.py build.py  installers and the node executable build, over nodefs.NodeFiles
     common/               the command runner, waits, typed errors, parsers, processes, signals, state files
                           and the stale sweep every `cleanup|down --stale` shares (statefile, teardowns)
 """

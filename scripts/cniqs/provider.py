@@ -92,41 +92,6 @@ class ChainVariant:
     dual_stack: bool = False
 
 
-KINDNET = ChainVariant()
-
-
-def kindnet_chain(
-    variant: ChainVariant, subnets: Sequence[str], data_dir: str, mtu: int | None = 1500
-) -> dict[str, Any]:
-    """kindnet's chain as kindnetd writes it (ptp + host-local, then portmap) in the given variant.
-
-    subnets are the node's pod CIDRs (an IPv6 one only matters for a dual-stack variant). mtu is the
-    node's own; kindnetd leaves the key out when it has none (0), and so does None here.
-    """
-    routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
-    chain: dict[str, Any] = {
-        "cniVersion": variant.cni_version,
-        "name": "kindnet",
-        "plugins": [
-            {
-                "type": "ptp",
-                "ipMasq": False,
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": data_dir,
-                    "routes": routes,
-                    "ranges": [[{"subnet": s}] for s in subnets],
-                },
-                "mtu": mtu,
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }
-    if not mtu:
-        del chain["plugins"][0]["mtu"]
-    return chain
-
-
 @dataclass(frozen=True)
 class PodView:
     """Everything a failing test should show about a pod."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cniqs.common.run import Completed
-from cniqs.provider import KINDNET, kindnet_chain
+from cniqs.install.kindnet import KINDNET, kindnet_chain
 from cniqs.providers.k8s.nodes import Nodes
 from cniqs.providers.kind.commands import DOCKER
 

@@ -247,7 +247,7 @@ def test_load_refusal_names_the_release_needed() -> None:
 
 def test_the_image_built_here_loads_with_every_supported_kind() -> None:
     """Its containerd is a 2.2 (config version 3): kind v0.30.0's `kind load` reads it."""
-    from cniqs import kubebin
+    from cniqs.toolchain import kubebin
 
     assert kubebin.CONTAINERD.version.startswith("v2.2.")
     assert all(3 in r.load_config_versions for r in versions.RELEASES)

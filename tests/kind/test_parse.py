@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from cniqs import conflist
 from cniqs.common import cniconfig
+from cniqs.install import conflist
 from cniqs.providers.k8s import parse
 from cniqs.providers.kind import cluster
 from tests.kind.fakes import FakeNode, kindnet_conflist

@@ -68,8 +68,9 @@ def test_problems_finds_broken_tables() -> None:
 
 
 def test_kind_is_built_from_its_module_at_the_pinned_release() -> None:
-    """cniqs.kubebin (the offline site's kind, on both engines) and the workflow: one `go install`, one version."""
-    from cniqs import kubebin
+    """cniqs.toolchain.kubebin (the offline site's kind, on both engines) and the workflow: one `go install`, one
+    version."""
+    from cniqs.toolchain import kubebin
 
     assert (kubebin.KIND.module, kubebin.KIND.version) == (versions.KIND_MODULE, versions.KIND_VERSION)
 
@@ -252,7 +253,7 @@ def test_the_floor_is_the_older_of_the_pinned_images_and_the_image_built_here() 
 
     assert versions.BUILT_NODE_BASE == nodeimage.DEBIAN_RELEASE
     assert versions.NODE_GLIBC == "2.36"  # bookworm's: the pinned images' trixie (2.41) is newer
-    from cniqs import arm64
+    from cniqs.ship import arm64
 
     assert arm64.NODE_GLIBC == versions.NODE_GLIBC
 

@@ -17,13 +17,13 @@ import json
 import statistics
 import time
 
-from cniqs import kubebin
 from cniqs.bench.pod_start import session_wall_time
 from cniqs.common.run import run
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.providers.kube import cluster as kube_cluster
 from cniqs.providers.kube.provider import backend_for, kubectl_on_path
 from cniqs.providers.kube.state import Cluster
+from cniqs.toolchain import kubebin
 
 UP_TARGET_S = 30.0
 SESSION_TARGET_S = 180.0

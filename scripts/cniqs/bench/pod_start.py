@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.resources import checkout
 
 PLUGIN_TARGET = 1.5

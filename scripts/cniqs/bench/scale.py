@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 
 DEFAULT_SIZES = (10, 50, 100)
 MODES = ("sequential", "parallel")

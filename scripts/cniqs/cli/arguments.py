@@ -54,5 +54,5 @@ def backend(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="X.Y",
         help="kind and kube: the cluster's Kubernetes minor (default the newest); kind: one of the found kind's "
-        "node images (1.36, v1.36 or the image's exact v1.36.4), kube: a release pinned in cniqs.kubebin",
+        "node images (1.36, v1.36 or the image's exact v1.36.4), kube: a release pinned in cniqs.toolchain.kubebin",
     )

@@ -27,7 +27,7 @@ from cniqs.cli.console import Console, elapsed
 from cniqs.cli.errorline import describe_error
 from cniqs.cli.session import CliError
 from cniqs.common.signals import interrupt_on_termination
-from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
+from cniqs.install.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
 from cniqs.providers.k8s.options import K8S_VERSION
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
@@ -157,7 +157,7 @@ def _say(ui: Console) -> Callable[[str], None]:
 
 
 def install_risks(b: Backend) -> list[str]:
-    """Per node, what the rewritten result breaks in the chain it is installed into (cniqs.conflist)."""
+    """Per node, what the rewritten result breaks in the chain it is installed into (cniqs.install.conflist)."""
     return [f"{node}: {risk}" for node in b.nodes for risk in prev_result_risks(b.active_chain(node))]
 
 
@@ -335,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ui = Console(verbose=bool(getattr(args, "verbose", False)))
     if ui.verbose:
-        os.environ["CNIQS_VERBOSE"] = "1"  # long builds show their own output too (cniqs.build)
+        os.environ["CNIQS_VERBOSE"] = "1"  # long builds show their own output too (cniqs.ship.build)
     try:
         # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: whatever was being started is torn down.
         with interrupt_on_termination():

@@ -193,6 +193,6 @@ def _only_layer(archive: bytes) -> bytes:
 
 
 def kubebin_arch() -> str:
-    from cniqs.build import host_arch
+    from cniqs.ship.build import host_arch
 
     return host_arch()

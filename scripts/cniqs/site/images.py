@@ -17,12 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cniqs import build, kubebin
 from cniqs.common.run import run_process
 from cniqs.providers.k8s import daemonset
 from cniqs.providers.kind import mirror, nodebuild
 from cniqs.providers.local import images
+from cniqs.ship import build
 from cniqs.site import nodeimage, services
+from cniqs.toolchain import kubebin
 
 POD_IMAGE = "cniqs/e2e-pod:1"
 

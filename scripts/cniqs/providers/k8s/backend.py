@@ -17,11 +17,11 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from cniqs import build, conflist
 from cniqs.common.beliefs import Belief
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
-from cniqs.conflist import chain_entry
+from cniqs.install import conflist, executable
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
 from cniqs.providers.k8s import beliefs as k8s_beliefs
 from cniqs.providers.k8s import commands as cmd
@@ -177,7 +177,7 @@ class KubeBackend:
             if arch not in builds:
                 folder = self.builder(arch, self.rebuild)
                 self.rebuild = False  # a forced rebuild is one build per run, not one per install
-                builds[arch] = (folder, build.manifest(folder))
+                builds[arch] = (folder, executable.manifest(folder))
             folder, expected = builds[arch]
             self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry)
             self.manifests[node] = expected
@@ -205,7 +205,7 @@ class KubeBackend:
         wait_until(f"{what} on {node} (crictl info)", probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
 
     def use_base_chain(self, variant: Any) -> None:
-        """kindnet's chain in another variant (base.ChainVariant: cni_version, dual_stack) on every node.
+        """kindnet's chain in another variant (provider.ChainVariant: cni_version, dual_stack) on every node.
 
         None restores the cluster's own chain (kindnetd's file). Only while the plugin is not installed.
         """

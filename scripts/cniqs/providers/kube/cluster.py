@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cniqs import build, kubebin
 from cniqs.common import procs, teardowns
 from cniqs.common.run import run
 from cniqs.providers.kube import controlplane, network, pki
@@ -34,6 +33,8 @@ from cniqs.providers.kube.teardown import stale_roots, teardown
 from cniqs.providers.local import cleanup, images
 from cniqs.providers.local.cri import CRI
 from cniqs.providers.local.layout import Layout, RunState, new_run_id
+from cniqs.ship import build
+from cniqs.toolchain import kubebin
 
 
 def say_nothing(_: str) -> None:

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from cniqs import build, kubebin
 from cniqs.common import pathenv
 from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.run import run_process
@@ -30,6 +29,8 @@ from cniqs.providers.kube import teardown as kube_teardown
 from cniqs.providers.kube.state import Cluster
 from cniqs.providers.local import render as local_render
 from cniqs.providers.local.provider import host_problems
+from cniqs.ship import build
+from cniqs.toolchain import kubebin
 
 TOOLS = ("runc", "nsenter", "unshare", "ip", "iptables", "busybox", "dnsmasq", "mount", "umount", "sysctl",
          "socat", "etcd", "gcc")  # fmt: skip
@@ -156,7 +157,7 @@ class KubeProvider:
         if unbuilt and shutil.which("go") is None:
             problems.append(
                 f"Kubernetes {', '.join(unbuilt)} is not built yet and there is no Go toolchain on PATH to build it "
-                "(https://go.dev/doc/install; then `python -m cniqs.kubebin tools " + " ".join(unbuilt) + "`)"
+                "(https://go.dev/doc/install; then `python -m cniqs.toolchain.kubebin tools " + " ".join(unbuilt) + "`)"
             )
         return problems
 
