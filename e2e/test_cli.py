@@ -1,9 +1,9 @@
-"""The `cniqs` subcommands, run for real on the local backend: one up..down cycle, each step asserted on
+"""The `cniqs` subcommands, run for real on the local provider: one up..down cycle, each step asserted on
 its real output, and a check that `down` leaves nothing behind (the README's quick start demo runs in
 e2e/test_quickstart.py).
 
 These tests drive their own local nodes through the `cniqs` console script (not the `backend`
-fixture), so they run only with `--backend local`; prerequisites as for the rest of the suite:
+fixture), so they run only with `--provider local`; prerequisites as for the rest of the suite:
 skip with the reason, but fail where CI=true.
 """
 

@@ -89,7 +89,7 @@ def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_c
     before = {p.relative_to(step2).as_posix(): p.read_bytes() for p in step2.rglob("*") if p.is_file()}
 
     native = Path(run([sys.executable, "-m", "cniqs.ship.build"]).strip().splitlines()[-1])
-    daemonset = [sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build"]
+    daemonset = [sys.executable, "-m", "cniqs.providers.cluster.daemonset", "build"]
     archive = Path(run(daemonset).split("\t")[0])
     # the image from step 2's folder, as on a Mac whose only node build is the container's
     from_step2 = Path(run([*daemonset, "--from", str(step2), "--out", str(tmp_path / "images")]).split("\t")[0])

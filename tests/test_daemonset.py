@@ -22,7 +22,7 @@ from cniqs.install import executable, nodeinstall
 from cniqs.install.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.install.kindnet import KINDNET, kindnet_chain
 from cniqs.install.nodefs import LocalFiles
-from cniqs.providers.k8s import daemonset
+from cniqs.providers.cluster import daemonset
 from cniqs.ship import build, embed
 from tests.crifake import Runtime, serve
 from tests.prereq import require
@@ -315,7 +315,7 @@ def test_without_a_node_build_it_says_what_to_run(
     dest = readme_container_dest(arch)
     assert "this host is darwin, the native build needs Linux" in err
     assert f"docker buildx build --platform linux/{arch} -f plugin/Dockerfile --output type=local,dest={dest} ." in err
-    assert f"python -m cniqs.providers.k8s.daemonset build --from {dest}" in err
+    assert f"python -m cniqs.providers.cluster.daemonset build --from {dest}" in err
     # A container build from before the installer was built beside the plugin: what it lacks, what to run
     old = tmp_path / "old"
     fake_node_build(old)

@@ -1,6 +1,6 @@
 """`pip install .` into a fresh venv: the cniqs tool works from another directory, with no checkout behind it.
 
-Without extras it drives kind and has no gRPC, CRI API or cryptography; the local backend then names its extra,
+Without extras it drives kind and has no gRPC, CRI API or cryptography; the local provider then names its extra,
 and works once `.[local]` is installed. Needs PyPI (the dependencies are installed from it); the first run takes
 a minute or two.
 """
@@ -56,15 +56,15 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
     assert (found.returncode, found.stdout) == (0, ""), found
 
     # kind's prerequisites check runs; with only the venv on PATH it finds no kind, kubectl or engine (and so
-    # starts nothing). The local backend says, in one line, which extra to install.
+    # starts nothing). The local provider says, in one line, which extra to install.
     bare = {**env, "PATH": str(venv / "bin")}
-    kind = run([cniqs, "demo", "--backend", "kind"], elsewhere, bare)
+    kind = run([cniqs, "demo", "--provider", "kind"], elsewhere, bare)
     assert kind.returncode == 1 and "Traceback" not in kind.stderr, kind
-    assert kind.stderr.splitlines()[-1].startswith("cniqs: error: the kind backend cannot run here: kind not found")
-    local = run([cniqs, "demo", "--backend", "local"], elsewhere, bare)
+    assert kind.stderr.splitlines()[-1].startswith("cniqs: error: the kind provider cannot run here: kind not found")
+    local = run([cniqs, "demo", "--provider", "local"], elsewhere, bare)
     assert local.returncode == 1 and "Traceback" not in local.stderr, local
     error = local.stderr.splitlines()[-1]
-    assert error.startswith("cniqs: error: the local backend needs the Python module ") and error.endswith(
+    assert error.startswith("cniqs: error: the local provider needs the Python module ") and error.endswith(
         "extra: pip install 'cni-quickstart[local]' (in a checkout: pip install -e '.[local]')"
     ), local
 

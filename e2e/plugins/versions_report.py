@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from cniqs.providers.k8s import diagnostics
-from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.cluster import diagnostics
+from cniqs.providers.cluster.backend import ClusterBackend
 
 PLUGIN_NAME = "cniqs-versions-run"
 
@@ -116,7 +116,7 @@ class VersionsPlugin:
         self.config = config
         self.item_version: dict[str, str] = {}
         self.runs: dict[str, VersionRun] = {}
-        self.live: dict[str, tuple[KubeBackend, Path]] = {}
+        self.live: dict[str, tuple[ClusterBackend, Path]] = {}
 
     def run_of(self, version: str) -> VersionRun:
         return self.runs.setdefault(version, VersionRun(version))
@@ -179,7 +179,7 @@ class VersionsPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not any(run.outcomes for run in self.runs.values()):
             return  # nothing ran (--collect-only, or no kind test selected)
-        backend = self.config.getoption("--backend")
+        backend = self.config.getoption("--provider")
         terminalreporter.section(f"cni-quickstart on {backend}, per Kubernetes version")
         for line in summary_lines(self.runs):
             terminalreporter.write_line(line)

@@ -107,7 +107,7 @@ class Backend(Protocol):
 
     name: the provider's (local, kube, kind); targets: what its connectivity checks reach; nodes: its node
     names. Local has one node and no Kubernetes (install_daemonset is Refused); kube and kind share the
-    Kubernetes layer (cniqs.providers.k8s.backend.KubeBackend) and differ in how a node is reached.
+    Kubernetes layer (cniqs.providers.cluster.backend.ClusterBackend) and differ in how a node is reached.
     """
 
     name: str
@@ -126,8 +126,8 @@ class Backend(Protocol):
         """Lines that tell a user how to look at the node or cluster by hand."""
 
     def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
-        """Install with the installer DaemonSet (cniqs.providers.k8s.daemonset) on every node; return the image it runs.
-        Refused (cniqs.common.errors.Refused) where there is no Kubernetes."""
+        """Install with the installer DaemonSet (cniqs.providers.cluster.daemonset) on every node; return the image
+        it runs. Refused (cniqs.common.errors.Refused) where there is no Kubernetes."""
 
     def uninstall_daemonset(self) -> None:
         """Delete the DaemonSet and wait until its pods removed what they added."""
@@ -273,14 +273,14 @@ class State:
     """A node or cluster a provider's up() left running, as the cniqs tool saves it between commands
     (cniqs.cli.state: a JSON file of these fields).
 
-    backend: the name of the provider that made it (local, kube, kind). id: the local run id, or the kube or
+    provider: the name of the provider that made it (local, kube, kind). id: the local run id, or the kube or
     kind cluster name. Local: root is the run root, image the pods' image. Kube: root is the cluster's state
     root, image the pods' image, kubeconfig the cluster's own, extra its bin dir ("bin") and minor. Kind:
     kubeconfig is the cluster's own, kind the kind binary used, image the node image, extra the engine,
     network, mirror, pod image, connectivity targets and egress mode (and the egress gateway in ci mode).
     """
 
-    backend: str
+    provider: str
     id: str
     root: str = ""
     image: str = ""

@@ -9,7 +9,7 @@ import pytest
 
 from cniqs.common.run import Completed
 from cniqs.install import executable
-from cniqs.providers.k8s import diagnostics, pods
+from cniqs.providers.cluster import diagnostics, pods
 from cniqs.providers.kind import diagnostics as kind_diagnostics
 from cniqs.providers.kind import nodebuild
 from cniqs.providers.kind.commands import DOCKER

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from cniqs.install import conflist
-from cniqs.providers.k8s import install
-from cniqs.providers.k8s.nodes import NodeShellFiles
+from cniqs.providers.cluster import install
+from cniqs.providers.cluster.nodes import NodeShellFiles
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
 ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")

@@ -10,9 +10,9 @@ import pytest
 
 from cniqs.common.run import CommandError, Completed
 from cniqs.install import conflist, executable
-from cniqs.providers.k8s import daemonset, install
-from cniqs.providers.k8s.backend import KubeBackend
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform
+from cniqs.providers.cluster import daemonset, install
+from cniqs.providers.cluster.backend import ClusterBackend
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform
 from cniqs.providers.kind.commands import DOCKER
 from cniqs.ship import build
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
@@ -179,7 +179,7 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
     built: list[tuple[str, bool]] = []
     images: list[Path] = []
     monkeypatch.setattr(daemonset, "build_image", lambda plugin, out=None: images.append(plugin) or image)
-    kube = KubeBackend.__new__(KubeBackend)  # no API server: the refusal comes before any API call
+    kube = ClusterBackend.__new__(ClusterBackend)  # no API server: the refusal comes before any API call
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: built.append((arch, force)) or folder
     kube.nodes = ["kind-worker", "kind-control-plane"]
@@ -195,7 +195,7 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
 def test_the_daemonset_is_built_for_one_architecture(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     nodes["kind-worker"] = FakeNode(machine="aarch64")
-    kube = KubeBackend.__new__(KubeBackend)
+    kube = ClusterBackend.__new__(ClusterBackend)
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: pytest.fail("built for mixed nodes")
     kube.nodes = ["kind-worker", "kind-control-plane"]

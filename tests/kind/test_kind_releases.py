@@ -11,7 +11,7 @@ import pytest
 from cniqs.common.errors import ParseError, Refused
 from cniqs.common.run import Completed
 from cniqs.provider import RunOptions
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind import commands, release, versions
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.versions import KindVersion, parse_kind_version

@@ -6,7 +6,7 @@ import pytest
 
 from cniqs.common import cniconfig
 from cniqs.install import conflist
-from cniqs.providers.k8s import parse
+from cniqs.providers.cluster import parse
 from cniqs.providers.kind import cluster
 from tests.kind.fakes import FakeNode, kindnet_conflist
 

@@ -142,8 +142,8 @@ def cniqs_cluster_commands(script: str) -> list[list[str]]:
 
 
 def test_cniqs_cluster_commands_are_found_in_any_shape_of_script() -> None:
-    script = 'set -e\nsudo -E cniqs up --backend kind && cniqs demo \\\n  --keep\necho "cniqs status"\ntox -e lint\n'
-    assert cniqs_cluster_commands(script) == [["cniqs", "up", "--backend", "kind"], ["cniqs", "demo", "--keep"]]
+    script = 'set -e\nsudo -E cniqs up --provider kind && cniqs demo \\\n  --keep\necho "cniqs status"\ntox -e lint\n'
+    assert cniqs_cluster_commands(script) == [["cniqs", "up", "--provider", "kind"], ["cniqs", "demo", "--keep"]]
     assert cniqs_cluster_commands('tox -e e2e -- --k8s-version "v1.36.4"') == [
         ["tox", "-e", "e2e", "--", "--k8s-version", "v1.36.4"]
     ]
@@ -185,13 +185,13 @@ def test_the_suites_cli_tests_bring_up_kind_clusters_at_the_suites_version() -> 
             if words[:1] != ["cniqs"] or words[1] not in ("up", "demo"):
                 continue
             pairs = list(zip(words, words[1:]))
-            if ("--backend", "kind") not in pairs:
+            if ("--provider", "kind") not in pairs:
                 continue
             kind_lines.append(f"{path.name}:{node.lineno}")
             assert any(from_the_suite(e, source) for e in node.elts), (
                 f"{path.name}:{node.lineno}: `cniqs {words[1]}` on kind without the suite's --k8s-version"
             )
-    assert kind_lines, "e2e/test_cli_kind.py runs `cniqs up --backend kind`"
+    assert kind_lines, "e2e/test_cli_kind.py runs `cniqs up --provider kind`"
 
 
 @pytest.mark.parametrize(

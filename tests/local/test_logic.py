@@ -1,4 +1,4 @@
-"""Pure logic of the local backend: chains, loaded-config parsing, waits, run state, mounts, settings."""
+"""Pure logic of the local provider: chains, loaded-config parsing, waits, run state, mounts, settings."""
 
 from __future__ import annotations
 
@@ -171,5 +171,5 @@ def test_prerequisites_need_linux(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(local.sys, "platform", "darwin")
     assert local.LocalProvider().prerequisites(RunOptions()) == [
-        "needs Linux (this is darwin); elsewhere use the kind backend"
+        "needs Linux (this is darwin); elsewhere use the kind provider"
     ]

@@ -8,11 +8,11 @@ from typing import NoReturn
 
 from cniqs import providers
 from cniqs.cli import session
-from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.cluster.options import K8S_VERSION
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
 from cniqs.providers.kind.options import OPTIONS as KIND_OPTIONS
 
-BACKEND_CHOICES = ("auto", *providers.NAMES)
+PROVIDER_CHOICES = ("auto", *providers.NAMES)
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,14 +28,16 @@ def verbose(p: argparse.ArgumentParser) -> None:
     )
 
 
-def backend(p: argparse.ArgumentParser) -> None:
+def provider(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--backend",
-        choices=BACKEND_CHOICES,
+        "--provider",
+        "--backend",  # its name before 0.2, kept so older scripts still run
+        dest="provider",
+        choices=PROVIDER_CHOICES,
         default=None,
         help="local: a containerd node in network namespaces (Linux, root); kube: a real Kubernetes built here "
         "on such nodes (Linux, root, Go); kind: a kind cluster (Docker or podman, kind, kubectl); "
-        "auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH, else local",
+        "auto (default, or $CNIQS_PROVIDER): kind when Docker answers and kind is on PATH, else local",
     )
     p.add_argument("--name", default=session.DEFAULT_CLUSTER, help="kind cluster name (default %(default)s)")
     # The suite's own --kind-egress (the kind provider's option), so `cniqs demo` passes where ICMP is dropped.

@@ -13,7 +13,7 @@ Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the pro
    under arm64/rootfs, keyed by release, architecture and packages;
 3. inside it, `python3 -m cniqs.ship.build`, exactly as on an arm64 host: build/plugin/linux-arm64/ with the
    plugin (cni-quickstart/), the DaemonSet's installer (cniqs-installer/) and their C library (libc/); the
-   installer image is then put together from that folder here (`python -m cniqs.providers.k8s.daemonset
+   installer image is then put together from that folder here (`python -m cniqs.providers.cluster.daemonset
    build --from build/plugin/linux-arm64`: only files into a tar, it needs no emulation);
 4. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION answer
    as the plugin module and a CNI error (code 4, no traceback) for a call without CNI variables.
@@ -295,7 +295,7 @@ def build_all(force: bool = False) -> Built:
     t0 = time.monotonic()
     # The image from that folder, here (no emulation needed: files into a tar), by its own command (the
     # DaemonSet is a layer above this module).
-    argv = [sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build", "--from", str(executable.parents[1])]
+    argv = [sys.executable, "-m", "cniqs.providers.cluster.daemonset", "build", "--from", str(executable.parents[1])]
     proc = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise EmulationError(f"the arm64 installer image: {proc.stderr.strip()[-1500:]}")

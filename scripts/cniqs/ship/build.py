@@ -100,7 +100,7 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         raise SystemExit(
             "the local build needs Linux; on other hosts use the container build (README step 2: docker buildx "
             "build --platform linux/ARCH -f plugin/Dockerfile --output type=local,dest=build/container/linux-ARCH .),"
-            " whose folder the DaemonSet's image build takes too (python -m cniqs.providers.k8s.daemonset build "
+            " whose folder the DaemonSet's image build takes too (python -m cniqs.providers.cluster.daemonset build "
             "--from build/container/linux-ARCH)"
         )
     digest = build_digest()

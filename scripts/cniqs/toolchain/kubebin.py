@@ -299,7 +299,7 @@ def _replace_bin_dir(tmp: Path, bin_dir: Path) -> None:
 def _record_timings(minor: str, bin_dir: Path, commands: Sequence[str], timings: dict[str, float]) -> None:
     recorded = cold_build_seconds(minor)
     if recorded and not set(commands) & set(KUBE_COMMANDS):
-        # Only the node image's extra commands: keep the recorded cold build of the kube tier's commands.
+        # Only the node image's extra commands: keep the recorded cold build of the kube provider's commands.
         recorded.update({f"{c}": timings[c] for c in commands})
         timings = recorded
     (bin_dir.parent / TIMINGS).write_text(json.dumps(timings, indent=2) + "\n")

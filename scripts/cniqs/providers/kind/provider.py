@@ -1,4 +1,4 @@
-"""The kind provider: `pytest e2e --backend kind` (tox -e e2e) per Kubernetes version, and `cniqs --backend kind`.
+"""The kind provider: `pytest e2e --provider kind` (tox -e e2e) per Kubernetes version, and `cniqs --provider kind`.
 
 A test run, per version from the versions table: create a kind cluster (or reuse one) with its own
 kubeconfig, yield a KindBackend whose install builds the plugin for each node's platform and
@@ -24,7 +24,7 @@ from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.phases import Phases
 from cniqs.common.run import run_process
 from cniqs.provider import NullWatcher, Option, RunOptions, State, Targets, Watcher
-from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
+from cniqs.providers.cluster.backend import DEFAULT_LOG_FILE
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, coredns, egress, forwarding, mirror, network, release, versions
 from cniqs.providers.kind import diagnostics as kind_diagnostics

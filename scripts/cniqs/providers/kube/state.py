@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cniqs.common import statefile
-from cniqs.providers.k8s.nodes import CniDirs
+from cniqs.providers.cluster.nodes import CniDirs
 from cniqs.providers.kube import render as kube_render
 from cniqs.providers.local.cri import CRI
 from cniqs.providers.local.layout import Layout, RunState

@@ -1,4 +1,4 @@
-"""One real containerd node in network namespaces, driven over CRI: the local backend."""
+"""One real containerd node in network namespaces, driven over CRI: the local provider."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from cniqs.ship import build
 REFERENCE_PLUGINS = Path("/usr/lib/cni")
 BASE_CONFLIST = "10-kindnet.conflist"
 POD_NAMESPACE = "default"
-TEARDOWN_NOTE = "cni-quickstart local backend: tearing down the node, please wait"
+TEARDOWN_NOTE = "cni-quickstart local provider: tearing down the node, please wait"
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,10 @@ class LocalBackend:
         self.wait_loaded(chain)
 
     def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
-        raise Refused("a DaemonSet needs a Kubernetes tier: --backend kube or kind")
+        raise Refused("a DaemonSet needs a Kubernetes provider: --provider kube or kind")
 
     def uninstall_daemonset(self) -> None:
-        raise Refused("a DaemonSet needs a Kubernetes tier: --backend kube or kind")
+        raise Refused("a DaemonSet needs a Kubernetes provider: --provider kube or kind")
 
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(self.files, str(self.layout.cni_conf))[1]

@@ -17,9 +17,9 @@ from cniqs.common.errors import InstallError
 from cniqs.common.run import check
 from cniqs.install import conflist, executable
 from cniqs.install.executable import NAME
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import parse
-from cniqs.providers.k8s.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import parse
+from cniqs.providers.cluster.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
 from cniqs.ship import build
 
 # The default CNI dirs (kubelet's and containerd's), where a provider's Nodes name no others.

@@ -1,7 +1,7 @@
 """Install on any cluster: the installer image (OCI archive, built here without a registry) and its DaemonSet.
 
-    python -m cniqs.providers.k8s.daemonset build [--from DIR] [--out DIR]   # the image archive
-    python -m cniqs.providers.k8s.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
+    python -m cniqs.providers.cluster.daemonset build [--from DIR] [--out DIR]   # the image archive
+    python -m cniqs.providers.cluster.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
 
 The image holds one node build (cniqs.ship.build, on a Linux host or in plugin/Dockerfile's container): the
 plugin (the same one-folder build every tier installs), the installer (cniqs.install.nodeinstall, embedded the same
@@ -102,7 +102,7 @@ def container_build_hint(arch: str) -> str:
     dest = f"build/container/linux-{arch}"
     return (
         f"build in a container (README step 2): docker buildx build --platform linux/{arch} -f plugin/Dockerfile "
-        f"--output type=local,dest={dest} . ; then: python -m cniqs.providers.k8s.daemonset build --from {dest}"
+        f"--output type=local,dest={dest} . ; then: python -m cniqs.providers.cluster.daemonset build --from {dest}"
     )
 
 
@@ -164,7 +164,7 @@ def manifest(
     socket: str = "/run/containerd/containerd.sock",
     entry: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The DaemonSet: the host paths are the node's (kind's by default; the kube tier passes its own)."""
+    """The DaemonSet: the host paths are the node's (kind's by default; the kube provider passes its own)."""
     volumes, mounts = _volumes(bin_dir, conf_dir, socket)
     container = _container(image, mounts, json.dumps(entry or chain_entry(), sort_keys=True))
     return {
@@ -235,7 +235,7 @@ def _container(image: str, mounts: list[dict[str, Any]], chain: str) -> dict[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cniqs.providers.k8s.daemonset", description=__doc__.split("\n\n")[0]
+        prog="python -m cniqs.providers.cluster.daemonset", description=__doc__.split("\n\n")[0]
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the installer image archive")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from cniqs.common.run import CommandError, Runner, check
 from cniqs.install.executable import NAME
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import parse
-from cniqs.providers.k8s.commands import NodeAccess
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import parse
+from cniqs.providers.cluster.commands import NodeAccess
 
 
 @dataclass(frozen=True)

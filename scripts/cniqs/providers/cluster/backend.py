@@ -23,11 +23,11 @@ from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_S
 from cniqs.install import conflist, executable
 from cniqs.install.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
-from cniqs.providers.k8s import beliefs as k8s_beliefs
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import daemonset, diagnostics, installer, parse, pods
-from cniqs.providers.k8s import install as node_install
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform, read_optional
+from cniqs.providers.cluster import beliefs as k8s_beliefs
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, pods
+from cniqs.providers.cluster import install as node_install
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform, read_optional
 
 DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
 
@@ -35,7 +35,7 @@ DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
 Builder = Callable[[str, bool], Path]
 
 
-class KubeBackend:
+class ClusterBackend:
     """cniqs.provider.Backend on a Kubernetes cluster whose nodes this process reaches through `nodes`."""
 
     def __init__(
@@ -112,7 +112,7 @@ class KubeBackend:
 
     # install / uninstall
 
-    # the DaemonSet installer (cniqs.providers.k8s.daemonset)
+    # the DaemonSet installer (cniqs.providers.cluster.daemonset)
 
     def load_image(self, archive: Path) -> None:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
