@@ -71,6 +71,20 @@ def test_environment_pins_the_backend_when_no_flag_is_given() -> None:
     assert choose_provider("auto", {"CNIQS_PROVIDER": "auto"}, which_from(ALL_TOOLS), lambda: True)[0] == "kind"
 
 
+def test_the_older_names_still_choose_the_provider() -> None:
+    """Scripts written before the rename: $CNIQS_BACKEND and --backend."""
+    assert choose_provider(None, {"CNIQS_BACKEND": "local"}, which_from(ALL_TOOLS), lambda: True) == (
+        "local",
+        "chosen with $CNIQS_BACKEND",
+    )
+    assert (
+        choose_provider(None, {"CNIQS_PROVIDER": "kind", "CNIQS_BACKEND": "local"}, which_from({}), lambda: False)[0]
+        == "kind"
+    )
+    for flag in ("--provider", "--backend"):
+        assert cli.build_parser().parse_args(["demo", flag, "kube"]).provider == "kube"
+
+
 def test_unknown_backend_in_the_environment_is_a_clear_error() -> None:
     with pytest.raises(CliError, match="unknown provider 'docker'"):
         choose_provider(None, {"CNIQS_PROVIDER": "docker"}, which_from({}), lambda: False)
@@ -98,13 +112,28 @@ def test_state_round_trip_and_clear(tmp_path: Path) -> None:
     state.clear(tmp_path / "sub")  # idempotent
 
 
-def test_state_ignores_unknown_keys_from_newer_versions(tmp_path: Path) -> None:
-    (tmp_path / state.FILE_NAME).write_text(json.dumps({"backend": "kind", "id": "cniqs", "future": 1}))
+@pytest.mark.parametrize("key", ["provider", "backend"])  # backend: the key a cniqs before the rename wrote
+def test_state_ignores_unknown_keys_from_newer_versions(tmp_path: Path, key: str) -> None:
+    (tmp_path / state.FILE_NAME).write_text(json.dumps({key: "kind", "id": "cniqs", "future": 1}))
     loaded = state.load(tmp_path)
     assert loaded is not None and loaded.provider == "kind" and "kind cluster cniqs" in session.describe(loaded)
 
 
-@pytest.mark.parametrize("text", ["{not json", "[]", '{"backend": "docker", "id": "x"}', '{"backend": "local"}'])
+def test_the_state_file_says_provider(tmp_path: Path) -> None:
+    file = state.save(state.State("kind", "cniqs", kubeconfig="/k"), tmp_path)
+    assert json.loads(file.read_text())["provider"] == "kind" and "backend" not in json.loads(file.read_text())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[]",
+        '{"provider": "docker", "id": "x"}',
+        '{"backend": "docker", "id": "x"}',
+        '{"provider": "local"}',
+    ],
+)
 def test_a_broken_state_file_is_a_clear_error(tmp_path: Path, text: str) -> None:
     (tmp_path / state.FILE_NAME).write_text(text)
     with pytest.raises(state.StateError, match="remove it if nothing is running"):
