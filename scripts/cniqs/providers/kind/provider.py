@@ -54,7 +54,7 @@ def _select(choice: str | None) -> list[versions.NodeImage]:
     return versions.select_for_kind(choice, release.found_kind(run_process, commands.kind_binary()))
 
 
-def _check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersion:
+def check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersion:
     """The found kind against this minor, before anything is created (Refused with one line). Through a mirror
     the node image may be another patch of the minor: then only kubeadm's config version matters."""
     return release.check_create(run_process, kind, minor, table_image=mirror.parse(opts.mirror) is None)
@@ -96,7 +96,7 @@ class KindProvider:
         minor = entry.minor
         kind = commands.kind_binary()
         if not opts.reuse_cluster:
-            found = _check_kind(kind, minor, opts)
+            found = check_kind(kind, minor, opts)
             watcher.record(minor, kind=str(found))
             if kind_note := versions.for_kind(found)[1]:
                 watcher.note(minor, kind_note)
@@ -142,7 +142,7 @@ class KindProvider:
             entry = _select(opts.k8s_version)[0]
         except ValueError as exc:
             raise Refused(str(exc)) from None
-        _check_kind(kind, entry.minor, opts)
+        check_kind(kind, entry.minor, opts)
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):
