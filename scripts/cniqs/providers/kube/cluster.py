@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m cniqs.providers.kube.cluster", description="Tear down kube-tier clusters"
+        prog="python -m cniqs.providers.kube.cluster", description="Tear down kube provider clusters"
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
     down = sub.add_parser("down", help="tear down kept clusters, or those a killed run left (--stale)")

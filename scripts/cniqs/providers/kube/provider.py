@@ -59,7 +59,7 @@ ENV_VERSION = "CNIQS_K8S_VERSION"  # the default of --k8s-version for this provi
 
 
 class KubeAccess:
-    """cniqs.providers.cluster.commands.NodeAccess for a kube-tier node: its network namespace and its
+    """cniqs.providers.cluster.commands.NodeAccess for a kube provider node: its network namespace and its
     containerd's mount namespace, with the built tools (crictl) first on PATH."""
 
     def __init__(self, cluster: Cluster) -> None:
@@ -80,7 +80,7 @@ class KubeAccess:
 
 
 class KubeBackend(ClusterBackend):
-    """The Kubernetes layer's backend on a kube-tier cluster, which can also grow and shrink by a worker."""
+    """The Kubernetes layer's backend on a kube provider's cluster, which can also grow and shrink by a worker."""
 
     def __init__(self, cluster: Cluster, nodes: Nodes, builder: Builder, namespace: str | None) -> None:
         super().__init__(

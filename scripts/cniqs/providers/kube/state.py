@@ -1,4 +1,4 @@
-"""What a kube-tier cluster is: the state it saves for teardown, the Cluster and Node objects built from it,
+"""What a kube provider cluster is: the state it saves for teardown, the Cluster and Node objects built from it,
 and the paths every node of it shares."""
 
 from __future__ import annotations
