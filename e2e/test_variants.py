@@ -31,7 +31,7 @@ def use(backend: Backend, variant: ChainVariant | None) -> None:
     try:
         backend.use_base_chain(variant)
     except NotImplementedError as exc:
-        pytest.skip(f"the {backend.name} backend cannot run this variant: {exc}")
+        pytest.skip(f"the {backend.name} provider cannot run this variant: {exc}")
 
 
 @pytest.fixture
