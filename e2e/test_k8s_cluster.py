@@ -32,7 +32,7 @@ FAKE = fixed_fakes(ENTRY)[0]
 @pytest.fixture(scope="module")
 def cluster(backend: Backend) -> Iterator[ClusterBackend]:
     if not isinstance(backend, ClusterBackend):
-        pytest.fail(f"the {backend.name} backend is no Kubernetes backend; these tests are deselected there")
+        pytest.fail(f"the {backend.name} provider gives no Kubernetes cluster; these tests are deselected there")
     backend.use_base_chain(None)
     try:
         backend.install(ENTRY)

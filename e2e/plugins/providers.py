@@ -74,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     added: set[str] = set()
     for name in providers.NAMES:
-        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"), providers.get(name), added)
+        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} provider"), providers.get(name), added)
 
 
 def provider(config: pytest.Config) -> Provider:
