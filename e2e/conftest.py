@@ -16,11 +16,11 @@ ONLY = {"kind_only": {"kind"}, "local_only": {"local"}, "kube_only": {"kube"}, "
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Backend-only checks are deselected on other backends: a skip would read as a missing prerequisite."""
-    backend = config.getoption("--provider")
+    """Provider-only checks are deselected on other providers: a skip would read as a missing prerequisite."""
+    provider = config.getoption("--provider")
 
     def runs_here(item: pytest.Item) -> bool:
-        return all(item.get_closest_marker(marker) is None for marker, names in ONLY.items() if backend not in names)
+        return all(item.get_closest_marker(marker) is None for marker, names in ONLY.items() if provider not in names)
 
     kept = [item for item in items if runs_here(item)]
     if len(kept) != len(items):

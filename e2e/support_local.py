@@ -1,4 +1,4 @@
-"""Local-backend-only helpers of the load, fault and security tests: what a node has left behind.
+"""Local-provider-only helpers of the load, fault and security tests: what a node has left behind.
 
 Tests that need these call local(backend) first: on any other backend it skips with the reason.
 """

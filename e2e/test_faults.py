@@ -1,7 +1,7 @@
 """Faults on a live node: containerd killed and restarted, install and uninstall racing, a crashed install.
 
 All local-only: they kill the node's runtime or edit its CNI conf dir behind the backend's back,
-and skip with the reason on other backends.
+and skip with the reason on other providers.
 """
 
 from __future__ import annotations

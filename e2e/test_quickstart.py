@@ -31,7 +31,7 @@ TIMEOUT = 1500  # a fresh venv (kubernetes, grpcio, cryptography, PyInstaller), 
 
 def newcomer_env(state_dir: Path) -> dict[str, str]:
     """This environment without the running tox env (its venv, its TOX_* variables): a shell with tox on
-    PATH. CNIQS_PROVIDER=local keeps a machine with Docker and kind on the backend this test checks."""
+    PATH. CNIQS_PROVIDER=local keeps a machine with Docker and kind on the provider this test checks."""
     venv = os.environ.get("VIRTUAL_ENV") or str(Path(sys.executable).parents[1])
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and not p.startswith(venv)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOX_", "VIRTUAL_ENV", "PYTHON"))}

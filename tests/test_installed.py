@@ -71,7 +71,12 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
     # A recorded local node: without the extra, status names it; with it, status loads the local provider and
     # says what to do about the node being gone.
     state_dir.mkdir()
-    gone = {"backend": "local", "id": "0000dead", "root": str(tmp_path / "no-such-root"), "image": "x:1"}
+    gone = {
+        "backend": "local",  # the key a cniqs before the rename wrote: it still loads
+        "id": "0000dead",
+        "root": str(tmp_path / "no-such-root"),
+        "image": "x:1",
+    }
     (state_dir / "state.json").write_text(json.dumps(gone))
     status = run([cniqs, "status"], elsewhere, env)
     assert status.returncode == 1 and "pip install 'cni-quickstart[local]'" in status.stderr, status

@@ -66,7 +66,7 @@ def _addoption_kwargs(option: Option) -> dict[str, Any]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--provider",
-        "--backend",  # its name before 0.2
+        "--backend",  # its name before the rename
         dest="provider",
         choices=providers.NAMES,
         default="local",

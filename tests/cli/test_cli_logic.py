@@ -1,4 +1,4 @@
-"""Pure logic of the cniqs command line: backend choice, state file, argument and error lines, Debian packages."""
+"""Pure logic of the cniqs command line: provider choice, state file, argument and error lines, Debian packages."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cniqs.common.errors import NodeGone, Refused, WaitTimeout
 from cniqs.provider import RunOptions
 from cniqs.providers.kind import provider as kind_provider
 
-# -- backend auto-selection ------------------------------------------------------------------------
+# -- provider auto-selection -----------------------------------------------------------------------
 
 ALL_TOOLS = {"kind": "/usr/local/bin/kind", "docker": "/usr/bin/docker"}
 
@@ -57,13 +57,13 @@ def test_kind_binary_from_the_environment_counts() -> None:
 
 
 @pytest.mark.parametrize("requested", ["local", "kind"])
-def test_backend_flag_wins_over_everything(requested: str) -> None:
+def test_provider_flag_wins_over_everything(requested: str) -> None:
     backend, why = choose_provider(requested, {"CNIQS_PROVIDER": "kind" if requested == "local" else "local"},
                                   which_from({}), lambda: False)  # fmt: skip
     assert (backend, why) == (requested, "chosen with --provider")
 
 
-def test_environment_pins_the_backend_when_no_flag_is_given() -> None:
+def test_environment_pins_the_provider_when_no_flag_is_given() -> None:
     assert choose_provider(None, {"CNIQS_PROVIDER": "local"}, which_from(ALL_TOOLS), lambda: True) == (
         "local",
         "chosen with $CNIQS_PROVIDER",

@@ -1,4 +1,4 @@
-"""The arguments every `cniqs` command shares: one-line argument errors, -v, and the choice of backend with the
+"""The arguments every `cniqs` command shares: one-line argument errors, -v, and the choice of provider with the
 suite's own options a run passes on to it (--kind-egress, --k8s-version)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def verbose(p: argparse.ArgumentParser) -> None:
 def provider(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--provider",
-        "--backend",  # its name before 0.2, kept so older scripts still run
+        "--backend",  # its name before the rename, kept so older scripts still run
         dest="provider",
         choices=PROVIDER_CHOICES,
         default=None,

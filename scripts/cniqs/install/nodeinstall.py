@@ -4,7 +4,7 @@
     cniqs-installer uninstall --bin DIR --conf DIR [--final]
     cniqs-installer ready     --socket PATH [--entry JSON]
 
-The same code as every other tier's install: the plugin folder goes in with executable.install_executable
+The same code as every other provider's install: the plugin folder goes in with executable.install_executable
 (copy beside, rename over), the conflist with conflist.install (a derived file that sorts first, the
 network name kept). `install` then stays up, re-applying every few seconds, so a node whose base chain
 changes (kindnetd rewriting its conflist) gets the derived file re-derived, and an installer restart

@@ -70,7 +70,7 @@ def elf_arch(path: Path) -> str:
 def source_digest() -> str:
     """A digest of our sources the build freezes, the plugin's and the installer's: a build is reused while
     it matches."""
-    from cniqs.ship import embed  # the builder: never imported on a node (the installer imports this module)
+    from cniqs.ship import embed  # the builder, imported only where a build needs it
 
     h = hashlib.sha256()
     sources = plugin_sources()

@@ -64,7 +64,7 @@ def plugin_program(sources: Path) -> Program:
 
 
 # The installer's modules use typing, dataclasses (so inspect), pathlib (so urllib.parse) and shutil at run
-# time; cniqs.ship.embed is imported by cniqs.ship.build only to build, never on a node.
+# time. Nothing of cniqs.ship runs on a node (the installer imports cniqs.install only); the builder stays out.
 INSTALLER_EXCLUDES = (
     "tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio",
     "multiprocessing", "zipfile", "bz2", "lzma", "cniqs.ship.embed",

@@ -4,7 +4,7 @@
     python -m cniqs.providers.cluster.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
 
 The image holds one node build (cniqs.ship.build, on a Linux host or in plugin/Dockerfile's container): the
-plugin (the same one-folder build every tier installs), the installer (cniqs.install.nodeinstall, embedded the same
+plugin (the same one-folder build every provider installs), the installer (cniqs.install.nodeinstall, embedded the same
 way) and the C library they run on, from the machine or container that built them (so its glibc floor is
 the build's, as for the plugin). The installer asks the node's runtime over CRI itself (cniqs.common.cristatus),
 so there is no crictl in the image. Putting the image together is writing files into a tar: any host does

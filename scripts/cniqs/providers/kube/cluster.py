@@ -1,6 +1,6 @@
 """A real Kubernetes cluster on this machine: local containerd nodes plus kubelet and the control plane.
 
-Each node is a local-tier node (its own network namespace, containerd in a private mount namespace,
+Each node is a local provider node (its own network namespace, containerd in a private mount namespace,
 CNI dirs and cgroup parent named with the run id); the nodes share one external namespace that holds
 the bridge between them, the DNS server and the web server. etcd, kube-apiserver,
 kube-controller-manager and kube-scheduler run in the control-plane node's namespace; each kubelet runs

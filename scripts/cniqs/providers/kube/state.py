@@ -43,7 +43,7 @@ class ClusterState:
 
 @dataclass
 class Node:
-    """One node: its name in Kubernetes, its local-tier layout, its address and its runtime."""
+    """One node: its name in Kubernetes, its local provider layout, its address and its runtime."""
 
     name: str
     index: int
