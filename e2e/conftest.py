@@ -1,4 +1,4 @@
-"""The e2e suite: `pytest e2e --backend local|kube|kind` (see e2e/plugins for the options and the fixture)."""
+"""The e2e suite: `pytest e2e --provider local|kube|kind` (see e2e/plugins for the options and the fixture)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 
 pytest_plugins = [
-    "e2e.plugins.providers",  # --backend, the providers' options, the `backend` fixture
+    "e2e.plugins.providers",  # --provider, the providers' options, the `backend` fixture
     "e2e.support_local",  # the local-only `node` fixture
 ]
-# marker -> the backends its tests run on; elsewhere they are deselected
-ONLY = {"kind_only": {"kind"}, "local_only": {"local"}, "kube_only": {"kube"}, "k8s_only": {"kind", "kube"}}
+# marker -> the providers its tests run on; elsewhere they are deselected
+ONLY = {"kind_only": {"kind"}, "local_only": {"local"}, "kube_only": {"kube"}, "cluster_only": {"kind", "kube"}}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Backend-only checks are deselected on other backends: a skip would read as a missing prerequisite."""
-    backend = config.getoption("--backend")
+    """Provider-only checks are deselected on other providers: a skip would read as a missing prerequisite."""
+    provider = config.getoption("--provider")
 
     def runs_here(item: pytest.Item) -> bool:
-        return all(item.get_closest_marker(marker) is None for marker, names in ONLY.items() if backend not in names)
+        return all(item.get_closest_marker(marker) is None for marker, names in ONLY.items() if provider not in names)
 
     kept = [item for item in items if runs_here(item)]
     if len(kept) != len(items):

@@ -1,7 +1,7 @@
 """Run an e2e tier N times in a row and print which tests failed in which runs.
 
-    python -m e2e.repeat --times 20 -- --backend local -m "not load"
-    tox -e repeat -- --times 20 -- --backend local -m "not load"
+    python -m e2e.repeat --times 20 -- --provider local -m "not load"
+    tox -e repeat -- --times 20 -- --provider local -m "not load"
 
 Every run is a whole `pytest e2e ...` session of its own (its own node or cluster, its own teardown),
 so a flake that depends on the order or on what an earlier session left behind shows up too. Nothing

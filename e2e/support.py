@@ -1,6 +1,6 @@
-"""Backend-neutral helpers of the e2e tests: what a pod reports, what it really has, readable failures.
+"""Provider-neutral helpers of the e2e tests: what a pod reports, what it really has, readable failures.
 
-Only cniqs.provider.Backend is used here, so every backend runs the same checks.
+Only cniqs.provider.Backend is used here, so every provider runs the same checks.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ PARALLEL_PODS = 4  # a 2-core node starts about this many pods at once without s
 
 def observe(request: pytest.FixtureRequest, **facts: Any) -> None:
     """Facts a test saw for the run's per-version summary (e2e.plugins.versions_report: views, real, checks);
-    nothing on backends without one (local)."""
+    nothing on providers without one (local)."""
     watcher = request.config.pluginmanager.get_plugin(WATCHER)
     if isinstance(watcher, VersionsPlugin):
         watcher.observe(request.node.nodeid, **facts)

@@ -40,11 +40,13 @@ class Ran:
         return f"$ {shlex.join(self.argv)}  (exit {self.rc})\n--- stdout\n{self.out}--- stderr\n{self.err}"
 
 
-def run_cniqs(argv: list[str], state_dir: Path, backend: str = "local", extra_env: dict[str, str] | None = None) -> Ran:
-    """Run a cniqs command line as a user would (argv[0] is `cniqs`), with a private state dir; backend is
-    what $CNIQS_BACKEND chooses when the command line does not."""
+def run_cniqs(
+    argv: list[str], state_dir: Path, provider: str = "local", extra_env: dict[str, str] | None = None
+) -> Ran:
+    """Run a cniqs command line as a user would (argv[0] is `cniqs`), with a private state dir; provider is
+    what $CNIQS_PROVIDER chooses when the command line does not."""
     assert argv[0] == "cniqs", argv
-    env = {**os.environ, "CNIQS_STATE_DIR": str(state_dir), "CNIQS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "CNIQS_STATE_DIR": str(state_dir), "CNIQS_PROVIDER": provider, "PYTHONUNBUFFERED": "1"}
     env.update(extra_env or {})
     proc = subprocess.Popen(
         [cniqs_script() or "cniqs", *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -79,7 +81,7 @@ def require_cli(provider: Provider, needs: tuple[str, ...] = ()) -> None:
         problems.append("the `cniqs` console script is not installed (pip install -e .)")
     problems += [f"`{tool}` is not on PATH" for tool in needs if shutil.which(tool) is None]
     if problems:
-        reason = f"{provider.name} backend cannot run here: " + "; ".join(problems)
+        reason = f"{provider.name} provider cannot run here: " + "; ".join(problems)
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)

@@ -1,4 +1,4 @@
-"""Local-backend-only helpers of the load, fault and security tests: what a node has left behind.
+"""Local-provider-only helpers of the load, fault and security tests: what a node has left behind.
 
 Tests that need these call local(backend) first: on any other backend it skips with the reason.
 """
@@ -25,13 +25,13 @@ CRI_NETNS_DIR = Path("io.containerd.grpc.v1.cri") / "netns"  # under containerd'
 
 
 def local(backend: Backend) -> LocalBackend:
-    """The backend as the local backend, or skip: the test needs its own API (paths, containerd)."""
+    """The backend as the local provider, or skip: the test needs its own API (paths, containerd)."""
     try:
         from cniqs.providers.local.node import LocalBackend
     except ImportError as exc:
-        pytest.skip(f"needs the local backend, which cannot be imported here: {exc}")
+        pytest.skip(f"needs the local provider, which cannot be imported here: {exc}")
     if not isinstance(backend, LocalBackend):
-        pytest.skip(f"needs the local backend's own API (files on the node, its containerd); this is {backend.name}")
+        pytest.skip(f"needs the local provider's own API (files on the node, its containerd); this is {backend.name}")
     return backend
 
 

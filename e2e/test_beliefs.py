@@ -14,7 +14,7 @@ import pytest
 
 from cniqs.cli.reveal import peer_reach
 from cniqs.common.beliefs import NEEDS_KUBERNETES, Belief
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod
 from e2e.support import delete_pods, expect, families, fixed_fakes, real_ips
 

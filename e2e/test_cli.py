@@ -1,9 +1,9 @@
-"""The `cniqs` subcommands, run for real on the local backend: one up..down cycle, each step asserted on
+"""The `cniqs` subcommands, run for real on the local provider: one up..down cycle, each step asserted on
 its real output, and a check that `down` leaves nothing behind (the README's quick start demo runs in
 e2e/test_quickstart.py).
 
 These tests drive their own local nodes through the `cniqs` console script (not the `backend`
-fixture), so they run only with `--backend local`; prerequisites as for the rest of the suite:
+fixture), so they run only with `--provider local`; prerequisites as for the rest of the suite:
 skip with the reason, but fail where CI=true.
 """
 
@@ -81,7 +81,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycle]:
     finally:
         if (c.state_dir / "state.json").exists():
             saved = json.loads((c.state_dir / "state.json").read_text())
-            if saved.get("backend") == "local" and (Path(saved["root"]) / "run.json").exists():
+            if saved.get("provider") == "local" and (Path(saved["root"]) / "run.json").exists():
                 from cniqs.providers.local import attach
 
                 attach.destroy(Path(saved["root"]))
@@ -123,7 +123,7 @@ def test_reveal_shows_the_fake_ip_reported_and_the_real_one_in_the_pod(cycle: Cy
 
 def test_reveal_json_carries_the_same_facts(cycle: Cycle) -> None:
     data = json.loads(step(cycle, "reveal --json").out)
-    assert data["pod"] == "test" and data["backend"] == "local"
+    assert data["pod"] == "test" and data["provider"] == "local"
     assert data["reported"] == {"PodSandboxStatus": [FAKE]}
     [real] = data["real"]
     assert ipaddress.ip_interface(real).ip in POD_CIDR_V4 and data["real_in_pod_cidr"] is True

@@ -3,7 +3,7 @@ have them: each comes up and goes down on its own, and the first one down does n
 network with it. The run also leaves the machine as it found it, on docker as on podman: the network kind
 made for the pair is removed by whichever cluster leaves last (cniqs.providers.kind.network.release_network).
 
-Real kind clusters through the console script, so only with `--backend kind`; a missing prerequisite
+Real kind clusters through the console script, so only with `--provider kind`; a missing prerequisite
 skips with the reason, and fails where CI=true.
 """
 
@@ -45,7 +45,7 @@ def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path, request: 
     up: list[Path] = []
     try:
         for state in (first, second):
-            argv = ["cniqs", "up", "--backend", "kind", "--name", names[state], *version]
+            argv = ["cniqs", "up", "--provider", "kind", "--name", names[state], *version]
             ran = run_cniqs(argv, state, "kind", env)
             up.append(state)
             assert ran.rc == 0, ran

@@ -1,10 +1,10 @@
-"""The `cniqs` tool on the kube tier, run for real as a workshop participant would on a Linux machine:
+"""The `cniqs` tool on the kube provider, run for real as a workshop participant would on a Linux machine:
 `up` prints how to reach the cluster by hand, the exports it prints make the built `kubectl` show the
 fake IP in `kubectl describe pod` and the real one in `kubectl exec ... ip a s`, the node commands
 `status` prints work when pasted, and `down` leaves nothing.
 
 These tests drive their own cluster through the console script (not the `backend` fixture), so they run
-only with `--backend kube`; a missing prerequisite skips with the reason, and fails where CI=true.
+only with `--provider kube`; a missing prerequisite skips with the reason, and fails where CI=true.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def by_hand(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 
 
 def test_up_then_kubectl_by_hand_shows_the_fake_ip_and_down_leaves_nothing(tmp_path: Path) -> None:
-    up = run_cniqs(["cniqs", "up", "--backend", "kube"], tmp_path, backend="kube")
+    up = run_cniqs(["cniqs", "up", "--provider", "kube"], tmp_path, provider="kube")
     assert up.rc == 0, up
     env = exports(up.out + up.err)
     assert set(env) >= {"KUBECONFIG", "PATH"}, up
     root = Path(env["KUBECONFIG"]).parents[1]
     try:
         for step in (["cniqs", "install"], ["cniqs", "run", "test"]):
-            ran = run_cniqs(step, tmp_path, backend="kube")
+            ran = run_cniqs(step, tmp_path, provider="kube")
             assert ran.rc == 0, ran
         nodes = by_hand(["kubectl", "get", "nodes"], env)
         assert nodes.returncode == 0 and " Ready " in nodes.stdout, nodes
@@ -62,15 +62,15 @@ def test_up_then_kubectl_by_hand_shows_the_fake_ip_and_down_leaves_nothing(tmp_p
         real = [ipaddress.ip_interface(a) for a in re.findall(r"inet (\S+) ", inside.stdout)]
         assert real and all(str(a.ip) != FAKE for a in real), inside.stdout
         assert all(a.ip in ipaddress.ip_network("10.244.0.0/16") for a in real), inside.stdout
-        status = run_cniqs(["cniqs", "status"], tmp_path, backend="kube")
+        status = run_cniqs(["cniqs", "status"], tmp_path, provider="kube")
         runtime = re.findall(r"^\s+runtime:\s+(.+)$", status.out, re.M)
         assert status.rc == 0 and runtime and "describe pod test" in status.out, status
         pasted = [by_hand(shlex.split(line), env) for line in runtime]  # what status says to paste, pasted
         assert sum(" test " in p.stdout for p in pasted) == 1, pasted
-        reveal = run_cniqs(["cniqs", "reveal", "test"], tmp_path, backend="kube")
+        reveal = run_cniqs(["cniqs", "reveal", "test"], tmp_path, provider="kube")
         assert reveal.rc == 0 and re.search(rf"kubectl describe pod \(IP:\)\s+{re.escape(FAKE)}", reveal.out), reveal
     finally:
-        down = run_cniqs(["cniqs", "down"], tmp_path, backend="kube")
+        down = run_cniqs(["cniqs", "down"], tmp_path, provider="kube")
     assert down.rc == 0, down
     run_id = root.name.split("-")[2]
     left = [ns for ns in netns.NETNS_DIR.glob(f"cniqs-{run_id}*")] if netns.NETNS_DIR.is_dir() else []

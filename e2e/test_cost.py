@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cniqs import conflist
 from cniqs.common.beliefs import cache_file_for
 from cniqs.common.run import in_netns, run
-from cniqs.conflist import chain_entry, render
-from cniqs.provider import ChainVariant, kindnet_chain
+from cniqs.install import conflist
+from cniqs.install.conflist import chain_entry, render
+from cniqs.install.kindnet import kindnet_chain
+from cniqs.provider import ChainVariant
 from e2e.support import real_ips
 from e2e.support_local import node  # noqa: F401 - the fixture
 

@@ -1,4 +1,4 @@
-"""Install on any cluster: the installer DaemonSet (cniqs.providers.k8s.daemonset), for real on kube and kind.
+"""Install on any cluster: the installer DaemonSet (cniqs.providers.cluster.daemonset), for real on kube and kind.
 
 Every node gets the plugin and the derived conflist; a new pod on every node reports the fake; an
 installer pod that restarts, or kind's kindnet rewriting its own conflist, changes nothing; a node
@@ -18,20 +18,20 @@ from kubernetes.client.exceptions import ApiException
 
 from cniqs.common.run import check
 from cniqs.common.waits import NotYet, wait_until
-from cniqs.conflist import INSTALLED_NAME, chain_entry, render
+from cniqs.install.conflist import INSTALLED_NAME, chain_entry, render
 from cniqs.provider import Backend, Pod
-from cniqs.providers.k8s import daemonset
-from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.cluster import daemonset
+from cniqs.providers.cluster.backend import ClusterBackend
 from e2e.support import delete_pods, expect, fixed_fakes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.k8s_only]
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster_only]
 
 ENTRY = chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")
 FAKE = fixed_fakes(ENTRY)[0]
 SELECTOR = ",".join(f"{k}={v}" for k, v in daemonset.LABEL.items())
 
 
-def snapshot(cluster: KubeBackend, node: str) -> str:
+def snapshot(cluster: ClusterBackend, node: str) -> str:
     """Every entry of the node's CNI bin and conf dirs with its type, link target and content hash."""
     dirs = [cluster.shell.cni.bin_dir, cluster.shell.cni.conf_dir]
     script = 'find "$@" -printf "%y %p %l\\n" | sort; find "$@" -type f -exec sha256sum {} + | sort'
@@ -39,15 +39,15 @@ def snapshot(cluster: KubeBackend, node: str) -> str:
     return check(cluster.run, argv, f"snapshot of {node}'s CNI dirs")
 
 
-def installer_pods(cluster: KubeBackend) -> dict[str, str]:
+def installer_pods(cluster: ClusterBackend) -> dict[str, str]:
     """node -> installer pod name."""
     items = cluster.core.list_namespaced_pod(daemonset.NAMESPACE, label_selector=SELECTOR).items
     return {p.spec.node_name: p.metadata.name for p in items if p.spec.node_name}
 
 
 @pytest.fixture(scope="module")
-def cluster(backend: Backend) -> Iterator[KubeBackend]:
-    assert isinstance(backend, KubeBackend), f"{backend.name} is no Kubernetes backend"
+def cluster(backend: Backend) -> Iterator[ClusterBackend]:
+    assert isinstance(backend, ClusterBackend), f"{backend.name} is no Kubernetes backend"
     backend.uninstall()
     backend.use_base_chain(None)
     yield backend
@@ -55,16 +55,16 @@ def cluster(backend: Backend) -> Iterator[KubeBackend]:
 
 
 @pytest.fixture(scope="module")
-def before(cluster: KubeBackend) -> dict[str, str]:
+def before(cluster: ClusterBackend) -> dict[str, str]:
     return {node: snapshot(cluster, node) for node in cluster.nodes}
 
 
 @pytest.fixture(scope="module")
-def installed(cluster: KubeBackend, before: dict[str, str]) -> Iterator[str]:
+def installed(cluster: ClusterBackend, before: dict[str, str]) -> Iterator[str]:
     yield cluster.install_daemonset(ENTRY)
 
 
-def test_a_new_pod_on_every_node_reports_the_fake(cluster: KubeBackend, installed: str) -> None:
+def test_a_new_pod_on_every_node_reports_the_fake(cluster: ClusterBackend, installed: str) -> None:
     assert set(installer_pods(cluster)) == set(cluster.nodes), "one installer pod per node, control plane too"
     pods: list[Pod] = []
     try:
@@ -77,7 +77,7 @@ def test_a_new_pod_on_every_node_reports_the_fake(cluster: KubeBackend, installe
         delete_pods(cluster, pods)
 
 
-def test_an_installer_restart_changes_nothing(cluster: KubeBackend, installed: str) -> None:
+def test_an_installer_restart_changes_nothing(cluster: ClusterBackend, installed: str) -> None:
     node = cluster.nodes[0]
     state = snapshot(cluster, node)
     old = installer_pods(cluster)[node]
@@ -95,7 +95,7 @@ def test_an_installer_restart_changes_nothing(cluster: KubeBackend, installed: s
     assert snapshot(cluster, node) == state
 
 
-def a_new_pod_reports_the_fake(cluster: KubeBackend, name: str, node: str, when: str) -> None:
+def a_new_pod_reports_the_fake(cluster: ClusterBackend, name: str, node: str, when: str) -> None:
     pod = cluster.run_pod(name, node=node)
     try:
         views = cluster.reported_views(pod)
@@ -104,14 +104,14 @@ def a_new_pod_reports_the_fake(cluster: KubeBackend, name: str, node: str, when:
         delete_pods(cluster, [pod])
 
 
-def conflist_stamp(cluster: KubeBackend, node: str, name: str) -> str:
+def conflist_stamp(cluster: ClusterBackend, node: str, name: str) -> str:
     """inode and nanosecond mtime of a file in the node's conf dir: changes on every rewrite."""
     path = f"{cluster.shell.cni.conf_dir}/{name}"
     return check(cluster.run, cluster.shell.access.exec_argv(node, ["stat", "-c", "%i %.9Y", path]), f"stat {path}")
 
 
 @pytest.mark.kind_only
-def test_kindnet_rewriting_its_conflist_changes_nothing(cluster: KubeBackend, installed: str) -> None:
+def test_kindnet_rewriting_its_conflist_changes_nothing(cluster: ClusterBackend, installed: str) -> None:
     """kind's kindnet pod writes 10-kindnet.conflist at every start; restarting it must neither undo nor
     double the install, and new pods still report the fake."""
     node = cluster.nodes[-1]
@@ -135,10 +135,10 @@ def test_kindnet_rewriting_its_conflist_changes_nothing(cluster: KubeBackend, in
 
 
 @pytest.mark.kube_only
-def test_a_node_that_joins_later_gets_it(cluster: KubeBackend, installed: str) -> None:
-    from cniqs.providers.kube.provider import KubeTierBackend
+def test_a_node_that_joins_later_gets_it(cluster: ClusterBackend, installed: str) -> None:
+    from cniqs.providers.kube.provider import KubeBackend
 
-    assert isinstance(cluster, KubeTierBackend)
+    assert isinstance(cluster, KubeBackend)
     joined = cluster.add_node()
     try:
         cluster.wait_daemonset()  # now one more node: its installer pod must be ready too
@@ -148,13 +148,13 @@ def test_a_node_that_joins_later_gets_it(cluster: KubeBackend, installed: str) -
         assert cluster.remove_node(joined) == []
 
 
-def test_the_installer_needs_no_api_access(cluster: KubeBackend, installed: str) -> None:
+def test_the_installer_needs_no_api_access(cluster: ClusterBackend, installed: str) -> None:
     spec = cluster.apps.read_namespaced_daemon_set(daemonset.NAME, daemonset.NAMESPACE).spec.template.spec
     assert spec.automount_service_account_token is False
     assert [t.operator for t in spec.tolerations] == ["Exists"], "every taint is tolerated"
 
 
-def test_uninstall_leaves_every_node_as_it_was(cluster: KubeBackend, installed: str, before: dict[str, str]) -> None:
+def test_uninstall_leaves_every_node_as_it_was(cluster: ClusterBackend, installed: str, before: dict[str, str]) -> None:
     cluster.uninstall_daemonset()
     for node in cluster.nodes:
         assert snapshot(cluster, node) == before[node], f"{node}'s CNI dirs differ from before the install"
@@ -183,7 +183,7 @@ REFUSALS: dict[str, tuple[str, dict[str, Any], str]] = {
 
 @pytest.mark.parametrize("case", list(REFUSALS))
 def test_a_node_it_cannot_install_on_is_left_alone_and_says_why(
-    cluster: KubeBackend, before: dict[str, str], case: str
+    cluster: ClusterBackend, before: dict[str, str], case: str
 ) -> None:
     name, config, reason = REFUSALS[case]
     node = cluster.nodes[-1]

@@ -1,7 +1,7 @@
 """Faults on a live node: containerd killed and restarted, install and uninstall racing, a crashed install.
 
 All local-only: they kill the node's runtime or edit its CNI conf dir behind the backend's back,
-and skip with the reason on other backends.
+and skip with the reason on other providers.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cniqs import conflist
-from cniqs.conflist import chain_entry
+from cniqs.install import conflist
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod, primary
 from e2e.support import (
     delete_pods,
@@ -155,8 +155,8 @@ def test_install_and_uninstall_racing_leave_the_loaded_chain_right(node: LocalBa
 
 CRASHING_INSTALL = """
 import os, signal, sys
-from cniqs import conflist
-from cniqs.nodefiles import LocalFiles
+from cniqs.install import conflist
+from cniqs.install.nodefs import LocalFiles
 
 real_fsync = os.fsync
 

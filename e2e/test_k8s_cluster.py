@@ -1,5 +1,5 @@
 """Checks on a real Kubernetes (kind and kube): every node carries the install, the demo's `kubectl describe`
-line, pods on different nodes, and the Service reality check. Deselected on the local backend.
+line, pods on different nodes, and the Service reality check. Deselected on the local provider.
 
 The fake prefix here is 192.0.2.0/24 (TEST-NET-1, documentation only): a test that sends traffic
 to a fake address must never reach a routable one such as the demo's 1.2.3.0.
@@ -15,14 +15,14 @@ from typing import cast
 import pytest
 
 from cniqs.common.waits import NotYet, wait_until
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod
-from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.cluster.backend import ClusterBackend
 from e2e.support import delete_pods, expect, families, fixed_fakes, in_any, real_ips
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.k8s_only,
+    pytest.mark.cluster_only,
 ]
 
 ENTRY = chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")
@@ -30,9 +30,9 @@ FAKE = fixed_fakes(ENTRY)[0]
 
 
 @pytest.fixture(scope="module")
-def cluster(backend: Backend) -> Iterator[KubeBackend]:
-    if not isinstance(backend, KubeBackend):
-        pytest.fail(f"the {backend.name} backend is no Kubernetes backend; these tests are deselected there")
+def cluster(backend: Backend) -> Iterator[ClusterBackend]:
+    if not isinstance(backend, ClusterBackend):
+        pytest.fail(f"the {backend.name} provider gives no Kubernetes cluster; these tests are deselected there")
     backend.use_base_chain(None)
     try:
         backend.install(ENTRY)
@@ -42,7 +42,7 @@ def cluster(backend: Backend) -> Iterator[KubeBackend]:
 
 
 @pytest.fixture(scope="module")
-def spread(cluster: KubeBackend) -> Iterator[list[Pod]]:
+def spread(cluster: ClusterBackend) -> Iterator[list[Pod]]:
     """One pod pinned to each node."""
     pods: list[Pod] = []
     try:
@@ -53,7 +53,7 @@ def spread(cluster: KubeBackend) -> Iterator[list[Pod]]:
         delete_pods(cluster, pods)
 
 
-def test_every_node_holds_the_built_plugin_and_loaded_the_chain(cluster: KubeBackend) -> None:
+def test_every_node_holds_the_built_plugin_and_loaded_the_chain(cluster: ClusterBackend) -> None:
     assert len(cluster.nodes) >= 2, f"expected a control plane and a worker, got {cluster.nodes}"
     for node in cluster.nodes:
         cluster.verify_node(node)
@@ -61,7 +61,7 @@ def test_every_node_holds_the_built_plugin_and_loaded_the_chain(cluster: KubeBac
         assert loaded, f"{node}: containerd loaded {chain}, not the chain with cni-quickstart"
 
 
-def test_a_pod_on_every_node_reports_the_fake_ip_in_every_view(cluster: KubeBackend, spread: list[Pod]) -> None:
+def test_a_pod_on_every_node_reports_the_fake_ip_in_every_view(cluster: ClusterBackend, spread: list[Pod]) -> None:
     assert {p.node for p in spread} == set(cluster.nodes)
     for pod in spread:
         want = fixed_fakes(ENTRY, families(cluster, pod))
@@ -69,13 +69,13 @@ def test_a_pod_on_every_node_reports_the_fake_ip_in_every_view(cluster: KubeBack
             expect(ips == want, f"{where} on {pod.node} shows {ips}, want {want}", cluster, pod)
 
 
-def test_kubectl_describe_prints_the_fake_ip_like_the_demo(cluster: KubeBackend, spread: list[Pod]) -> None:
+def test_kubectl_describe_prints_the_fake_ip_like_the_demo(cluster: ClusterBackend, spread: list[Pod]) -> None:
     text = cluster.describe_pod(spread[0])
     line = next((ln for ln in text.splitlines() if ln.startswith("IP:")), "")
     assert re.fullmatch(rf"IP:\s+{re.escape(FAKE)}", line), f"describe's IP line is {line!r}:\n{text}"
 
 
-def test_pods_on_different_nodes_reach_each_other_by_real_ip(cluster: KubeBackend, spread: list[Pod]) -> None:
+def test_pods_on_different_nodes_reach_each_other_by_real_ip(cluster: ClusterBackend, spread: list[Pod]) -> None:
     a, b = spread[0], spread[1]
     assert a.node != b.node
     cidr_a, cidr_b = cluster.pod_cidrs(a.node), cluster.pod_cidrs(b.node)
@@ -89,13 +89,13 @@ def test_pods_on_different_nodes_reach_each_other_by_real_ip(cluster: KubeBacken
                cluster, a, b)  # fmt: skip
 
 
-def test_the_fake_address_leads_nowhere(cluster: KubeBackend, spread: list[Pod]) -> None:
+def test_the_fake_address_leads_nowhere(cluster: ClusterBackend, spread: list[Pod]) -> None:
     assert ipaddress.ip_address(FAKE) in ipaddress.ip_network("192.0.2.0/24")  # documentation range only
     result = cluster.exec(spread[1], ["ping", "-c", "1", "-W", "2", "-t", "2", FAKE], timeout=20)
     expect(result.rc != 0, f"the fake {FAKE} answered: {result.stdout}", cluster, spread[1])
 
 
-def test_a_service_lists_the_fake_ip_in_its_endpoint_slice(cluster: KubeBackend, spread: list[Pod]) -> None:
+def test_a_service_lists_the_fake_ip_in_its_endpoint_slice(cluster: ClusterBackend, spread: list[Pod]) -> None:
     pod = spread[0]
     cluster.create_service("reality", pod)
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod, primary
 from e2e.support import delete_pods, expect, real_interfaces, run_pods, translated
 from e2e.support_local import leftovers, local

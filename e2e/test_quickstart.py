@@ -31,11 +31,11 @@ TIMEOUT = 1500  # a fresh venv (kubernetes, grpcio, cryptography, PyInstaller), 
 
 def newcomer_env(state_dir: Path) -> dict[str, str]:
     """This environment without the running tox env (its venv, its TOX_* variables): a shell with tox on
-    PATH. CNIQS_BACKEND=local keeps a machine with Docker and kind on the backend this test checks."""
+    PATH. CNIQS_PROVIDER=local keeps a machine with Docker and kind on the provider this test checks."""
     venv = os.environ.get("VIRTUAL_ENV") or str(Path(sys.executable).parents[1])
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and not p.startswith(venv)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOX_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(PATH=os.pathsep.join(path), CNIQS_STATE_DIR=str(state_dir), CNIQS_BACKEND="local")
+    env.update(PATH=os.pathsep.join(path), CNIQS_STATE_DIR=str(state_dir), CNIQS_PROVIDER="local")
     return env
 
 
@@ -50,7 +50,7 @@ def test_tox_demo_runs_as_written_on_a_fresh_clone(tmp_path: Path) -> None:
     shown = f"$ {commands[0]}  (exit {ran.returncode})\n--- stdout\n{ran.stdout}--- stderr\n{ran.stderr}"
     assert ran.returncode == 0, shown
     out = ran.stdout + ran.stderr
-    assert "using the local backend" in out and "cniqs: demo finished in" in out, shown
+    assert "using the local provider" in out and "cniqs: demo finished in" in out, shown
     # a fresh clone builds the plugin: the step names the build's log, then says done
     step = r"==> Bringing up a local containerd node.*\ncniqs: building cni-quickstart .*log (\S+)\)\n    done \("
     built = re.search(step, ran.stderr)

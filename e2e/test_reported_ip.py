@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, Pod, adds_for, probes
 from e2e.plugins.versions_report import Check
 from e2e.support import (

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cniqs import conflist
-from cniqs.conflist import chain_entry
+from cniqs.install import conflist
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import primary
 from e2e.support import delete_pods, expect, fixed_fakes
 

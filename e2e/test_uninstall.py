@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend
 from e2e.support import delete_pods, expect, families, fixed_fakes, real_ips
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cniqs.build import host_arch
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, RunOptions
 from cniqs.providers.local import images
 from cniqs.providers.local.provider import LocalProvider
+from cniqs.ship.build import host_arch
 from e2e.support import fixed_fakes, real_ips
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local_only]

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import Backend, ChainVariant, Pod
 from e2e.support import (
     PARALLEL_PODS,
@@ -31,7 +31,7 @@ def use(backend: Backend, variant: ChainVariant | None) -> None:
     try:
         backend.use_base_chain(variant)
     except NotImplementedError as exc:
-        pytest.skip(f"the {backend.name} backend cannot run this variant: {exc}")
+        pytest.skip(f"the {backend.name} provider cannot run this variant: {exc}")
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, egress, mirror, network, nodebuild, options, release, versions
 from cniqs.providers.kind.images import Images, configure_mirror
 from cniqs.providers.kind.images import images as cluster_images
-from cniqs.providers.kind.provider import KindProvider, kind_options
+from cniqs.providers.kind.provider import KindProvider, check_kind, kind_options
 from e2e.plugins.providers import run_options
 from e2e.support_cli import hand_steps, require_cli
 
@@ -172,7 +172,7 @@ def this_run(request: pytest.FixtureRequest) -> Run:
     engine, kind = commands.engine(), commands.kind_binary()
     found = release.found_kind(run_process, kind)
     entry = versions.select_for_kind(opts.k8s_version or None, found)[0]
-    release.check_create(run_process, kind, entry.minor, table_image=mirror.parse(opts.mirror) is None)
+    check_kind(kind, entry.minor, opts)  # the provider's own check, before anything is created
     return Run(opts, engine, kind, found, entry, cluster_images(opts, entry, opts.pod_image))
 
 

@@ -10,7 +10,7 @@ from cniqs.bench import tox as bench_tox
 OUTPUT = """\
 unit: commands[0]> pytest tests -n auto --dist worksteal
 ======================= 509 passed in 126.50s (0:02:06) ========================
-kube: commands[0]> pytest e2e --backend kube -m 'not load'
+kube: commands[0]> pytest e2e --provider kube -m 'not load'
 ====================== 37 skipped, 19 deselected in 2.69s ======================
   lint: OK (110.92=setup[76.03]+cmd[0.33,0.23,34.33] seconds)
   unit: OK (131.68=setup[3.16]+cmd[128.52] seconds)

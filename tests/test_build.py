@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import embed
-from cniqs.build import LINK_TARGET, NAME, build_local, host_arch, install_into
+from cniqs.install.executable import LINK_TARGET, NAME, install_into
+from cniqs.ship import embed
+from cniqs.ship.build import build_local, host_arch
 from tests.prereq import require
 
 
@@ -52,19 +53,19 @@ def readme_container_dest(arch: str) -> str:
 
 
 def dockerfile_build_argv() -> list[str]:
-    """The build command plugin/Dockerfile runs (`python -m cniqs.build --out /out`), as argv."""
+    """The build command plugin/Dockerfile runs (`python -m cniqs.ship.build --out /out`), as argv."""
     text = REPO.joinpath("plugin", "Dockerfile").read_text()
-    found = re.search(r"^RUN PYTHONPATH=\S+ (python -m cniqs\.build --out /out)\b", text, re.M)
-    assert found, "plugin/Dockerfile no longer runs `python -m cniqs.build --out /out`"
+    found = re.search(r"^RUN PYTHONPATH=\S+ (python -m cniqs\.ship\.build --out /out)\b", text, re.M)
+    assert found, "plugin/Dockerfile no longer runs `python -m cniqs.ship.build --out /out`"
     return found[1].split()
 
 
 def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_checkout(tmp_path: Path) -> None:
-    """README step 2's container build, then `python -m cniqs.build` and the DaemonSet's image build, in one
+    """README step 2's container build, then `python -m cniqs.ship.build` and the DaemonSet's image build, in one
     checkout: each keeps its own folder, none refuses, and step 2's output is left exactly as it was.
 
     The container itself is not run (its base image comes from a registry): the folder it exports is
-    made by the same command the Dockerfile runs (`python -m cniqs.build --out /out`, its export stage copies
+    made by the same command the Dockerfile runs (`python -m cniqs.ship.build --out /out`, its export stage copies
     /out/ to dest as it is), in a copy of this checkout."""
     require(embed.missing())
     require(None if shutil.which("ldd") else "no ldd (the node build lists the C library with it)")
@@ -87,8 +88,8 @@ def test_step_2s_container_build_and_the_native_and_daemonset_builds_share_one_c
     assert (step2 / NAME / NAME).is_file()
     before = {p.relative_to(step2).as_posix(): p.read_bytes() for p in step2.rglob("*") if p.is_file()}
 
-    native = Path(run([sys.executable, "-m", "cniqs.build"]).strip().splitlines()[-1])
-    daemonset = [sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build"]
+    native = Path(run([sys.executable, "-m", "cniqs.ship.build"]).strip().splitlines()[-1])
+    daemonset = [sys.executable, "-m", "cniqs.providers.cluster.daemonset", "build"]
     archive = Path(run(daemonset).split("\t")[0])
     # the image from step 2's folder, as on a Mac whose only node build is the container's
     from_step2 = Path(run([*daemonset, "--from", str(step2), "--out", str(tmp_path / "images")]).split("\t")[0])

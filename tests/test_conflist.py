@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cniqs.conflist import (
+from cniqs.install.conflist import (
     INSTALLED_NAME,
     InstallError,
     active_source,
@@ -23,8 +23,9 @@ from cniqs.conflist import (
     prev_result_risks,
     uninstall,
 )
-from cniqs.nodefiles import LocalFiles, remove_stale_temps
-from cniqs.provider import KINDNET, ChainVariant, kindnet_chain
+from cniqs.install.kindnet import KINDNET, kindnet_chain
+from cniqs.install.nodefs import LocalFiles, remove_stale_temps
+from cniqs.provider import ChainVariant
 from cniqs.resources import CONFLIST_DIR
 
 FILES = LocalFiles()
@@ -206,7 +207,8 @@ def test_install_and_uninstall_at_once_never_leave_a_broken_config(conf_dir: Pat
 
 def test_two_installer_processes_at_once(conf_dir: Path) -> None:
     code = (
-        "import sys; from cniqs.conflist import install, chain_entry; from cniqs.nodefiles import LocalFiles\n"
+        "import sys; from cniqs.install.conflist import install, chain_entry\n"
+        "from cniqs.install.nodefs import LocalFiles\n"
         "for _ in range(30): install(LocalFiles(), sys.argv[1], chain_entry())"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(conf_dir)]) for _ in range(2)]

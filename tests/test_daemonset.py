@@ -17,12 +17,13 @@ from typing import Any
 import grpc
 import pytest
 
-from cniqs import build, embed, nodeinstall
 from cniqs.common.errors import InstallError
-from cniqs.conflist import INSTALLED_NAME, chain_entry, render
-from cniqs.nodefiles import LocalFiles
-from cniqs.provider import KINDNET, kindnet_chain
-from cniqs.providers.k8s import daemonset
+from cniqs.install import executable, nodeinstall
+from cniqs.install.conflist import INSTALLED_NAME, chain_entry, render
+from cniqs.install.kindnet import KINDNET, kindnet_chain
+from cniqs.install.nodefs import LocalFiles
+from cniqs.providers.cluster import daemonset
+from cniqs.ship import build, embed
 from tests.crifake import Runtime, serve
 from tests.prereq import require
 from tests.test_build import readme_container_dest
@@ -144,7 +145,17 @@ def test_after_the_final_uninstall_the_running_install_never_applies_again(
     before = sorted(p.name for p in [*bin_dir.iterdir(), *conf_dir.iterdir()])
     dirs = ["--bin", str(bin_dir), "--conf", str(conf_dir), "--state", str(state)]
     entry = json.dumps(chain_entry())
-    argv = [sys.executable, "-m", "cniqs.nodeinstall", "install", *dirs, "--plugin", str(plugin), "--entry", entry]
+    argv = [
+        sys.executable,
+        "-m",
+        "cniqs.install.nodeinstall",
+        "install",
+        *dirs,
+        "--plugin",
+        str(plugin),
+        "--entry",
+        entry,
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -226,7 +237,7 @@ ARM64_ELF = bytes.fromhex("7f454c460201010000000000000000000200b700")
 
 def fake_node_build(folder: Path, elf: bytes = ARM64_ELF) -> Path:
     """What plugin/Dockerfile exports for linux/arm64 (as on an Apple silicon Mac), with stand-in contents."""
-    for name in (build.NAME, build.INSTALLER_NAME):
+    for name in (executable.NAME, build.INSTALLER_NAME):
         (folder / name / "lib").mkdir(parents=True)
         (folder / name / name).write_bytes(elf + name.encode())
         (folder / name / name).chmod(0o755)
@@ -234,7 +245,7 @@ def fake_node_build(folder: Path, elf: bytes = ARM64_ELF) -> Path:
     (folder / build.LIBC / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
     (folder / build.LIBC / "lib" / "ld-linux-aarch64.so.1").write_bytes(elf + b"loader")
     (folder / build.LIBC / "lib" / "aarch64-linux-gnu" / "libc.so.6").write_bytes(elf + b"libc")
-    return folder / build.NAME
+    return folder / executable.NAME
 
 
 def layer_of(archive: Path) -> tuple[dict[str, Any], dict[str, bytes | None]]:
@@ -304,7 +315,7 @@ def test_without_a_node_build_it_says_what_to_run(
     dest = readme_container_dest(arch)
     assert "this host is darwin, the native build needs Linux" in err
     assert f"docker buildx build --platform linux/{arch} -f plugin/Dockerfile --output type=local,dest={dest} ." in err
-    assert f"python -m cniqs.providers.k8s.daemonset build --from {dest}" in err
+    assert f"python -m cniqs.providers.cluster.daemonset build --from {dest}" in err
     # A container build from before the installer was built beside the plugin: what it lacks, what to run
     old = tmp_path / "old"
     fake_node_build(old)
@@ -317,7 +328,7 @@ def test_without_a_node_build_it_says_what_to_run(
 
 @pytest.fixture(scope="module")
 def real_build() -> Path:
-    """This machine's node build (the plugin's folder), as `python -m cniqs.build` and the Dockerfile make it."""
+    """This machine's node build (the plugin's folder), as `python -m cniqs.ship.build` and the Dockerfile make it."""
     require(embed.missing())
     require(None if shutil.which("ldd") else "no ldd (the node build lists the C library with it)")
     return build.build_local()

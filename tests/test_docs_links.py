@@ -77,6 +77,9 @@ def test_a_missing_file_or_heading_is_found() -> None:
 
 
 def test_slugs_are_githubs() -> None:
-    assert slug("The kube tier: a real Kubernetes on this machine") == "the-kube-tier-a-real-kubernetes-on-this-machine"
+    assert (
+        slug("The kube provider: a real Kubernetes on this machine")
+        == "the-kube-provider-a-real-kubernetes-on-this-machine"
+    )
     assert slug("kind on Docker, `podman`") == "kind-on-docker-podman"
     assert anchors("## Builds\n### Builds\n") == {"builds", "builds-1"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cniqs import embed
-from cniqs.build import NAME, build_local
+from cniqs.install.executable import NAME
 from cniqs.resources import plugin_sources
+from cniqs.ship import embed
+from cniqs.ship.build import build_local
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,14 @@ def test_the_installer_freezes_only_the_standard_library_and_its_own_modules() -
     its CRI call is cniqs.common.cristatus. Its own modules are the build's cache key (own_sources)."""
     installer = embed.plan(embed.INSTALLER)
     frozen = {name for name, _, _ in installer.frozen}
-    assert {"cniqs.nodeinstall", "cniqs.common.cristatus", "cniqs.conflist", "cniqs.build"} <= frozen
+    assert {
+        "cniqs.install.nodeinstall",
+        "cniqs.common.cristatus",
+        "cniqs.install.conflist",
+        "cniqs.install.executable",
+    } <= frozen
     assert not {n for n in frozen if n.split(".")[0] in ("grpc", "google", "cri_api", "kubernetes", "yaml")}
-    assert "cniqs.embed" not in frozen, "the builder is never imported on a node"
+    assert not {n for n in frozen if n.startswith("cniqs.ship")}, "the builders are never imported on a node"
     ours = {n for n in frozen if n == "cniqs" or n.startswith("cniqs.")}
     own = {p.relative_to(embed.INSTALLER.search).with_suffix("").as_posix().replace("/", ".") for p in
            embed.own_sources(embed.INSTALLER)}  # fmt: skip

@@ -1,6 +1,6 @@
 """`pip install .` into a fresh venv: the cniqs tool works from another directory, with no checkout behind it.
 
-Without extras it drives kind and has no gRPC, CRI API or cryptography; the local backend then names its extra,
+Without extras it drives kind and has no gRPC, CRI API or cryptography; the local provider then names its extra,
 and works once `.[local]` is installed. Needs PyPI (the dependencies are installed from it); the first run takes
 a minute or two.
 """
@@ -56,22 +56,27 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
     assert (found.returncode, found.stdout) == (0, ""), found
 
     # kind's prerequisites check runs; with only the venv on PATH it finds no kind, kubectl or engine (and so
-    # starts nothing). The local backend says, in one line, which extra to install.
+    # starts nothing). The local provider says, in one line, which extra to install.
     bare = {**env, "PATH": str(venv / "bin")}
-    kind = run([cniqs, "demo", "--backend", "kind"], elsewhere, bare)
+    kind = run([cniqs, "demo", "--provider", "kind"], elsewhere, bare)
     assert kind.returncode == 1 and "Traceback" not in kind.stderr, kind
-    assert kind.stderr.splitlines()[-1].startswith("cniqs: error: the kind backend cannot run here: kind not found")
-    local = run([cniqs, "demo", "--backend", "local"], elsewhere, bare)
+    assert kind.stderr.splitlines()[-1].startswith("cniqs: error: the kind provider cannot run here: kind not found")
+    local = run([cniqs, "demo", "--provider", "local"], elsewhere, bare)
     assert local.returncode == 1 and "Traceback" not in local.stderr, local
     error = local.stderr.splitlines()[-1]
-    assert error.startswith("cniqs: error: the local backend needs the Python module ") and error.endswith(
+    assert error.startswith("cniqs: error: the local provider needs the Python module ") and error.endswith(
         "extra: pip install 'cni-quickstart[local]' (in a checkout: pip install -e '.[local]')"
     ), local
 
     # A recorded local node: without the extra, status names it; with it, status loads the local provider and
     # says what to do about the node being gone.
     state_dir.mkdir()
-    gone = {"backend": "local", "id": "0000dead", "root": str(tmp_path / "no-such-root"), "image": "x:1"}
+    gone = {
+        "backend": "local",  # the key a cniqs before the rename wrote: it still loads
+        "id": "0000dead",
+        "root": str(tmp_path / "no-such-root"),
+        "image": "x:1",
+    }
     (state_dir / "state.json").write_text(json.dumps(gone))
     status = run([cniqs, "status"], elsewhere, env)
     assert status.returncode == 1 and "pip install 'cni-quickstart[local]'" in status.stderr, status
@@ -83,7 +88,7 @@ def test_an_installed_cniqs_works_outside_the_checkout(tmp_path: Path) -> None:
 
     # The library runs from site-packages, finds its data there, and brings no `e2e` package along.
     probe = (
-        "import importlib.util, cniqs, cniqs.resources as r; from cniqs.conflist import chain_entry;"
+        "import importlib.util, cniqs, cniqs.resources as r; from cniqs.install.conflist import chain_entry;"
         "print(cniqs.__file__); print(chain_entry()['type']); print(r.checkout());"
         "print(importlib.util.find_spec('e2e'))"
     )

@@ -9,6 +9,7 @@ those tests follow only the imports that run when a module is imported.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +101,24 @@ def test_packages_import_each_other_one_way() -> None:
     graph = package_graph()
     assert {"cniqs", "cniqs.common", "cniqs.cli", "cniqs.providers.local", "cniqs.providers.kind"} <= set(graph)
     assert find_cycle(graph) is None, f"import cycle between packages: {' -> '.join(find_cycle(graph) or [])}"
+
+
+def layer_map() -> dict[str, int]:
+    """{package: its line in the layer map of cniqs/__init__.py}, the top line first (0)."""
+    text = (LIBRARY / "__init__.py").read_text().split("Layers,", 1)[1]
+    rows = [line[4:] for line in text.splitlines() if line.startswith("    ") and line[4:5] != " "]
+    found: dict[str, int] = {}
+    for rank, row in enumerate(rows):
+        for token in re.findall(r"(?:[a-z0-9_]+/)+|provider\.py", row.split("   ")[0]):
+            found["cniqs" if token == "provider.py" else "cniqs." + token.rstrip("/").replace("/", ".")] = rank
+    return found
+
+
+def test_the_layer_map_names_every_package_and_no_package_imports_one_above_it() -> None:
+    ranks, graph = layer_map(), package_graph()
+    assert set(graph) - set(ranks) == set(), "packages missing from the layer map in cniqs/__init__.py"
+    upward = [f"{a} -> {b}" for a, targets in graph.items() for b in targets if ranks[b] < ranks[a]]
+    assert upward == [], "imports of a package the layer map puts above"
 
 
 def test_providers_never_import_the_cli_and_the_plumbing_imports_nothing_above_it() -> None:

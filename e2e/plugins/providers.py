@@ -1,4 +1,4 @@
-"""Pytest plugin: `--backend NAME` picks a provider (cniqs.providers), whose options become pytest options,
+"""Pytest plugin: `--provider NAME` picks a provider (cniqs.providers), whose options become pytest options,
 and the session-scoped `backend` fixture opens it (once per variant: kind runs once per version)."""
 
 from __future__ import annotations
@@ -64,14 +64,21 @@ def _addoption_kwargs(option: Option) -> dict[str, Any]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--backend", choices=providers.NAMES, default="local", help="where the e2e suite runs")
+    parser.addoption(
+        "--provider",
+        "--backend",  # its name before the rename
+        dest="provider",
+        choices=providers.NAMES,
+        default="local",
+        help="the provider the e2e suite runs on",
+    )
     added: set[str] = set()
     for name in providers.NAMES:
-        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} backend"), providers.get(name), added)
+        add_options(parser.getgroup(f"cniqs-{name}", f"cni-quickstart {name} provider"), providers.get(name), added)
 
 
 def provider(config: pytest.Config) -> Provider:
-    return providers.get(config.getoption("--backend"))
+    return providers.get(config.getoption("--provider"))
 
 
 def run_options(config: pytest.Config) -> RunOptions:
@@ -100,7 +107,7 @@ def missing_prerequisites(config: pytest.Config) -> None:
     problems = provider(config).prerequisites(run_options(config))
     if not problems:
         return
-    reason = f"{config.getoption('--backend')} backend cannot run here: " + "; ".join(problems)
+    reason = f"{config.getoption('--provider')} provider cannot run here: " + "; ".join(problems)
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from cniqs.providers.k8s import diagnostics
-from cniqs.providers.k8s.backend import KubeBackend
+from cniqs.providers.cluster import diagnostics
+from cniqs.providers.cluster.backend import ClusterBackend
 
 PLUGIN_NAME = "cniqs-versions-run"
 
@@ -82,7 +82,7 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split()) or "-"
 
 
-def markdown(runs: dict[str, VersionRun], backend: str) -> str:
+def markdown(runs: dict[str, VersionRun], provider: str) -> str:
     """The run as Markdown, one table per Kubernetes version: the tests' outcomes, kind and the node image,
     what each view reports of the test pod against its real eth0, each connectivity check. The GitHub job
     summary ($GITHUB_STEP_SUMMARY) and the end of a local run show the same text."""
@@ -106,7 +106,7 @@ def markdown(runs: dict[str, VersionRun], backend: str) -> str:
             rows.append((f"connectivity: {check.what}", "ok" if check.ok else f"FAILED: {check.detail}"))
         if run.artifacts:
             rows.append(("diagnostics", str(run.artifacts)))
-        out += [f"### cni-quickstart on {backend}, Kubernetes {run.version}: {verdict(run)}", ""]
+        out += [f"### cni-quickstart on {provider}, Kubernetes {run.version}: {verdict(run)}", ""]
         out += ["| | |", "|---|---|", *(f"| {_cell(what)} | {_cell(value)} |" for what, value in rows), ""]
     return "\n".join(out)
 
@@ -116,7 +116,7 @@ class VersionsPlugin:
         self.config = config
         self.item_version: dict[str, str] = {}
         self.runs: dict[str, VersionRun] = {}
-        self.live: dict[str, tuple[KubeBackend, Path]] = {}
+        self.live: dict[str, tuple[ClusterBackend, Path]] = {}
 
     def run_of(self, version: str) -> VersionRun:
         return self.runs.setdefault(version, VersionRun(version))
@@ -179,11 +179,11 @@ class VersionsPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not any(run.outcomes for run in self.runs.values()):
             return  # nothing ran (--collect-only, or no kind test selected)
-        backend = self.config.getoption("--backend")
-        terminalreporter.section(f"cni-quickstart on {backend}, per Kubernetes version")
+        provider = self.config.getoption("--provider")
+        terminalreporter.section(f"cni-quickstart on {provider}, per Kubernetes version")
         for line in summary_lines(self.runs):
             terminalreporter.write_line(line)
-        table = markdown(self.runs, backend)
+        table = markdown(self.runs, provider)
         terminalreporter.write_line("")
         for line in table.splitlines():
             terminalreporter.write_line(line)

@@ -92,41 +92,6 @@ class ChainVariant:
     dual_stack: bool = False
 
 
-KINDNET = ChainVariant()
-
-
-def kindnet_chain(
-    variant: ChainVariant, subnets: Sequence[str], data_dir: str, mtu: int | None = 1500
-) -> dict[str, Any]:
-    """kindnet's chain as kindnetd writes it (ptp + host-local, then portmap) in the given variant.
-
-    subnets are the node's pod CIDRs (an IPv6 one only matters for a dual-stack variant). mtu is the
-    node's own; kindnetd leaves the key out when it has none (0), and so does None here.
-    """
-    routes = [{"dst": "::/0" if ":" in s else "0.0.0.0/0"} for s in subnets]
-    chain: dict[str, Any] = {
-        "cniVersion": variant.cni_version,
-        "name": "kindnet",
-        "plugins": [
-            {
-                "type": "ptp",
-                "ipMasq": False,
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": data_dir,
-                    "routes": routes,
-                    "ranges": [[{"subnet": s}] for s in subnets],
-                },
-                "mtu": mtu,
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }
-    if not mtu:
-        del chain["plugins"][0]["mtu"]
-    return chain
-
-
 @dataclass(frozen=True)
 class PodView:
     """Everything a failing test should show about a pod."""
@@ -142,7 +107,7 @@ class Backend(Protocol):
 
     name: the provider's (local, kube, kind); targets: what its connectivity checks reach; nodes: its node
     names. Local has one node and no Kubernetes (install_daemonset is Refused); kube and kind share the
-    Kubernetes layer (cniqs.providers.k8s.backend.KubeBackend) and differ in how a node is reached.
+    Kubernetes layer (cniqs.providers.cluster.backend.ClusterBackend) and differ in how a node is reached.
     """
 
     name: str
@@ -161,8 +126,8 @@ class Backend(Protocol):
         """Lines that tell a user how to look at the node or cluster by hand."""
 
     def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
-        """Install with the installer DaemonSet (cniqs.providers.k8s.daemonset) on every node; return the image it runs.
-        Refused (cniqs.common.errors.Refused) where there is no Kubernetes."""
+        """Install with the installer DaemonSet (cniqs.providers.cluster.daemonset) on every node; return the image
+        it runs. Refused (cniqs.common.errors.Refused) where there is no Kubernetes."""
 
     def uninstall_daemonset(self) -> None:
         """Delete the DaemonSet and wait until its pods removed what they added."""
@@ -308,14 +273,14 @@ class State:
     """A node or cluster a provider's up() left running, as the cniqs tool saves it between commands
     (cniqs.cli.state: a JSON file of these fields).
 
-    backend: the name of the provider that made it (local, kube, kind). id: the local run id, or the kube or
+    provider: the name of the provider that made it (local, kube, kind). id: the local run id, or the kube or
     kind cluster name. Local: root is the run root, image the pods' image. Kube: root is the cluster's state
     root, image the pods' image, kubeconfig the cluster's own, extra its bin dir ("bin") and minor. Kind:
     kubeconfig is the cluster's own, kind the kind binary used, image the node image, extra the engine,
     network, mirror, pod image, connectivity targets and egress mode (and the egress gateway in ci mode).
     """
 
-    backend: str
+    provider: str
     id: str
     root: str = ""
     image: str = ""

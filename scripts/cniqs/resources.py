@@ -12,7 +12,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-# Frozen into the node installer (cniqs.embed) a module has no __file__; nothing there reads these paths.
+# Frozen into the node installer (cniqs.ship.embed) a module has no __file__; nothing there reads these paths.
 PACKAGE = Path(globals().get("__file__", "/frozen/cniqs/resources.py")).resolve().parent
 DATA = PACKAGE / "data"
 CONFLIST_DIR = DATA / "conflist"

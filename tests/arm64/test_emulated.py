@@ -1,6 +1,6 @@
 """The arm64 node executable and installer image, built and run for real under qemu user-mode emulation.
 
-`python -m cniqs.arm64` (the step CI runs, cached) builds them inside an arm64 Debian bookworm root
+`python -m cniqs.ship.arm64` (the step CI runs, cached) builds them inside an arm64 Debian bookworm root
 filesystem; these tests then run the plugin's conformance tests (tests/plugin/test_executable.py) on the
 arm64 executable, and the arm64 installer image under podman. Nothing is mocked: qemu runs the aarch64 code.
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import arm64, build
+from cniqs.install import executable
+from cniqs.ship import arm64, build
 from tests.prereq import require
 
 pytestmark = pytest.mark.arm64
@@ -52,10 +53,10 @@ def env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def made() -> Made:
-    """`python -m cniqs.arm64`, the step itself (cached after the first run: seconds)."""
+    """`python -m cniqs.ship.arm64`, the step itself (cached after the first run: seconds)."""
     require(missing("debootstrap", "chroot", "unshare", "go"))
     proc = subprocess.run(
-        [sys.executable, "-m", "cniqs.arm64"], cwd=REPO, env=env(), capture_output=True, text=True, timeout=7200
+        [sys.executable, "-m", "cniqs.ship.arm64"], cwd=REPO, env=env(), capture_output=True, text=True, timeout=7200
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     fields = {line.split("\t")[0]: line.split("\t")[1:] for line in proc.stdout.splitlines()}
@@ -95,7 +96,7 @@ def test_the_plugin_conformance_tests_pass_on_the_arm64_executable(made: Made) -
 
 def test_the_checks_refuse_a_build_of_another_architecture(made: Made) -> None:
     """The ELF check can fail: this host's amd64 executable is not taken for an arm64 one."""
-    host = build.build_local() / build.NAME
+    host = build.build_local() / executable.NAME
     with pytest.raises(arm64.EmulationError, match="not aarch64"):
         arm64.verify(made.rootfs, host)
 

@@ -1,4 +1,5 @@
-"""Pure logic of the arm64 build (cniqs.arm64, cniqs.debian): binfmt entries, cache keys, the pins it reads."""
+"""Pure logic of the arm64 build (cniqs.ship.arm64, cniqs.toolchain.debian): binfmt entries, cache keys, the pins
+it reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import arm64, debian, kubebin
+from cniqs.ship import arm64
+from cniqs.toolchain import debian, kubebin
 
 # /proc/sys/fs/binfmt_misc/qemu-aarch64 as Debian's qemu-user-static 1:7.2 registers it
 DEBIAN_ENTRY = """enabled

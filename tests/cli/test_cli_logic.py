@@ -1,4 +1,4 @@
-"""Pure logic of the cniqs command line: backend choice, state file, argument and error lines, Debian packages."""
+"""Pure logic of the cniqs command line: provider choice, state file, argument and error lines, Debian packages."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from cniqs import providers
 from cniqs.cli import debdeps, session, state
 from cniqs.cli import main as cli
 from cniqs.cli.console import Console, command_line, elapsed
-from cniqs.cli.session import CliError, choose_backend
+from cniqs.cli.session import CliError, choose_provider
 from cniqs.common.errors import NodeGone, Refused, WaitTimeout
 from cniqs.provider import RunOptions
 from cniqs.providers.kind import provider as kind_provider
 
-# -- backend auto-selection ------------------------------------------------------------------------
+# -- provider auto-selection -----------------------------------------------------------------------
 
 ALL_TOOLS = {"kind": "/usr/local/bin/kind", "docker": "/usr/bin/docker"}
 
@@ -40,7 +40,7 @@ def which_from(tools: dict[str, str]):
 def test_auto_picks_kind_only_when_docker_answers_and_kind_is_there(
     tools: dict[str, str], docker_ok: bool, want: str, why: str
 ) -> None:
-    backend, reason = choose_backend(None, {}, which_from(tools), lambda: docker_ok)
+    backend, reason = choose_provider(None, {}, which_from(tools), lambda: docker_ok)
     assert backend == want and why in reason
 
 
@@ -48,32 +48,46 @@ def test_docker_is_not_asked_when_kind_is_missing() -> None:
     def docker_ok() -> bool:
         raise AssertionError("docker asked")
 
-    assert choose_backend("auto", {}, which_from({"docker": "x"}), docker_ok)[0] == "local"
+    assert choose_provider("auto", {}, which_from({"docker": "x"}), docker_ok)[0] == "local"
 
 
 def test_kind_binary_from_the_environment_counts() -> None:
     tools = {"/opt/kind-v0.31": "/opt/kind-v0.31", "docker": "/usr/bin/docker"}
-    assert choose_backend(None, {"CNIQS_KIND": "/opt/kind-v0.31"}, which_from(tools), lambda: True)[0] == "kind"
+    assert choose_provider(None, {"CNIQS_KIND": "/opt/kind-v0.31"}, which_from(tools), lambda: True)[0] == "kind"
 
 
 @pytest.mark.parametrize("requested", ["local", "kind"])
-def test_backend_flag_wins_over_everything(requested: str) -> None:
-    backend, why = choose_backend(requested, {"CNIQS_BACKEND": "kind" if requested == "local" else "local"},
+def test_provider_flag_wins_over_everything(requested: str) -> None:
+    backend, why = choose_provider(requested, {"CNIQS_PROVIDER": "kind" if requested == "local" else "local"},
                                   which_from({}), lambda: False)  # fmt: skip
-    assert (backend, why) == (requested, "chosen with --backend")
+    assert (backend, why) == (requested, "chosen with --provider")
 
 
-def test_environment_pins_the_backend_when_no_flag_is_given() -> None:
-    assert choose_backend(None, {"CNIQS_BACKEND": "local"}, which_from(ALL_TOOLS), lambda: True) == (
+def test_environment_pins_the_provider_when_no_flag_is_given() -> None:
+    assert choose_provider(None, {"CNIQS_PROVIDER": "local"}, which_from(ALL_TOOLS), lambda: True) == (
+        "local",
+        "chosen with $CNIQS_PROVIDER",
+    )
+    assert choose_provider("auto", {"CNIQS_PROVIDER": "auto"}, which_from(ALL_TOOLS), lambda: True)[0] == "kind"
+
+
+def test_the_older_names_still_choose_the_provider() -> None:
+    """Scripts written before the rename: $CNIQS_BACKEND and --backend."""
+    assert choose_provider(None, {"CNIQS_BACKEND": "local"}, which_from(ALL_TOOLS), lambda: True) == (
         "local",
         "chosen with $CNIQS_BACKEND",
     )
-    assert choose_backend("auto", {"CNIQS_BACKEND": "auto"}, which_from(ALL_TOOLS), lambda: True)[0] == "kind"
+    assert (
+        choose_provider(None, {"CNIQS_PROVIDER": "kind", "CNIQS_BACKEND": "local"}, which_from({}), lambda: False)[0]
+        == "kind"
+    )
+    for flag in ("--provider", "--backend"):
+        assert cli.build_parser().parse_args(["demo", flag, "kube"]).provider == "kube"
 
 
 def test_unknown_backend_in_the_environment_is_a_clear_error() -> None:
-    with pytest.raises(CliError, match="unknown backend 'docker'"):
-        choose_backend(None, {"CNIQS_BACKEND": "docker"}, which_from({}), lambda: False)
+    with pytest.raises(CliError, match="unknown provider 'docker'"):
+        choose_provider(None, {"CNIQS_PROVIDER": "docker"}, which_from({}), lambda: False)
 
 
 # -- state file ------------------------------------------------------------------------------------
@@ -98,13 +112,28 @@ def test_state_round_trip_and_clear(tmp_path: Path) -> None:
     state.clear(tmp_path / "sub")  # idempotent
 
 
-def test_state_ignores_unknown_keys_from_newer_versions(tmp_path: Path) -> None:
-    (tmp_path / state.FILE_NAME).write_text(json.dumps({"backend": "kind", "id": "cniqs", "future": 1}))
+@pytest.mark.parametrize("key", ["provider", "backend"])  # backend: the key a cniqs before the rename wrote
+def test_state_ignores_unknown_keys_from_newer_versions(tmp_path: Path, key: str) -> None:
+    (tmp_path / state.FILE_NAME).write_text(json.dumps({key: "kind", "id": "cniqs", "future": 1}))
     loaded = state.load(tmp_path)
-    assert loaded is not None and loaded.backend == "kind" and "kind cluster cniqs" in session.describe(loaded)
+    assert loaded is not None and loaded.provider == "kind" and "kind cluster cniqs" in session.describe(loaded)
 
 
-@pytest.mark.parametrize("text", ["{not json", "[]", '{"backend": "docker", "id": "x"}', '{"backend": "local"}'])
+def test_the_state_file_says_provider(tmp_path: Path) -> None:
+    file = state.save(state.State("kind", "cniqs", kubeconfig="/k"), tmp_path)
+    assert json.loads(file.read_text())["provider"] == "kind" and "backend" not in json.loads(file.read_text())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[]",
+        '{"provider": "docker", "id": "x"}',
+        '{"backend": "docker", "id": "x"}',
+        '{"provider": "local"}',
+    ],
+)
 def test_a_broken_state_file_is_a_clear_error(tmp_path: Path, text: str) -> None:
     (tmp_path / state.FILE_NAME).write_text(text)
     with pytest.raises(state.StateError, match="remove it if nothing is running"):
@@ -120,7 +149,7 @@ def test_a_broken_state_file_is_a_clear_error(tmp_path: Path, text: str) -> None
         ([], "the following arguments are required: COMMAND"),
         (["bogus"], "invalid choice: 'bogus'"),
         (["reveal"], "the following arguments are required: POD"),
-        (["demo", "--backend", "docker"], "invalid choice: 'docker'"),
+        (["demo", "--provider", "docker"], "invalid choice: 'docker'"),
         (["install", "--mode", "random"], "invalid choice: 'random'"),
         (["down", "--force"], "unrecognized arguments: --force"),
     ],
@@ -165,7 +194,7 @@ def test_up_refuses_when_something_is_up(capsys: pytest.CaptureFixture[str], mon
                                          tmp_path: Path) -> None:  # fmt: skip
     monkeypatch.setenv("CNIQS_STATE_DIR", str(tmp_path))
     state.save(state.State("kind", "cniqs", kubeconfig="/k"), tmp_path)
-    assert cli.main(["up", "--backend", "local"]) == 1
+    assert cli.main(["up", "--provider", "local"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == ["cniqs: error: kind cluster cniqs (kubeconfig /k) is up already: use it, or run `cniqs down` first"]
 
@@ -201,7 +230,7 @@ def test_a_provider_without_its_extra_names_the_extra(
     with pytest.raises(providers.MissingExtra) as raised:
         providers.get(name)
     assert str(raised.value) == (
-        f"the {name} backend needs the Python module {module}, which the package installs only with its "
+        f"the {name} provider needs the Python module {module}, which the package installs only with its "
         f"'{extra}' extra: pip install 'cni-quickstart[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
     )
     assert isinstance(raised.value.__cause__, ModuleNotFoundError)
@@ -238,7 +267,7 @@ def test_the_extras_are_the_packages_optional_dependencies() -> None:
         assert not [d for d in project["dependencies"] if d.startswith(requirement)], requirement
 
 
-@pytest.mark.parametrize("command", [["demo", "--backend", "local"], ["up", "--backend", "kube"]])
+@pytest.mark.parametrize("command", [["demo", "--provider", "local"], ["up", "--provider", "kube"]])
 def test_a_missing_extra_is_one_line_without_the_generic_hint(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
 ) -> None:
@@ -247,8 +276,8 @@ def test_a_missing_extra_is_one_line_without_the_generic_hint(
     monkeypatch.setitem(providers.PROVIDERS, name, missing("grpc"))
     assert cli.main(command) == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"cniqs: using the {name} backend (chosen with --backend)",
-        f"cniqs: error: the {name} backend needs the Python module grpc, which the package installs only with its "
+        f"cniqs: using the {name} provider (chosen with --provider)",
+        f"cniqs: error: the {name} provider needs the Python module grpc, which the package installs only with its "
         f"'{name}' extra: pip install 'cni-quickstart[{name}]' (in a checkout: pip install -e '.[{name}]')",
     ]
 
@@ -321,7 +350,7 @@ def test_local_plan_installs_only_what_is_missing_as_root_on_debian() -> None:
     assert local_plan(problems, "linux", True, ["containerd", "runc"], 0) == ["containerd", "runc"]
     with pytest.raises(CliError, match="run cniqs as root .* apt-get install containerd runc"):
         local_plan(problems, "linux", True, ["containerd", "runc"], 1000)
-    with pytest.raises(CliError, match="needs Linux \\(this is darwin\\).*kind backend"):
+    with pytest.raises(CliError, match="needs Linux \\(this is darwin\\).*kind provider"):
         local_plan(["needs Linux (this is darwin)"], "darwin", False, [], 501)
     with pytest.raises(CliError, match="cannot run here: needs root"):
         local_plan(["needs root (network namespaces, containerd, iptables)"], "linux", True, [], 1000)
@@ -348,7 +377,7 @@ def test_kind_egress_goes_to_the_kind_provider_only() -> None:
     args = cli.build_parser().parse_args(["demo", "--kind-egress", "ci"])
     assert cli.provider_values(args, providers.get("kind")) == {"--kind-egress": "ci"}
     assert cli.provider_values(cli.build_parser().parse_args(["demo"]), providers.get("local")) == {}
-    with pytest.raises(CliError, match="--kind-egress is for the kind backend.*local backend"):
+    with pytest.raises(CliError, match="--kind-egress is for the kind provider.*local provider"):
         cli.provider_values(args, providers.get("local"))
 
 
@@ -364,7 +393,7 @@ def test_k8s_version_goes_to_the_kind_and_kube_providers(command: str) -> None:
         assert cli.provider_values(args, providers.get("kind")) == {"--k8s-version": given}
         assert cli.provider_values(args, providers.get("kube")) == {"--k8s-version": given}
     assert cli.provider_values(parser.parse_args([command]), providers.get("kind")) == {}
-    with pytest.raises(CliError, match="--k8s-version is for the kind and kube backends.*local backend"):
+    with pytest.raises(CliError, match="--k8s-version is for the kind and kube providers.*local provider"):
         cli.provider_values(parser.parse_args([command, "--k8s-version", "1.36"]), providers.get("local"))
     with pytest.raises(CliError, match="one cluster, so name one Kubernetes minor"):
         cli.provider_values(parser.parse_args([command, "--k8s-version", "all"]), providers.get("kind"))
@@ -437,7 +466,7 @@ def test_kind_up_whose_create_fails_says_what_failed_keeps_the_logs_and_leaves_n
     monkeypatch.setattr(kind_provider.network, "leave_network", lambda run, engine, net: None)
     monkeypatch.setattr(cli, "_pick", lambda ui, requested: providers.get("kind"))
     monkeypatch.setenv("CNIQS_STATE_DIR", str(tmp_path / "state"))
-    assert cli.main(["up", "--backend", "kind"]) == 1
+    assert cli.main(["up", "--provider", "kind"]) == 1
     err = capsys.readouterr().err
     (line,) = [ln for ln in err.splitlines() if ln.startswith("cniqs: error:")]
     assert "ERROR: failed to create cluster: failed to init node with kubeadm" in line, line

@@ -44,7 +44,7 @@ def test_details_of_busybox_output() -> None:
 
 def reveal(reported: list[str], real: list[str], ok: bool = True, in_cidr: bool = True) -> Reveal:
     return Reveal(
-        backend="local",
+        provider="local",
         namespace="default",
         pod="test",
         node="n",

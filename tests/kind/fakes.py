@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cniqs.common.run import Completed
-from cniqs.provider import KINDNET, kindnet_chain
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.install.kindnet import KINDNET, kindnet_chain
+from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind.commands import DOCKER
 
 CONF_EXTENSIONS = (".conf", ".conflist", ".json")
@@ -103,7 +103,7 @@ class FakeNode:
 
 
 class FakeDocker:
-    """A Runner: answers the argv lists the kind backend builds for docker exec and docker cp."""
+    """A Runner: answers the argv lists the kind provider builds for docker exec and docker cp."""
 
     def __init__(self, nodes: dict[str, FakeNode]) -> None:
         self.nodes = nodes

@@ -7,9 +7,9 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from cniqs import build
 from cniqs.common.run import Completed
-from cniqs.providers.k8s import diagnostics, pods
+from cniqs.install import executable
+from cniqs.providers.cluster import diagnostics, pods
 from cniqs.providers.kind import diagnostics as kind_diagnostics
 from cniqs.providers.kind import nodebuild
 from cniqs.providers.kind.commands import DOCKER
@@ -67,7 +67,7 @@ def test_manifest(tmp_path: Path) -> None:
     (tmp_path / "cni-quickstart").write_bytes(b"a")
     (tmp_path / "_internal" / "b").write_bytes(b"b")
     (tmp_path / "link").symlink_to("cni-quickstart")
-    got = build.manifest(tmp_path)
+    got = executable.manifest(tmp_path)
     assert sorted(got) == ["_internal/b", "cni-quickstart"]
     assert got["cni-quickstart"] == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
 

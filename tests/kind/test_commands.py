@@ -1,8 +1,8 @@
-"""The command lines the kind backend runs, exactly."""
+"""The command lines the kind provider runs, exactly."""
 
 from __future__ import annotations
 
-from cniqs.providers.k8s import commands as k8s
+from cniqs.providers.cluster import commands as k8s
 from cniqs.providers.kind import commands
 from cniqs.providers.kind.commands import DOCKER
 

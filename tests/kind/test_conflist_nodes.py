@@ -1,4 +1,4 @@
-"""The derived conflist on several nodes and CIDRs, through cniqs.conflist (the one installer) with
+"""The derived conflist on several nodes and CIDRs, through cniqs.install.conflist (the one installer) with
 an in-memory NodeFiles, and through NodeShellFiles against the fake docker."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from cniqs import conflist
-from cniqs.providers.k8s import install
-from cniqs.providers.k8s.nodes import NodeShellFiles
+from cniqs.install import conflist
+from cniqs.providers.cluster import install
+from cniqs.providers.cluster.nodes import NodeShellFiles
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
 ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24", fakeIPv6="2001:db8:1::/64")

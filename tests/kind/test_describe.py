@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cniqs.providers.k8s.parse import ParseError, describe_ips
+from cniqs.providers.cluster.parse import ParseError, describe_ips
 
 # kubectl 1.26+ (the original demo's layout): values start at column 18.
 V1_35 = """\

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import build, conflist
 from cniqs.common.run import CommandError, Completed
-from cniqs.providers.k8s import daemonset, install
-from cniqs.providers.k8s.backend import KubeBackend
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform
+from cniqs.install import conflist, executable
+from cniqs.providers.cluster import daemonset, install
+from cniqs.providers.cluster.backend import ClusterBackend
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform
 from cniqs.providers.kind.commands import DOCKER
+from cniqs.ship import build
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
 ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24")
@@ -47,7 +48,7 @@ def test_binary_steps_copy_then_swap_then_relink() -> None:
         recorded.append(list(argv))
         return Completed(list(argv), 1 if "test -e" in " ".join(argv) else 0, "", "")
 
-    build.install_executable(NodeShellFiles(Nodes(run, DOCKER), "n"), Path("/b/cni-quickstart"), install.BIN_DIR)
+    executable.install_executable(NodeShellFiles(Nodes(run, DOCKER), "n"), Path("/b/cni-quickstart"), install.BIN_DIR)
     steps = recorded[1:]  # after the look whether something is installed already
     verbs = [s[3] if s[:2] == ["docker", "exec"] else s[1] for s in steps]
     assert verbs == ["rm", "cp", "rm", "mv", "rm", "ln", "mv"]
@@ -60,7 +61,7 @@ def test_binary_steps_copy_then_swap_then_relink() -> None:
 
 def test_install_on_every_node(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24")
-    expected = build.manifest(folder)
+    expected = executable.manifest(folder)
     for name in nodes:
         assert platform(on_docker(run), name) == "linux/amd64"
         installed, plan = install.install(on_docker(run), name, folder, expected, ENTRY)
@@ -82,14 +83,14 @@ def test_a_damaged_copy_is_caught(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     nodes["kind-control-plane"].corrupt.add("_internal/lib/x.so")
     with pytest.raises(install.NodeInstallError, match=r"_internal/lib/x.so: sha256 .* on the node"):
-        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+        install.install_binary(on_docker(run), "kind-control-plane", folder, executable.manifest(folder))
 
 
 def test_a_foreign_cni_quickstart_is_left_alone(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     nodes["kind-control-plane"].files[install.LINK] = b"someone else's"
     with pytest.raises(install.NodeInstallError, match="not cni-quickstart's symlink"):
-        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+        install.install_binary(on_docker(run), "kind-control-plane", folder, executable.manifest(folder))
     assert install.uninstall_binary(on_docker(run), "kind-control-plane") is False
     assert nodes["kind-control-plane"].files[install.LINK] == b"someone else's"
 
@@ -98,7 +99,7 @@ def test_uninstall_removes_only_what_install_added(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24", "10.244.1.0/24")
     before = {name: (dict(n.files), dict(n.links)) for name, n in nodes.items()}
     for name in nodes:
-        install.install(on_docker(run), name, folder, build.manifest(folder), ENTRY)
+        install.install(on_docker(run), name, folder, executable.manifest(folder), ENTRY)
     for name in nodes:
         assert install.uninstall_conflist(on_docker(run), name)
         assert install.chain_state(on_docker(run), name, None)[0]
@@ -110,7 +111,7 @@ def test_uninstall_removes_only_what_install_added(folder: Path) -> None:
 
 def test_reinstall_over_our_own_install(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
-    expected = build.manifest(folder)
+    expected = executable.manifest(folder)
     install.install(on_docker(run), "kind-control-plane", folder, expected, ENTRY)
     other = {**ENTRY, "fakeIPv4": "198.51.100.0/24"}
     _, plan = install.install(on_docker(run), "kind-control-plane", folder, expected, other)
@@ -122,7 +123,7 @@ def test_reinstall_over_our_own_install(folder: Path) -> None:
 def test_a_node_without_cni_config_is_refused(folder: Path) -> None:
     run = FakeDocker({"n": FakeNode()})
     with pytest.raises(conflist.InstallError, match="no CNI config"):
-        install.install(on_docker(run), "n", folder, build.manifest(folder), ENTRY)
+        install.install(on_docker(run), "n", folder, executable.manifest(folder), ENTRY)
 
 
 def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
@@ -136,7 +137,7 @@ def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
 
     run.exec = broken  # type: ignore[method-assign]
     with pytest.raises(CommandError, match="run /opt/cni/bin/cni-quickstart on kind-control-plane"):
-        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+        install.install_binary(on_docker(run), "kind-control-plane", folder, executable.manifest(folder))
 
 
 def test_a_build_needing_a_newer_glibc_is_refused_before_any_config_is_written(folder: Path) -> None:
@@ -144,7 +145,7 @@ def test_a_build_needing_a_newer_glibc_is_refused_before_any_config_is_written(f
     nodes["kind-control-plane"].glibc_too_old = True
     (folder / "_internal" / "libpython3.so").write_bytes(b"\0GLIBC_2.34\0GLIBC_2.38\0GLIBC_2.17\0")
     with pytest.raises(install.NodeInstallError, match=r"needs glibc 2\.38 but the node has glibc 2\.36"):
-        install.install(on_docker(run), "kind-control-plane", folder, build.manifest(folder), ENTRY)
+        install.install(on_docker(run), "kind-control-plane", folder, executable.manifest(folder), ENTRY)
     assert "/etc/cni/net.d/00-cni-quickstart.conflist" not in nodes["kind-control-plane"].files
 
 
@@ -155,11 +156,11 @@ def test_the_glibc_floor_is_checked_before_anything_is_copied(folder: Path) -> N
     nodes["kind-control-plane"].glibc = "2.36"
     (folder / "_internal" / "libpython3.so").write_bytes(b"\0GLIBC_2.34\0GLIBC_2.41\0")
     with pytest.raises(install.NodeInstallError, match=r"needs glibc 2\.41 but the node has glibc 2\.36"):
-        install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+        install.install_binary(on_docker(run), "kind-control-plane", folder, executable.manifest(folder))
     assert not [c for c in run.calls if c[:2] == ["docker", "cp"]], "nothing may be copied to the node"
     assert install.FOLDER not in nodes["kind-control-plane"].dirs
     nodes["kind-control-plane"].glibc = "2.41"
-    install.install_binary(on_docker(run), "kind-control-plane", folder, build.manifest(folder))
+    install.install_binary(on_docker(run), "kind-control-plane", folder, executable.manifest(folder))
     assert f"{install.FOLDER}/cni-quickstart" in nodes["kind-control-plane"].files
 
 
@@ -178,7 +179,7 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
     built: list[tuple[str, bool]] = []
     images: list[Path] = []
     monkeypatch.setattr(daemonset, "build_image", lambda plugin, out=None: images.append(plugin) or image)
-    kube = KubeBackend.__new__(KubeBackend)  # no API server: the refusal comes before any API call
+    kube = ClusterBackend.__new__(ClusterBackend)  # no API server: the refusal comes before any API call
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: built.append((arch, force)) or folder
     kube.nodes = ["kind-worker", "kind-control-plane"]
@@ -194,7 +195,7 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
 def test_the_daemonset_is_built_for_one_architecture(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     nodes["kind-worker"] = FakeNode(machine="aarch64")
-    kube = KubeBackend.__new__(KubeBackend)
+    kube = ClusterBackend.__new__(ClusterBackend)
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: pytest.fail("built for mixed nodes")
     kube.nodes = ["kind-worker", "kind-control-plane"]
@@ -215,7 +216,7 @@ def test_arm_nodes_map_to_arm64() -> None:
 
 def test_an_intact_install_is_not_copied_again(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
-    expected = build.manifest(folder)
+    expected = executable.manifest(folder)
     install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
     copies = sum(1 for c in run.calls if c[:2] == ["docker", "cp"])
     install.install_binary(on_docker(run), "kind-control-plane", folder, expected)

@@ -11,7 +11,7 @@ import pytest
 from cniqs.common.errors import ParseError, Refused
 from cniqs.common.run import Completed
 from cniqs.provider import RunOptions
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind import commands, release, versions
 from cniqs.providers.kind.backend import KindBackend
 from cniqs.providers.kind.versions import KindVersion, parse_kind_version
@@ -247,7 +247,7 @@ def test_load_refusal_names_the_release_needed() -> None:
 
 def test_the_image_built_here_loads_with_every_supported_kind() -> None:
     """Its containerd is a 2.2 (config version 3): kind v0.30.0's `kind load` reads it."""
-    from cniqs import kubebin
+    from cniqs.toolchain import kubebin
 
     assert kubebin.CONTAINERD.version.startswith("v2.2.")
     assert all(3 in r.load_config_versions for r in versions.RELEASES)

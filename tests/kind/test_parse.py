@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from cniqs import conflist
 from cniqs.common import cniconfig
-from cniqs.providers.k8s import parse
+from cniqs.install import conflist
+from cniqs.providers.cluster import parse
 from cniqs.providers.kind import cluster
 from tests.kind.fakes import FakeNode, kindnet_conflist
 

@@ -14,7 +14,7 @@ IMAGE = "kindest/node:v1.37.0@sha256:0123456789abcdef"
 KIND = "kind v0.33.0 go1.26.0 linux/amd64"
 
 # As the kind provider (watcher.record) and e2e/test_reported_ip.py (support.observe) record them: the views
-# of KubeBackend.reported_views, `ip -o addr show dev eth0` as str(interface), the checks of probes().
+# of ClusterBackend.reported_views, `ip -o addr show dev eth0` as str(interface), the checks of probes().
 CONFTEST = f"""
 import pytest
 
@@ -23,7 +23,7 @@ from e2e.plugins.versions_report import VersionsPlugin
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", default="kind")
+    parser.addoption("--provider", default="kind")
 
 
 def pytest_configure(config):

@@ -68,8 +68,9 @@ def test_problems_finds_broken_tables() -> None:
 
 
 def test_kind_is_built_from_its_module_at_the_pinned_release() -> None:
-    """cniqs.kubebin (the offline site's kind, on both engines) and the workflow: one `go install`, one version."""
-    from cniqs import kubebin
+    """cniqs.toolchain.kubebin (the offline site's kind, on both engines) and the workflow: one `go install`, one
+    version."""
+    from cniqs.toolchain import kubebin
 
     assert (kubebin.KIND.module, kubebin.KIND.version) == (versions.KIND_MODULE, versions.KIND_VERSION)
 
@@ -141,8 +142,8 @@ def cniqs_cluster_commands(script: str) -> list[list[str]]:
 
 
 def test_cniqs_cluster_commands_are_found_in_any_shape_of_script() -> None:
-    script = 'set -e\nsudo -E cniqs up --backend kind && cniqs demo \\\n  --keep\necho "cniqs status"\ntox -e lint\n'
-    assert cniqs_cluster_commands(script) == [["cniqs", "up", "--backend", "kind"], ["cniqs", "demo", "--keep"]]
+    script = 'set -e\nsudo -E cniqs up --provider kind && cniqs demo \\\n  --keep\necho "cniqs status"\ntox -e lint\n'
+    assert cniqs_cluster_commands(script) == [["cniqs", "up", "--provider", "kind"], ["cniqs", "demo", "--keep"]]
     assert cniqs_cluster_commands('tox -e e2e -- --k8s-version "v1.36.4"') == [
         ["tox", "-e", "e2e", "--", "--k8s-version", "v1.36.4"]
     ]
@@ -184,13 +185,13 @@ def test_the_suites_cli_tests_bring_up_kind_clusters_at_the_suites_version() -> 
             if words[:1] != ["cniqs"] or words[1] not in ("up", "demo"):
                 continue
             pairs = list(zip(words, words[1:]))
-            if ("--backend", "kind") not in pairs:
+            if ("--provider", "kind") not in pairs:
                 continue
             kind_lines.append(f"{path.name}:{node.lineno}")
             assert any(from_the_suite(e, source) for e in node.elts), (
                 f"{path.name}:{node.lineno}: `cniqs {words[1]}` on kind without the suite's --k8s-version"
             )
-    assert kind_lines, "e2e/test_cli_kind.py runs `cniqs up --backend kind`"
+    assert kind_lines, "e2e/test_cli_kind.py runs `cniqs up --provider kind`"
 
 
 @pytest.mark.parametrize(
@@ -252,7 +253,7 @@ def test_the_floor_is_the_older_of_the_pinned_images_and_the_image_built_here() 
 
     assert versions.BUILT_NODE_BASE == nodeimage.DEBIAN_RELEASE
     assert versions.NODE_GLIBC == "2.36"  # bookworm's: the pinned images' trixie (2.41) is newer
-    from cniqs import arm64
+    from cniqs.ship import arm64
 
     assert arm64.NODE_GLIBC == versions.NODE_GLIBC
 

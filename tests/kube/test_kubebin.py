@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cniqs import kubebin
+from cniqs.toolchain import kubebin
 
 UPSTREAM = """module k8s.io/kubernetes
 
@@ -65,7 +65,8 @@ def test_cache_root_honours_cniqs_cache(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 def test_every_kind_minor_the_proxy_serves_is_pinned_here_too() -> None:
     """Both Kubernetes tiers test the same Kubernetes where they can: the module proxy serves
-    k8s.io/kubernetes from 1.34 on, so every kind-table minor from 1.34 up is pinned in cniqs.kubebin as well."""
+    k8s.io/kubernetes from 1.34 on, so every kind-table minor from 1.34 up is pinned in cniqs.toolchain.kubebin as
+    well."""
     from cniqs.providers.kind.versions import IMAGES
 
     buildable = {image.minor for image in IMAGES if int(image.minor.split(".")[1]) >= kubebin.OLDEST_SERVED_MINOR}

@@ -1,4 +1,4 @@
-"""Pure parts of the kube tier: addresses, command lines, kubelet config, routes, certificates, versions."""
+"""Pure parts of the kube provider: addresses, command lines, kubelet config, routes, certificates, versions."""
 
 from __future__ import annotations
 
@@ -104,5 +104,5 @@ def test_version_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNIQS_K8S_VERSION", "all")
     assert select("") == ["1.37", "1.36", "1.35", "1.34"]
     assert select("1.34") == ["1.34"]
-    with pytest.raises(ValueError, match="pinned for the kube tier are 1.37, 1.36, 1.35, 1.34"):
+    with pytest.raises(ValueError, match="pinned for the kube provider are 1.37, 1.36, 1.35, 1.34"):
         select("1.20")

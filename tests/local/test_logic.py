@@ -1,4 +1,4 @@
-"""Pure logic of the local backend: chains, loaded-config parsing, waits, run state, mounts, settings."""
+"""Pure logic of the local provider: chains, loaded-config parsing, waits, run state, mounts, settings."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import provider as base
 from cniqs.common import procs
 from cniqs.common.cniconfig import chain_summary, loaded_chain
 from cniqs.common.waits import Fatal, WaitTimeout, until
+from cniqs.install import kindnet
+from cniqs.provider import ChainVariant
 from cniqs.providers.local import cleanup
 from cniqs.providers.local.layout import Layout, RunState, new_run_id
 from cniqs.providers.local.settings import Settings
 
 
 def test_kindnet_chain_has_kindnetd_shape() -> None:
-    chain = base.kindnet_chain(base.KINDNET, ["10.244.0.0/24"], "/run/ipam")
+    chain = kindnet.kindnet_chain(kindnet.KINDNET, ["10.244.0.0/24"], "/run/ipam")
     assert chain["cniVersion"] == "0.3.1" and chain["name"] == "kindnet"
     assert [p["type"] for p in chain["plugins"]] == ["ptp", "portmap"]
     ipam = chain["plugins"][0]["ipam"]
@@ -32,8 +33,8 @@ def test_kindnet_chain_has_kindnetd_shape() -> None:
 
 
 def test_dual_stack_chain_has_a_range_and_a_default_route_per_family() -> None:
-    v = base.ChainVariant("1.0.0", dual_stack=True)
-    chain = base.kindnet_chain(v, ["10.244.0.0/24", "fd00:10:244::/64"], "/d")
+    v = ChainVariant("1.0.0", dual_stack=True)
+    chain = kindnet.kindnet_chain(v, ["10.244.0.0/24", "fd00:10:244::/64"], "/d")
     ipam = chain["plugins"][0]["ipam"]
     assert chain["cniVersion"] == "1.0.0"
     assert ipam["ranges"] == [[{"subnet": "10.244.0.0/24"}], [{"subnet": "fd00:10:244::/64"}]]
@@ -170,5 +171,5 @@ def test_prerequisites_need_linux(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(local.sys, "platform", "darwin")
     assert local.LocalProvider().prerequisites(RunOptions()) == [
-        "needs Linux (this is darwin); elsewhere use the kind backend"
+        "needs Linux (this is darwin); elsewhere use the kind provider"
     ]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cniqs import embed
-from cniqs.build import NAME, build_local, install_into
-from cniqs.conflist import chain_entry
-from cniqs.provider import KINDNET, kindnet_chain
+from cniqs.install.conflist import chain_entry
+from cniqs.install.executable import NAME, install_into
+from cniqs.install.kindnet import KINDNET, kindnet_chain
+from cniqs.ship import embed
+from cniqs.ship.build import build_local
 from tests import chain
 from tests.plugin.conftest import MODULE, assert_cni_error, chained, fixture_results, invoke
 from tests.plugin.netns import REFERENCE_BIN, can_make_netns, netns_pair

@@ -5,7 +5,7 @@ OPTIONS go to the benchmark when exactly one is named.
 plugin     one ADD through the node executable, beside Go ptp and a bare python3
 pod-start  RunPodSandbox with kindnet's chain and with cni-quickstart appended; local e2e wall time
 scale      N pods sequentially and in parallel, with and without cni-quickstart
-kube       the kube tier: build, cluster up, kubectl apply -> Ready with and without cni-quickstart, e2e session
+kube       the kube provider: build, cluster up, kubectl apply -> Ready with and without cni-quickstart, e2e session
 kind       a kind session (the kind suite) split by phase: pull, create, configure, ready, tests, teardown
 tox        `tox` on a fresh clone: creating its environments, the unit run (--full: the whole `tox`)
 """

@@ -1,4 +1,4 @@
-"""What the kube tier costs: builds, cluster start, pod start with and without cni-quickstart, the e2e session.
+"""What the kube provider costs: builds, cluster start, pod start with and without cni-quickstart, the e2e session.
 
     python -m cniqs.bench.kube [--k8s-version 1.36] [--ups 2] [--pods 6] [--no-session]
 
@@ -6,7 +6,7 @@ Prints, for one pinned Kubernetes release: its cold build time (as recorded by t
 cache) and the time a cached `build` takes; how long a two-node cluster takes from nothing to every node
 Ready with cached binaries; the time from `kubectl apply` of a pod to its Ready condition (kubectl wait,
 a watch) with kindnet's chain and with cni-quickstart appended, alternating so drift hits both alike; and
-the wall time of a whole `pytest e2e --backend kube` session for that release (tox -e kube), in a
+the wall time of a whole `pytest e2e --provider kube` session for that release (tox -e kube), in a
 subprocess after the bench's own cluster is gone. Targets: cluster up <= 30 s; one release's session <= 3 min.
 """
 
@@ -17,13 +17,13 @@ import json
 import statistics
 import time
 
-from cniqs import kubebin
 from cniqs.bench.pod_start import session_wall_time
 from cniqs.common.run import run
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.providers.kube import cluster as kube_cluster
 from cniqs.providers.kube.provider import backend_for, kubectl_on_path
 from cniqs.providers.kube.state import Cluster
+from cniqs.toolchain import kubebin
 
 UP_TARGET_S = 30.0
 SESSION_TARGET_S = 180.0
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    with / without: {ratio:.2f}x")
 
     if not args.no_session:
-        wall, rc, last = session_wall_time(["--k8s-version", minor], backend="kube")
+        wall, rc, last = session_wall_time(["--k8s-version", minor], provider="kube")
         print(f"  e2e session (tox -e kube)    {wall:6.1f} s   target <= {SESSION_TARGET_S:.0f} s   [{last}]")
         if rc != 0:
             return 1

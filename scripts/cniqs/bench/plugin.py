@@ -4,7 +4,7 @@ Builds (cached under the build dir's bench/) and times, on the same prevResult A
 each candidate node executable: PyInstaller one-folder builds with several option sets, a Nuitka
 standalone build, a relocatable CPython folder (the interpreter, its libpython and only the modules the
 plugin imports, as .pyc, behind a /bin/sh launcher), and CPython embedded with the plugin frozen in
-(cniqs.embed, static and shared libpython; the node build). Reference points: a bare
+(cniqs.ship.embed, static and shared libpython; the node build). Reference points: a bare
 `python3 -I -S -c pass` (the interpreter the builds embed), the plugin itself run from compiled bytecode
 by `python3 -I -S` (the floor of a CPython that loads its modules from files), the distribution's
 python3 (statically linked) and the Go reference plugin `ptp` answering VERSION.
@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs import build, embed
-from cniqs.build import NAME
+from cniqs.install.executable import NAME
 from cniqs.resources import build_root, plugin_sources
+from cniqs.ship import build, embed
 
 REFERENCE_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 

@@ -2,10 +2,10 @@
 
     python -m cniqs.bench.pod_start [--pods 20] [--rounds 2] [--no-session]
 
-On a real local containerd node (the e2e suite's local backend; root, Linux): the median time of the
+On a real local containerd node (the e2e suite's local provider; root, Linux): the median time of the
 CRI RunPodSandbox call, which runs the whole CNI chain, with kindnet's plain chain and with
 cni-quickstart appended, measured in alternating rounds so drift hits both alike. Then the wall time
-of a whole `pytest e2e --backend local -m "not load"` session (tox -e local) in a subprocess (after the node is gone).
+of a whole `pytest e2e --provider local -m "not load"` session (tox -e local) in a subprocess (after the node is gone).
 Targets: the plugin adds at most 50% to RunPodSandbox; the session takes under 60 s.
 """
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 from cniqs.resources import checkout
 
 PLUGIN_TARGET = 1.5
@@ -61,9 +61,9 @@ def measure_pod_start(pods: int, rounds: int, warmup: int, say: Callable[[str], 
     return samples
 
 
-def session_wall_time(pytest_args: list[str], backend: str = "local") -> tuple[float, int, str]:
-    """(wall seconds, exit code, pytest's last line) of one e2e session on backend, in a subprocess."""
-    argv = [sys.executable, "-m", "pytest", "e2e", "--backend", backend, "-m", "not load",
+def session_wall_time(pytest_args: list[str], provider: str = "local") -> tuple[float, int, str]:
+    """(wall seconds, exit code, pytest's last line) of one e2e session on a provider, in a subprocess."""
+    argv = [sys.executable, "-m", "pytest", "e2e", "--provider", provider, "-m", "not load",
             "-q", "-p", "no:cacheprovider", *pytest_args]  # fmt: skip
     repo = checkout()
     if repo is None:

@@ -2,7 +2,7 @@
 
     python -m cniqs.bench.scale [--pods 10,50,100] [--parallel 0] [--warmup 3]
 
-On a real local containerd node (the e2e suite's local backend; root, Linux): for each N, N pod
+On a real local containerd node (the e2e suite's local provider; root, Linux): for each N, N pod
 sandboxes are created one after another ("sequential") and all at once ("parallel", --parallel
 caps the number in flight; 0 means N), once with kindnet's plain chain and once with cni-quickstart
 appended. All N stay up until the last is created (the node holds N pods), then all are removed
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cniqs.conflist import chain_entry
+from cniqs.install.conflist import chain_entry
 
 DEFAULT_SIZES = (10, 50, 100)
 MODES = ("sequential", "parallel")

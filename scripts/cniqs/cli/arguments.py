@@ -1,4 +1,4 @@
-"""The arguments every `cniqs` command shares: one-line argument errors, -v, and the choice of backend with the
+"""The arguments every `cniqs` command shares: one-line argument errors, -v, and the choice of provider with the
 suite's own options a run passes on to it (--kind-egress, --k8s-version)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from typing import NoReturn
 
 from cniqs import providers
 from cniqs.cli import session
-from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.cluster.options import K8S_VERSION
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
 from cniqs.providers.kind.options import OPTIONS as KIND_OPTIONS
 
-BACKEND_CHOICES = ("auto", *providers.NAMES)
+PROVIDER_CHOICES = ("auto", *providers.NAMES)
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,14 +28,16 @@ def verbose(p: argparse.ArgumentParser) -> None:
     )
 
 
-def backend(p: argparse.ArgumentParser) -> None:
+def provider(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--backend",
-        choices=BACKEND_CHOICES,
+        "--provider",
+        "--backend",  # its name before the rename, kept so older scripts still run
+        dest="provider",
+        choices=PROVIDER_CHOICES,
         default=None,
         help="local: a containerd node in network namespaces (Linux, root); kube: a real Kubernetes built here "
         "on such nodes (Linux, root, Go); kind: a kind cluster (Docker or podman, kind, kubectl); "
-        "auto (default, or $CNIQS_BACKEND): kind when Docker answers and kind is on PATH, else local",
+        "auto (default, or $CNIQS_PROVIDER): kind when Docker answers and kind is on PATH, else local",
     )
     p.add_argument("--name", default=session.DEFAULT_CLUSTER, help="kind cluster name (default %(default)s)")
     # The suite's own --kind-egress (the kind provider's option), so `cniqs demo` passes where ICMP is dropped.
@@ -54,5 +56,5 @@ def backend(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="X.Y",
         help="kind and kube: the cluster's Kubernetes minor (default the newest); kind: one of the found kind's "
-        "node images (1.36, v1.36 or the image's exact v1.36.4), kube: a release pinned in cniqs.kubebin",
+        "node images (1.36, v1.36 or the image's exact v1.36.4), kube: a release pinned in cniqs.toolchain.kubebin",
     )

@@ -1,7 +1,7 @@
 """cniqs: the workshop tool. `cniqs demo` shows a pod reporting a fake IP while it really has another.
 
-    cniqs demo [--backend auto|local|kube|kind] [--keep] [--kind-egress internet|ci]  the whole demo
-    cniqs up [--backend ...] [--k8s-version X.Y]       a node (local) or cluster (kube, kind) that stays up
+    cniqs demo [--provider auto|local|kube|kind] [--keep] [--kind-egress internet|ci]  the whole demo
+    cniqs up [--provider ...] [--k8s-version X.Y]       a node (local) or cluster (kube, kind) that stays up
     cniqs install [--mode fixed|translate] [--force] [--daemonset]  chain cni-quickstart into the CNI config
     cniqs run POD                                      start a pod (kind: alpine, local: busybox)
     cniqs reveal POD [--json]                          reported IP vs real eth0, plugin log, connectivity
@@ -27,9 +27,9 @@ from cniqs.cli.console import Console, elapsed
 from cniqs.cli.errorline import describe_error
 from cniqs.cli.session import CliError
 from cniqs.common.signals import interrupt_on_termination
-from cniqs.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
+from cniqs.install.conflist import INSTALLED_NAME, chain_entry, prev_result_risks
 from cniqs.provider import Backend, Pod, Provider
-from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.cluster.options import K8S_VERSION
 from cniqs.providers.kind.options import EGRESS as KIND_EGRESS
 
 DEMO_POD = "test"
@@ -44,13 +44,13 @@ def build_parser() -> arguments.Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="up, install, run pod `test`, reveal it, down: the whole demo")
-    arguments.backend(demo)
+    arguments.provider(demo)
     demo.add_argument("--keep", action="store_true", help="leave the node or cluster up (then: cniqs reveal/down)")
     demo.add_argument("--json", action="store_true", help="print the reveal as JSON")
     demo.set_defaults(func=cmd_demo)
 
     up = sub.add_parser("up", help="bring a node (local) or cluster (kube, kind) up and leave it running")
-    arguments.backend(up)
+    arguments.provider(up)
     up.set_defaults(func=cmd_up)
 
     install = sub.add_parser("install", help="chain cni-quickstart into the node's CNI config")
@@ -108,8 +108,8 @@ def _with_backend(ui: Console, action: Callable[[Backend], int]) -> int:
 
 def _pick(ui: Console, requested: str | None) -> Provider:
     """The provider asked for (or chosen), with everything it needs here."""
-    name, why = session.choose_backend(requested)
-    ui.note(f"cniqs: using the {name} backend ({why})")
+    name, why = session.choose_provider(requested)
+    ui.note(f"cniqs: using the {name} provider ({why})")
     provider = providers.get(name)
     session.ensure(provider, ui.note, ui.step)
     return provider
@@ -122,16 +122,16 @@ def provider_values(args: argparse.Namespace, provider: Provider) -> dict[str, s
     if getattr(args, "kind_egress", None) is not None:
         if provider.name != "kind":
             raise CliError(
-                f"{KIND_EGRESS} is for the kind backend, and this run uses the {provider.name} backend "
-                "(its pods reach a stand-in host of their own): drop it, or add --backend kind"
+                f"{KIND_EGRESS} is for the kind provider, and this run uses the {provider.name} provider "
+                "(its pods reach a stand-in host of their own): drop it, or add --provider kind"
             )
         values[KIND_EGRESS] = args.kind_egress
     version = getattr(args, "k8s_version", None)
     if version is not None:
         if not any(option.flag == K8S_VERSION.flag for option in provider.options()):
             raise CliError(
-                f"{K8S_VERSION.flag} is for the kind and kube backends, and this run uses the {provider.name} "
-                "backend (its node runs no Kubernetes): drop it, or add --backend kind"
+                f"{K8S_VERSION.flag} is for the kind and kube providers, and this run uses the {provider.name} "
+                "provider (its node runs no Kubernetes): drop it, or add --provider kind"
             )
         if version.strip() in ("", "all"):
             raise CliError(
@@ -152,12 +152,12 @@ def _record(current: state.State) -> None:
 
 
 def _say(ui: Console) -> Callable[[str], None]:
-    """Notices from the backends (teardown problems), each on one line."""
+    """Notices from the providers (teardown problems), each on one line."""
     return lambda text: ui.note("cniqs: " + " ".join(text.split())[:500])
 
 
 def install_risks(b: Backend) -> list[str]:
-    """Per node, what the rewritten result breaks in the chain it is installed into (cniqs.conflist)."""
+    """Per node, what the rewritten result breaks in the chain it is installed into (cniqs.install.conflist)."""
     return [f"{node}: {risk}" for node in b.nodes for risk in prev_result_risks(b.active_chain(node))]
 
 
@@ -195,7 +195,7 @@ def _print_reveal(ui: Console, b: Backend, pod: Pod, as_json: bool) -> bool:
 
 def cmd_demo(args: argparse.Namespace, ui: Console) -> int:
     started = time.monotonic()
-    provider = _pick(ui, args.backend)
+    provider = _pick(ui, args.provider)
     values = provider_values(args, provider)
     if args.keep:
         current = state.load()
@@ -238,7 +238,7 @@ def cmd_up(args: argparse.Namespace, ui: Console) -> int:
     current = state.load()
     if current is not None:
         raise CliError(f"{session.describe(current)} is up already: use it, or run `cniqs down` first")
-    provider = _pick(ui, args.backend)
+    provider = _pick(ui, args.provider)
     values = provider_values(args, provider)
     with ui.step(provider.up_message(args.name)):
         current = session.up(provider, name=args.name, workdir=state.state_dir(), say=_say(ui), values=values)
@@ -335,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ui = Console(verbose=bool(getattr(args, "verbose", False)))
     if ui.verbose:
-        os.environ["CNIQS_VERBOSE"] = "1"  # long builds show their own output too (cniqs.build)
+        os.environ["CNIQS_VERBOSE"] = "1"  # long builds show their own output too (cniqs.ship.build)
     try:
         # SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C: whatever was being started is torn down.
         with interrupt_on_termination():

@@ -39,7 +39,7 @@ class Check:
 
 @dataclass
 class Reveal:
-    backend: str
+    provider: str
     namespace: str
     pod: str
     node: str
@@ -183,7 +183,7 @@ def gather(backend: Backend, pod: Pod, checks: bool = True) -> Reveal:
     cidrs = backend.pod_cidrs(pod.node)
     inside = bool(real) and all(any(ipaddress.ip_interface(a).ip in net for net in cidrs) for a in real)
     return Reveal(
-        backend=backend.name,
+        provider=backend.name,
         namespace=pod.namespace,
         pod=pod.name,
         node=pod.node,
@@ -232,7 +232,7 @@ def render(r: Reveal) -> str:
         real_logged = ", ".join(rec.get("real") or []) or "-"
         fake_logged = ", ".join(rec.get("reported") or []) or "-"
         rows.append(("cni-quickstart logged", f"real {real_logged} -> reported {fake_logged} (ADD{took})"))
-    lines = [f"Pod {r.namespace}/{r.pod} on node {r.node} ({r.backend} backend)", ""]
+    lines = [f"Pod {r.namespace}/{r.pod} on node {r.node} (provider {r.provider})", ""]
     lines += _table(rows)
     if r.beliefs:
         lines += ["", "  Who believes it (each read back from where it is kept)"]

@@ -28,20 +28,22 @@ class CliError(Exception):
     """A failure with a message for the user: what went wrong, and what to do."""
 
 
-def choose_backend(
+def choose_provider(
     requested: str | None,
     environ: Mapping[str, str] | None = None,
     which: Callable[[str], str | None] = shutil.which,
     docker_ok: Callable[[], bool] = docker_answers,
 ) -> tuple[str, str]:
-    """(backend, why): --backend, else $CNIQS_BACKEND, else kind when Docker answers and kind is there, else local."""
+    """(provider, why): --provider, else $CNIQS_PROVIDER ($CNIQS_BACKEND, its older name), else kind when Docker
+    answers and kind is there, else local."""
     env = os.environ if environ is None else environ
-    choice = requested if requested not in (None, "", "auto") else env.get("CNIQS_BACKEND", "auto") or "auto"
+    variable = next((v for v in ("CNIQS_PROVIDER", "CNIQS_BACKEND") if env.get(v)), "CNIQS_PROVIDER")
+    choice = requested if requested not in (None, "", "auto") else env.get(variable, "auto") or "auto"
     if choice in providers.NAMES:
-        source = "--backend" if requested not in (None, "", "auto") else "$CNIQS_BACKEND"
+        source = "--provider" if requested not in (None, "", "auto") else f"${variable}"
         return choice, f"chosen with {source}"
     if choice != "auto":
-        raise CliError(f"unknown backend {choice!r} in $CNIQS_BACKEND: use {', '.join(providers.NAMES)} or auto")
+        raise CliError(f"unknown provider {choice!r} in ${variable}: use {', '.join(providers.NAMES)} or auto")
     kind = kind_binary(env)
     if which(kind) is None:
         return "local", f"{kind} is not on PATH"
@@ -58,8 +60,8 @@ def local_plan(problems: list[str], platform: str, debian: bool, packages: list[
         return []
     if platform != "linux":
         raise CliError(
-            f"the local backend needs Linux (this is {platform}): start Docker and put kind on PATH "
-            "for the kind backend"
+            f"the local provider needs Linux (this is {platform}): start Docker and put kind on PATH "
+            "for the kind provider"
         )
     if packages and debian and euid == 0:
         return packages
@@ -68,7 +70,7 @@ def local_plan(problems: list[str], platform: str, debian: bool, packages: list[
             f"the local node needs the Debian packages {' '.join(packages)}: run cniqs as root "
             f"(it installs them), or apt-get install {' '.join(packages)}"
         )
-    raise CliError("the local backend cannot run here: " + "; ".join(problems))
+    raise CliError("the local provider cannot run here: " + "; ".join(problems))
 
 
 def ensure(provider: Provider, say: Callable[[str], None], step: Callable[[str], Any]) -> None:
@@ -77,7 +79,7 @@ def ensure(provider: Provider, say: Callable[[str], None], step: Callable[[str],
     if not problems:
         return
     if not provider.debian_packages:
-        raise CliError(f"the {provider.name} backend cannot run here: " + "; ".join(problems))
+        raise CliError(f"the {provider.name} provider cannot run here: " + "; ".join(problems))
     debian = debdeps.is_debian()
     packages = debdeps.missing(debdeps.wanted()) if debian else []
     install = local_plan(problems, sys.platform, debian, packages, os.geteuid())
@@ -88,7 +90,7 @@ def ensure(provider: Provider, say: Callable[[str], None], step: Callable[[str],
             debdeps.install(install)
         problems = provider.prerequisites(RunOptions())
         if problems:
-            raise CliError(f"the {provider.name} backend still cannot run here: " + "; ".join(problems))
+            raise CliError(f"the {provider.name} provider still cannot run here: " + "; ".join(problems))
 
 
 def up(
@@ -108,17 +110,17 @@ def up(
 
 def attach(state: State) -> Backend:
     try:
-        return providers.get(state.backend).attach(state)
+        return providers.get(state.provider).attach(state)
     except NodeGone as exc:
         raise CliError(f"{exc}: run `cniqs down` to forget it, then `cniqs up`") from None
 
 
 def down(state: State) -> list[str]:
-    return providers.get(state.backend).destroy(state)
+    return providers.get(state.provider).destroy(state)
 
 
 def describe(state: State) -> str:
-    return providers.get(state.backend).describe(state)
+    return providers.get(state.provider).describe(state)
 
 
 @contextmanager
@@ -145,6 +147,6 @@ def find_pod(backend: Backend, name: str) -> Pod:
     if pod is None:
         known = ", ".join(p.name for p in backend.pods()) or "none"
         raise CliError(
-            f"no pod {name!r} on the {backend.name} backend (pods: {known}): start one with `cniqs run {name}`"
+            f"no pod {name!r} on the {backend.name} provider (pods: {known}): start one with `cniqs run {name}`"
         )
     return pod

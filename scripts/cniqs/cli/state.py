@@ -48,7 +48,9 @@ def load(directory: Path | None = None) -> State | None:
         return None
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read {file}: {exc}; remove it if nothing is running") from None
-    if not isinstance(data, dict) or data.get("backend") not in NAMES or not isinstance(data.get("id"), str):
+    if isinstance(data, dict) and "provider" not in data and "backend" in data:
+        data["provider"] = data.pop("backend")  # written by a cniqs before the field was renamed
+    if not isinstance(data, dict) or data.get("provider") not in NAMES or not isinstance(data.get("id"), str):
         raise StateError(f"{file} is not a cniqs state file; remove it if nothing is running")
     known = set(State.__dataclass_fields__)
     try:

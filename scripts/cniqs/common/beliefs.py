@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-NEEDS_KUBERNETES = "needs a Kubernetes tier: --backend kube or kind"
+NEEDS_KUBERNETES = "needs a Kubernetes provider: --provider kube or kind"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def missing_extra(name: str, exc: ImportError) -> MissingExtra | None:
     if not any(missing == m or missing.startswith(m + ".") or m.startswith(missing + ".") for m in modules):
         return None
     return MissingExtra(
-        f"the {name} backend needs the Python module {missing}, which the package installs only with its "
+        f"the {name} provider needs the Python module {missing}, which the package installs only with its "
         f"{extra!r} extra: pip install 'cni-quickstart[{extra}]' (in a checkout: pip install -e '.[{extra}]')",
         name=missing,
     )

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cniqs import kubebin
 from cniqs.site import images, nodefiles, nodeimage, services
+from cniqs.toolchain import kubebin
 
 CONTAINERS_CONF = nodefiles.CONTAINERS_CONF + '\n[network]\nnetwork_backend = "netavark"\n'
 

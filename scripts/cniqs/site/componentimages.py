@@ -169,7 +169,7 @@ def control_plane_specs(kube: Path, tools: Path, refs: dict[str, str], layers: P
     busybox = Path(shutil.which("busybox") or "/bin/busybox").read_bytes()
     arch = kubebin_arch()
     for built in (images.pause_image(busybox, arch, refs["pause"]), images.test_image(busybox, arch)):
-        # Their single layer, taken from the archive the local tier builds.
+        # Their single layer, taken from the archive the local provider builds.
         path = layers / (built.name.replace("/", "_").replace(":", "_") + ".layer.tar")
         path.write_bytes(_only_layer(built.archive))
         cmd = ("/bin/busybox", "sleep", "infinity") if built.name == refs["pause"] else ("sh",)
@@ -193,6 +193,6 @@ def _only_layer(archive: bytes) -> bytes:
 
 
 def kubebin_arch() -> str:
-    from cniqs.build import host_arch
+    from cniqs.ship.build import host_arch
 
     return host_arch()

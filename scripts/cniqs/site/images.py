@@ -17,12 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cniqs import build, kubebin
 from cniqs.common.run import run_process
-from cniqs.providers.k8s import daemonset
+from cniqs.providers.cluster import daemonset
 from cniqs.providers.kind import mirror, nodebuild
 from cniqs.providers.local import images
+from cniqs.ship import build
 from cniqs.site import nodeimage, services
+from cniqs.toolchain import kubebin
 
 POD_IMAGE = "cniqs/e2e-pod:1"
 
@@ -93,7 +94,7 @@ def push_pod_image(registry: mirror.Registry) -> str:
 
 
 def push_installer(registry: mirror.Registry) -> str:
-    """The installer image of the node build the suite's kind backend makes (nodebuild.build_for_nodes: native
+    """The installer image of the node build the suite's kind provider makes (nodebuild.build_for_nodes: native
     where this host serves the nodes, else the container build), so the tag the suite asks the mirror for is
     this one."""
     image = daemonset.build_image(nodebuild.build_for_nodes(run_process, build.host_arch()))

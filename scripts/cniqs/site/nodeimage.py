@@ -8,7 +8,8 @@ What goes in (all built or installed on this machine):
 - a Debian root filesystem from `debootstrap --variant=minbase` of Debian bookworm, kind's node base for
   v0.23 to v0.31 (v0.32 on use trixie; the bookworm userland is the one proven on these cgroup v1 machines),
   with systemd, iptables, iproute2, runc ... (cached once per package list);
-- containerd 2.x, ctr, crictl (cniqs.kubebin tools), kubeadm, kubelet, kubectl (cniqs.kubebin for the release);
+- containerd 2.x, ctr, crictl (cniqs.toolchain.kubebin tools), kubeadm, kubelet, kubectl (cniqs.toolchain.kubebin
+  for the release);
 - the reference CNI plugins kind ships (host-local, loopback, ptp, portmap) from Debian's
   containernetworking-plugins, in /opt/cni/bin;
 - the images `kubeadm config images list` names (kube-apiserver, kube-controller-manager, kube-scheduler,
@@ -33,7 +34,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs import debian, kubebin
 from cniqs.providers.kind import versions
 from cniqs.providers.local import images
 from cniqs.site import componentimages, nodefiles
@@ -45,6 +45,7 @@ from cniqs.site.componentimages import (
     userland_layer,
     write_oci_archive,
 )
+from cniqs.toolchain import debian, kubebin
 
 DEBIAN_RELEASE = debian.DEFAULT_RELEASE
 # kind's base image packages that matter here, plus runc (kind builds its own) and Debian's CNI plugins.
@@ -293,7 +294,9 @@ def default_minors() -> list[str]:
     for entry in versions.select(versions.ALL):
         if entry.minor in kubebin.KUBE_RELEASES:
             return [entry.minor]
-    raise ImageBuildError("no minor of the versions table is pinned in cniqs.kubebin: no node image can be built here")
+    raise ImageBuildError(
+        "no minor of the versions table is pinned in cniqs.toolchain.kubebin: no node image can be built here"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

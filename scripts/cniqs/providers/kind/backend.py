@@ -7,14 +7,14 @@ from typing import Any
 
 from cniqs.common.run import Runner, check
 from cniqs.provider import Targets
-from cniqs.providers.k8s.backend import KubeBackend
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.cluster.backend import ClusterBackend
+from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind import commands, mirror, nodebuild, release
 from cniqs.providers.kind.cluster import Cluster
-from cniqs.providers.kind.commands import DOCKER, DockerAccess
+from cniqs.providers.kind.commands import DOCKER, ContainerAccess
 
 
-class KindBackend(KubeBackend):
+class KindBackend(ClusterBackend):
     def __init__(
         self,
         run: Runner,
@@ -24,7 +24,7 @@ class KindBackend(KubeBackend):
         *,
         rebuild: bool = False,
         namespace: str | None = None,
-        access: DockerAccess = DOCKER,
+        access: ContainerAccess = DOCKER,
         registry: mirror.Registry | None = None,
     ) -> None:
         def builder(arch: str, force: bool) -> Path:

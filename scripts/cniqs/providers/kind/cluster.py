@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from cniqs.common.run import CommandError, Completed, Runner, check
-from cniqs.providers.k8s import parse
+from cniqs.providers.cluster import parse
 from cniqs.providers.kind import commands
 
 NAME_PREFIX = "cniqs"

@@ -2,7 +2,7 @@
 
 Nothing here runs anything. DOCKER (PODMAN) is how the Kubernetes layer reaches a kind node: a command
 through `docker exec` (`podman exec`), a copy through `docker cp` (`podman cp`)
-(cniqs.providers.k8s.nodes.NodeAccess). kind runs its nodes in podman when
+(cniqs.providers.cluster.nodes.NodeAccess). kind runs its nodes in podman when
 KIND_EXPERIMENTAL_PROVIDER=podman; engine() picks the same way, and falls back to podman on a machine
 that has podman but no docker.
 """
@@ -118,7 +118,7 @@ def buildx_build(platform: str, dest: str, dockerfile: str, context: str) -> lis
     ]  # fmt: skip
 
 
-class DockerAccess:
+class ContainerAccess:
     """NodeAccess for kind nodes: they are docker (or podman: same verbs, same flags) containers."""
 
     def __init__(self, cli: str = "docker") -> None:
@@ -133,11 +133,11 @@ class DockerAccess:
         return [self.cli, *docker_cp(src, node, dest)[1:]]
 
 
-DOCKER = DockerAccess()
-PODMAN = DockerAccess("podman")
+DOCKER = ContainerAccess()
+PODMAN = ContainerAccess("podman")
 
 
-def access(engine_name: str) -> DockerAccess:
+def access(engine_name: str) -> ContainerAccess:
     return PODMAN if engine_name == "podman" else DOCKER
 
 

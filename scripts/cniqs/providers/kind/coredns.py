@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cniqs.common.run import Runner, check
-from cniqs.providers.k8s import commands as k8s
+from cniqs.providers.cluster import commands as k8s
 
 NAMESPACE = "kube-system"
 CONFIGMAP = "coredns"

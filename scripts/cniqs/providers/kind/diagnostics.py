@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cniqs.common.run import Runner
-from cniqs.providers.k8s import diagnostics
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.cluster import diagnostics
+from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands
 

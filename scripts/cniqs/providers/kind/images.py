@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cniqs.common.run import Runner, check
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles
 from cniqs.providers.kind import commands, mirror, versions
 from cniqs.providers.kind.options import KindOptions
 

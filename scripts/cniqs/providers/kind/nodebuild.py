@@ -3,11 +3,11 @@ plugin/Dockerfile in docker buildx, cached.
 
 Which build runs depends on the host, never on the engine that runs the nodes: a Linux host of the nodes'
 architecture whose glibc is no newer than the nodes' floor (versions.NODE_GLIBC) builds natively
-(cniqs.build); any other host (macOS, a newer Linux such as GitHub's runners, another architecture) uses the
+(cniqs.ship.build); any other host (macOS, a newer Linux such as GitHub's runners, another architecture) uses the
 container build. A newer Linux without buildx still builds natively: the install then checks the
 executable's glibc against each node's before anything is configured.
 
-A build is reused while its key matches: the plugin's source digest (cniqs.build.source_digest)
+A build is reused while its key matches: the plugin's source digest (cniqs.ship.build.source_digest)
 plus the Dockerfile and the build scripts it runs (build.py, embed.py, launcher.c), and the target
 architecture. The build context is staged from the installed packages, so a checkout is not needed.
 """
@@ -21,13 +21,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cniqs.build import NAME, build_local, glibc_version, host_arch, source_digest
 from cniqs.common.run import Runner, check
+from cniqs.install.executable import NAME
 from cniqs.providers.kind import commands, versions
 from cniqs.resources import DOCKERFILE, PACKAGE, build_root, plugin_sources
+from cniqs.ship.build import build_local, glibc_version, host_arch, source_digest
 
-BUILD_SCRIPT = PACKAGE / "build.py"
-BUILD_FILES = (DOCKERFILE, BUILD_SCRIPT, PACKAGE / "embed.py", PACKAGE / "launcher.c")  # what the build runs
+BUILD_SCRIPT = PACKAGE / "ship" / "build.py"
+BUILD_FILES = (
+    DOCKERFILE,
+    BUILD_SCRIPT,
+    PACKAGE / "ship" / "embed.py",
+    PACKAGE / "ship" / "launcher.c",
+)  # what the build runs
 STAMP = "build.key"
 
 

@@ -7,7 +7,7 @@ What a run may use of it is cniqs.providers.kind.versions.
 
 IMAGES is the newest release's list: the CI workflow tests the newest kind release, one job per row
 (.github/workflows/e2e.yml; tests/kind checks they agree). To add a kind release, add its KindRelease with
-every image of its note, and move KIND_VERSION, the workflow and cniqs.kubebin.KIND together.
+every image of its note, and move KIND_VERSION, the workflow and cniqs.toolchain.kubebin.KIND together.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ RELEASES: tuple[KindRelease, ...] = (
 
 NEWEST = RELEASES[0]
 OLDEST = RELEASES[-1]
-# The release the CI workflow and cniqs.kubebin (for the offline site) build: the newest.
+# The release the CI workflow and cniqs.toolchain.kubebin (for the offline site) build: the newest.
 KIND_VERSION = NEWEST.tag
 KIND_RELEASE_NOTES = NEWEST.notes
 IMAGES: tuple[NodeImage, ...] = NEWEST.images

@@ -11,7 +11,7 @@ from typing import Any
 
 from cniqs.common.run import Runner, run_process
 from cniqs.provider import Option, Targets
-from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.cluster.options import K8S_VERSION
 from cniqs.providers.kind import commands, coredns, egress, mirror
 from cniqs.providers.kind.cluster import IP_FAMILIES
 

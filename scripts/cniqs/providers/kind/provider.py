@@ -1,4 +1,4 @@
-"""The kind provider: `pytest e2e --backend kind` (tox -e e2e) per Kubernetes version, and `cniqs --backend kind`.
+"""The kind provider: `pytest e2e --provider kind` (tox -e e2e) per Kubernetes version, and `cniqs --provider kind`.
 
 A test run, per version from the versions table: create a kind cluster (or reuse one) with its own
 kubeconfig, yield a KindBackend whose install builds the plugin for each node's platform and
@@ -24,7 +24,7 @@ from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.phases import Phases
 from cniqs.common.run import run_process
 from cniqs.provider import NullWatcher, Option, RunOptions, State, Targets, Watcher
-from cniqs.providers.k8s.backend import DEFAULT_LOG_FILE
+from cniqs.providers.cluster.backend import DEFAULT_LOG_FILE
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, coredns, egress, forwarding, mirror, network, release, versions
 from cniqs.providers.kind import diagnostics as kind_diagnostics
@@ -54,7 +54,7 @@ def _select(choice: str | None) -> list[versions.NodeImage]:
     return versions.select_for_kind(choice, release.found_kind(run_process, commands.kind_binary()))
 
 
-def _check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersion:
+def check_kind(kind: str, minor: str, opts: KindOptions) -> versions.KindVersion:
     """The found kind against this minor, before anything is created (Refused with one line). Through a mirror
     the node image may be another patch of the minor: then only kubeadm's config version matters."""
     return release.check_create(run_process, kind, minor, table_image=mirror.parse(opts.mirror) is None)
@@ -96,7 +96,7 @@ class KindProvider:
         minor = entry.minor
         kind = commands.kind_binary()
         if not opts.reuse_cluster:
-            found = _check_kind(kind, minor, opts)
+            found = check_kind(kind, minor, opts)
             watcher.record(minor, kind=str(found))
             if kind_note := versions.for_kind(found)[1]:
                 watcher.note(minor, kind_note)
@@ -142,7 +142,7 @@ class KindProvider:
             entry = _select(opts.k8s_version)[0]
         except ValueError as exc:
             raise Refused(str(exc)) from None
-        _check_kind(kind, entry.minor, opts)
+        check_kind(kind, entry.minor, opts)
         if not kind_cluster.valid_name(name):
             raise Refused(f"{name!r} is not a valid kind cluster name: use lower-case letters, digits and '-'")
         if name in kind_cluster.existing_clusters(run_process, kind):

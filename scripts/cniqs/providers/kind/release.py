@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from cniqs.common.errors import ParseError, Refused
 from cniqs.common.run import Runner
-from cniqs.providers.k8s.commands import NodeAccess
+from cniqs.providers.cluster.commands import NodeAccess
 from cniqs.providers.kind import commands, versions
 
 

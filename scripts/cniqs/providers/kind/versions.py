@@ -48,7 +48,7 @@ def glibc_key(version: str) -> tuple[int, ...]:
 # kind v0.32 on (kind images/base/Dockerfile), Debian bookworm (2.36) for v0.23 to v0.31 (the v0.30.0 and
 # v0.31.0 rows of the table), and the node image the offline site builds (cniqs.site.nodeimage),
 # bookworm too. The container build (plugin/Dockerfile) must use a Debian release whose glibc is no newer than the
-# older of the two; tests/kind/test_versions.py holds the Dockerfile's base, and cniqs.arm64 its build, to this.
+# older of the two; tests/kind/test_versions.py holds the Dockerfile's base, and cniqs.ship.arm64 its build, to this.
 NODE_BASE = "trixie"
 BUILT_NODE_BASE = "bookworm"  # nodeimage.DEBIAN_RELEASE (tests/kind checks they agree)
 DEBIAN_GLIBC = {"bullseye": "2.31", "bookworm": "2.36", "trixie": "2.41"}
@@ -274,7 +274,7 @@ def select_for_kind(choice: str | None, found: KindVersion) -> list[NodeImage]:
 # v2.3.0). Every kind node image writes a `version = 2` file (kind images/base/files/etc/containerd/config.toml);
 # kind v0.30.0's images run containerd 2.1.4 and v0.31.0's 2.2.0 (3), v0.32.0's 2.3.1 and v0.33.0's 2.3.4 (4)
 # (kind images/base/Dockerfile CONTAINERD_VERSION). The node image cniqs.site.nodeimage builds runs containerd
-# cniqs.kubebin.CONTAINERD (2.2.x: 3), so every kind from v0.30.0 loads into it.
+# cniqs.toolchain.kubebin.CONTAINERD (2.2.x: 3), so every kind from v0.30.0 loads into it.
 CONTAINERD_FOR_CONFIG_VERSION = {2: "containerd 1.x", 3: "containerd 2.0 to 2.2", 4: "containerd 2.3 or later"}
 
 

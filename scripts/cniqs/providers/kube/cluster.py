@@ -1,6 +1,6 @@
 """A real Kubernetes cluster on this machine: local containerd nodes plus kubelet and the control plane.
 
-Each node is a local-tier node (its own network namespace, containerd in a private mount namespace,
+Each node is a local provider node (its own network namespace, containerd in a private mount namespace,
 CNI dirs and cgroup parent named with the run id); the nodes share one external namespace that holds
 the bridge between them, the DNS server and the web server. etcd, kube-apiserver,
 kube-controller-manager and kube-scheduler run in the control-plane node's namespace; each kubelet runs
@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cniqs import build, kubebin
 from cniqs.common import procs, teardowns
 from cniqs.common.run import run
 from cniqs.providers.kube import controlplane, network, pki
@@ -34,6 +33,8 @@ from cniqs.providers.kube.teardown import stale_roots, teardown
 from cniqs.providers.local import cleanup, images
 from cniqs.providers.local.cri import CRI
 from cniqs.providers.local.layout import Layout, RunState, new_run_id
+from cniqs.ship import build
+from cniqs.toolchain import kubebin
 
 
 def say_nothing(_: str) -> None:
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m cniqs.providers.kube.cluster", description="Tear down kube-tier clusters"
+        prog="python -m cniqs.providers.kube.cluster", description="Tear down kube provider clusters"
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
     down = sub.add_parser("down", help="tear down kept clusters, or those a killed run left (--stale)")

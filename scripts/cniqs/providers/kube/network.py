@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
-from cniqs import conflist, provider
 from cniqs.common.run import run
 from cniqs.common.waits import NotYet, until
-from cniqs.nodefiles import LocalFiles
+from cniqs.install import conflist
+from cniqs.install.kindnet import KINDNET, kindnet_chain
+from cniqs.install.nodefs import LocalFiles
 from cniqs.providers.kube import render as kube_render
 from cniqs.providers.kube.state import Cluster, ClusterState, Node
 from cniqs.providers.local import netns, services
@@ -75,7 +76,7 @@ def kindnet(cluster: Cluster) -> None:
     files = LocalFiles()
     addresses = {n.name: n.address for n in cluster.nodes}
     for node in cluster.nodes:
-        chain = provider.kindnet_chain(provider.KINDNET, [cidrs[node.name]], str(node.layout.ipam_data))
+        chain = kindnet_chain(KINDNET, [cidrs[node.name]], str(node.layout.ipam_data))
         path, text = node.layout.cni_conf / BASE_CONFLIST, conflist.render(chain)
         if not path.is_file() or path.read_text() != text:  # as kindnetd: a node's file only when it changes
             files.write_atomic(str(path), text)

@@ -1,4 +1,4 @@
-"""A node of the cluster: a local-tier node on the bridge with its own containerd (in a private mount
+"""A node of the cluster: a local provider node on the bridge with its own containerd (in a private mount
 namespace, the cluster's images imported), and its kubelet."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def start_node(
     pause: str,
     archives: Sequence[Path],
 ) -> Node:
-    """A local-tier node wired to the bridge, with containerd (2.x) running and the images imported."""
+    """A local provider node wired to the bridge, with containerd (2.x) running and the images imported."""
     root = Path(state.root) / "nodes" / NODE_ROLES[index]
     layout = Layout(f"{state.run_id}{index}", root)
     for d in layout.dirs():

@@ -1,4 +1,4 @@
-"""Per-run certificates, keys and kubeconfigs for a kube-tier cluster (the `cryptography` library).
+"""Per-run certificates, keys and kubeconfigs for a kube provider cluster (the `cryptography` library).
 
 One CA signs everything: the API server's serving cert, each kubelet's serving and client certs, and
 client certs for the admin, the controller-manager, the scheduler and the API server's kubelet client.

@@ -1,9 +1,9 @@
 """The kube provider: real kube-apiserver, controller-manager, scheduler and kubelets (built here from the
-k8s.io/kubernetes Go module) on local containerd nodes. `pytest e2e --backend kube` (tox -e kube) per
-Kubernetes version, and `cniqs --backend kube`.
+k8s.io/kubernetes Go module) on local containerd nodes. `pytest e2e --provider kube` (tox -e kube) per
+Kubernetes version, and `cniqs --provider kube`.
 
 Everything that talks to the API server, kubectl and crictl is the shared Kubernetes layer
-(cniqs.providers.k8s); only cluster creation (cluster.py) and node access (entering a node's network
+(cniqs.providers.cluster); only cluster creation (cluster.py) and node access (entering a node's network
 and mount namespaces) live here.
 """
 
@@ -15,21 +15,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from cniqs import build, kubebin
 from cniqs.common import pathenv
 from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.run import run_process
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.provider import Option, RunOptions, State, Targets
-from cniqs.providers.k8s.backend import Builder, KubeBackend
-from cniqs.providers.k8s.nodes import Nodes
-from cniqs.providers.k8s.options import K8S_VERSION
+from cniqs.providers.cluster.backend import Builder, ClusterBackend
+from cniqs.providers.cluster.nodes import Nodes
+from cniqs.providers.cluster.options import K8S_VERSION
 from cniqs.providers.kube import cluster as kube_cluster
 from cniqs.providers.kube import state as kube_state
 from cniqs.providers.kube import teardown as kube_teardown
 from cniqs.providers.kube.state import Cluster
 from cniqs.providers.local import render as local_render
 from cniqs.providers.local.provider import host_problems
+from cniqs.ship import build
+from cniqs.toolchain import kubebin
 
 TOOLS = ("runc", "nsenter", "unshare", "ip", "iptables", "busybox", "dnsmasq", "mount", "umount", "sysctl",
          "socat", "etcd", "gcc")  # fmt: skip
@@ -58,7 +59,7 @@ ENV_VERSION = "CNIQS_K8S_VERSION"  # the default of --k8s-version for this provi
 
 
 class KubeAccess:
-    """cniqs.providers.k8s.commands.NodeAccess for a kube-tier node: its network namespace and its
+    """cniqs.providers.cluster.commands.NodeAccess for a kube provider node: its network namespace and its
     containerd's mount namespace, with the built tools (crictl) first on PATH."""
 
     def __init__(self, cluster: Cluster) -> None:
@@ -78,8 +79,8 @@ class KubeAccess:
         return self.exec_argv(node, ["cp", "-a", "--", src, dest])
 
 
-class KubeTierBackend(KubeBackend):
-    """The Kubernetes layer's backend on a kube-tier cluster, which can also grow and shrink by a worker."""
+class KubeBackend(ClusterBackend):
+    """The Kubernetes layer's backend on a kube provider's cluster, which can also grow and shrink by a worker."""
 
     def __init__(self, cluster: Cluster, nodes: Nodes, builder: Builder, namespace: str | None) -> None:
         super().__init__(
@@ -99,7 +100,7 @@ class KubeTierBackend(KubeBackend):
         return problems
 
 
-def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeTierBackend:
+def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeBackend:
     def builder(arch: str, force: bool) -> Path:
         if arch != build.host_arch():
             raise RuntimeError(f"kube nodes run on this machine ({build.host_arch()}), not {arch}")
@@ -111,7 +112,7 @@ def backend_for(cluster: Cluster, namespace: str | None = None) -> KubeTierBacke
         kube_state.cni_dirs(cluster.state),
         runtime_socket=kube_state.runtime_socket(cluster.state),
     )
-    return KubeTierBackend(cluster, nodes, builder, namespace)
+    return KubeBackend(cluster, nodes, builder, namespace)
 
 
 def kubectl_on_path(cluster: Cluster) -> AbstractContextManager[None]:
@@ -125,7 +126,7 @@ def select(version: str) -> list[str]:
     if chosen == "all":
         return list(kubebin.KUBE_RELEASES)
     if chosen.removeprefix("v") not in kubebin.KUBE_RELEASES:
-        raise ValueError(f"--k8s-version {chosen}: pinned for the kube tier are {', '.join(kubebin.KUBE_RELEASES)}")
+        raise ValueError(f"--k8s-version {chosen}: pinned for the kube provider are {', '.join(kubebin.KUBE_RELEASES)}")
     return [chosen.removeprefix("v")]
 
 
@@ -156,7 +157,7 @@ class KubeProvider:
         if unbuilt and shutil.which("go") is None:
             problems.append(
                 f"Kubernetes {', '.join(unbuilt)} is not built yet and there is no Go toolchain on PATH to build it "
-                "(https://go.dev/doc/install; then `python -m cniqs.kubebin tools " + " ".join(unbuilt) + "`)"
+                "(https://go.dev/doc/install; then `python -m cniqs.toolchain.kubebin tools " + " ".join(unbuilt) + "`)"
             )
         return problems
 
@@ -164,7 +165,7 @@ class KubeProvider:
         return select(str(options.get("--k8s-version", "")))
 
     @contextmanager
-    def open(self, options: RunOptions, variant: str | None = None) -> Iterator[KubeBackend]:
+    def open(self, options: RunOptions, variant: str | None = None) -> Iterator[ClusterBackend]:
         """A cluster per Kubernetes version for the e2e suite; on a failed test its component logs and node
         state go to artifacts/kube/<cluster> before teardown."""
         minor = variant or select(str(options.get("--k8s-version", "")))[0]
@@ -200,7 +201,7 @@ class KubeProvider:
                 backend.close()
 
     @contextmanager
-    def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[KubeBackend]:
+    def temporary(self, options: RunOptions, *, name: str, workdir: Path) -> Iterator[ClusterBackend]:
         minor = cli_minor(options)
         with (
             interrupt_on_termination(),
@@ -222,7 +223,7 @@ class KubeProvider:
             )  # fmt: skip
         return state
 
-    def attach(self, state: State) -> KubeBackend:
+    def attach(self, state: State) -> ClusterBackend:
         try:
             cluster = kube_cluster.attach(Path(state.root))
         except (OSError, ValueError, RuntimeError) as exc:

@@ -1,4 +1,4 @@
-"""Pure renderers for the kube tier: addresses, component command lines and the kubelet configuration.
+"""Pure renderers for the kube provider: addresses, component command lines and the kubelet configuration.
 
     [ext netns: bridge "nodes" 198.19.0.1/24, DNS 203.0.113.53, web 203.0.113.10]
         |-- veth -- [control-plane netns 198.19.0.2: containerd, kubelet, etcd, kube-apiserver,

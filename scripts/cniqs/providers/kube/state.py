@@ -1,4 +1,4 @@
-"""What a kube-tier cluster is: the state it saves for teardown, the Cluster and Node objects built from it,
+"""What a kube provider cluster is: the state it saves for teardown, the Cluster and Node objects built from it,
 and the paths every node of it shares."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cniqs.common import statefile
-from cniqs.providers.k8s.nodes import CniDirs
+from cniqs.providers.cluster.nodes import CniDirs
 from cniqs.providers.kube import render as kube_render
 from cniqs.providers.local.cri import CRI
 from cniqs.providers.local.layout import Layout, RunState
@@ -43,7 +43,7 @@ class ClusterState:
 
 @dataclass
 class Node:
-    """One node: its name in Kubernetes, its local-tier layout, its address and its runtime."""
+    """One node: its name in Kubernetes, its local provider layout, its address and its runtime."""
 
     name: str
     index: int

@@ -16,7 +16,7 @@ from cniqs.providers.local.layout import Layout, RunState
 
 def teardown(root: Path) -> list[str]:
     """Everything the cluster in root made: pods (CNI DEL), kubelets and the control plane, every node
-    (local-tier teardown: containerd, mounts, namespace, cgroups), the external namespace, the files."""
+    (local provider teardown: containerd, mounts, namespace, cgroups), the external namespace, the files."""
     problems: list[str] = []
     try:
         state = ClusterState.load(root)
@@ -48,7 +48,7 @@ def teardown(root: Path) -> list[str]:
 
 
 def _node_teardown(node_root: Path) -> list[str]:
-    """One node: its pods through the runtime while it still runs (so CNI DEL runs), then local-tier teardown."""
+    """One node: its pods through the runtime while it still runs (so CNI DEL runs), then local provider teardown."""
     problems: list[str] = []
     layout_state = RunState.load(node_root / "run.json")
     layout = Layout(layout_state.run_id, node_root)

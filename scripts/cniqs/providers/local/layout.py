@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cniqs.common import statefile
-from cniqs.conflist import CNI_TYPE
+from cniqs.install.conflist import CNI_TYPE
 
 PREFIX = "cniqs"
 STATE_FILE = "run.json"

@@ -1,4 +1,4 @@
-"""One real containerd node in network namespaces, driven over CRI: the local backend."""
+"""One real containerd node in network namespaces, driven over CRI: the local provider."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniqs import build, conflist, provider
+from cniqs import provider
 from cniqs.common import procs
 from cniqs.common.beliefs import NEEDS_KUBERNETES, Belief, cache_file_for, cached_result_ips
 from cniqs.common.cniconfig import chain_summary, loaded_chain
@@ -25,16 +25,18 @@ from cniqs.common.ipaddr import parse_ip_addr
 from cniqs.common.run import run
 from cniqs.common.signals import deferred
 from cniqs.common.waits import Fatal, NotYet, until
-from cniqs.nodefiles import LocalFiles
+from cniqs.install import conflist, executable, kindnet
+from cniqs.install.nodefs import LocalFiles
 from cniqs.providers.local import cleanup, containerd, images, netns, render, restart, services
 from cniqs.providers.local.cri import CRI, PodSpec
 from cniqs.providers.local.layout import Layout, RunState, new_run_id
 from cniqs.providers.local.settings import Settings
+from cniqs.ship import build
 
 REFERENCE_PLUGINS = Path("/usr/lib/cni")
 BASE_CONFLIST = "10-kindnet.conflist"
 POD_NAMESPACE = "default"
-TEARDOWN_NOTE = "cni-quickstart local backend: tearing down the node, please wait"
+TEARDOWN_NOTE = "cni-quickstart local provider: tearing down the node, please wait"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class LocalBackend:
             name_ip=str(render.EXT_HOST),
         )
         self.files = LocalFiles()
-        self.variant = provider.KINDNET
+        self.variant = kindnet.KINDNET
         self._pods: dict[str, provider.Pod] = {}
         self._lock = threading.Lock()
         self.run_state: RunState | None = None  # set by _start; restart_runtime() updates its pid
@@ -76,7 +78,7 @@ class LocalBackend:
 
     def base_chain(self, variant: provider.ChainVariant | None = None) -> dict[str, Any]:
         v = variant or self.variant
-        return provider.kindnet_chain(v, self._cidrs(v), str(self.layout.ipam_data))
+        return kindnet.kindnet_chain(v, self._cidrs(v), str(self.layout.ipam_data))
 
     def wait_loaded(self, chain: dict[str, Any], timeout: float = 20) -> None:
         """Return once containerd's CRI reports exactly this chain as its loaded network."""
@@ -95,7 +97,7 @@ class LocalBackend:
         return chain
 
     def use_base_chain(self, variant: provider.ChainVariant | None) -> None:
-        variant = variant or provider.KINDNET
+        variant = variant or kindnet.KINDNET
         if conflist.INSTALLED_NAME in self.files.list_dir(str(self.layout.cni_conf)):
             raise RuntimeError("uninstall cni-quickstart before changing the base chain it was derived from")
         chain = self.write_base(variant)
@@ -103,10 +105,10 @@ class LocalBackend:
         self.wait_loaded(chain)
 
     def install_daemonset(self, entry: dict[str, Any] | None = None) -> str:
-        raise Refused("a DaemonSet needs a Kubernetes tier: --backend kube or kind")
+        raise Refused("a DaemonSet needs a Kubernetes provider: --provider kube or kind")
 
     def uninstall_daemonset(self) -> None:
-        raise Refused("a DaemonSet needs a Kubernetes tier: --backend kube or kind")
+        raise Refused("a DaemonSet needs a Kubernetes provider: --provider kube or kind")
 
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(self.files, str(self.layout.cni_conf))[1]
@@ -287,7 +289,7 @@ def _populate_bin_dir(layout: Layout, plugin_folder: Path) -> None:
     files = LocalFiles()
     for plugin in sorted(REFERENCE_PLUGINS.iterdir()):
         files.symlink(str(plugin), str(layout.cni_bin / plugin.name))
-    build.install_executable(files, plugin_folder, str(layout.cni_bin))
+    executable.install_executable(files, plugin_folder, str(layout.cni_bin))
 
 
 def _import(layout: Layout, archive: Path) -> None:
@@ -355,7 +357,7 @@ def _start(
     backend = LocalBackend(layout, cri, image)
     backend.run_state = state
     started.append(backend)
-    base_chain = backend.write_base(provider.KINDNET)
+    base_chain = backend.write_base(kindnet.KINDNET)
     proc = containerd.start(layout)
     state.containerd_pid = proc.pid
     state.containerd_mntns = until("containerd's own mount namespace", lambda: _own_mntns(proc.pid), timeout=10)

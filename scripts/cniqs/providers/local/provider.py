@@ -36,7 +36,7 @@ def host_problems(tools: Sequence[str], modules: Sequence[str], why_root: str) -
     root, missing commands, missing reference CNI plugins or Python modules. Shared by the providers whose
     nodes run here (local, kube)."""
     if sys.platform != "linux":
-        return [f"needs Linux (this is {sys.platform}); elsewhere use the kind backend"]
+        return [f"needs Linux (this is {sys.platform}); elsewhere use the kind provider"]
     problems = []
     if os.geteuid() != 0:
         problems.append(f"needs root ({why_root})")

@@ -40,7 +40,7 @@ class ContainerdOptions:
     sandbox_image: str
     cni_max_conf_num: int = 1
     log_level: str = "info"
-    # Where the runtime reads CNI plugins and configs, when not the run root's cni/ dirs (the kube tier
+    # Where the runtime reads CNI plugins and configs, when not the run root's cni/ dirs (the kube provider
     # bind-mounts each node's own dirs on one path all its nodes share, as kind's nodes all use /opt/cni/bin).
     cni_bin: str | None = None
     cni_conf: str | None = None

@@ -1,4 +1,4 @@
-"""The local backend's options: pytest command line first, then CNIQS_* environment variables."""
+"""The local provider's options: pytest command line first, then CNIQS_* environment variables."""
 
 from __future__ import annotations
 

@@ -5,10 +5,10 @@
  * interpreter (no site, no environment variables, no user site, no bytecode writing, UTF-8 mode) whose
  * only import path is lib/ beside the real executable (the extension modules the plugin needs), and
  * whose pure-Python modules, the plugin's and the stdlib's it imports, are frozen into the executable
- * (cniqs_frozen, generated at build time by cniqs.embed). Then it runs cni_quickstart.main.main().
+ * (cniqs_frozen, generated at build time by cniqs.ship.embed). Then it runs cni_quickstart.main.main().
  *
- * The DaemonSet's node installer is built from the same source with -DCNIQS_MAIN='"cniqs.nodeinstall"': the
- * module whose main() it runs (cniqs.embed freezes that module's imports instead of the plugin's).
+ * The DaemonSet's node installer is built from the same source with -DCNIQS_MAIN='"cniqs.install.nodeinstall"': the
+ * module whose main() it runs (cniqs.ship.embed freezes that module's imports instead of the plugin's).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

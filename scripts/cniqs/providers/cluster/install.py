@@ -1,8 +1,8 @@
 """Install and uninstall the plugin on one node of a Kubernetes cluster, through NodeShellFiles.
 
-Layout (cniqs.build.install_executable, the one executable install): /opt/cni/bin/cni-quickstart.d/
+Layout (cniqs.install.executable.install_executable, the one executable install): /opt/cni/bin/cni-quickstart.d/
 holds the one-folder build, /opt/cni/bin/cni-quickstart is a symlink to cni-quickstart.d/cni-quickstart.
-The conflist goes through cniqs.conflist (the one conflist installer for every provider).
+The conflist goes through cniqs.install.conflist (the one conflist installer for every provider).
 """
 
 from __future__ import annotations
@@ -12,24 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniqs import build, conflist
-from cniqs.build import NAME
 from cniqs.common import cniconfig
 from cniqs.common.errors import InstallError
 from cniqs.common.run import check
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import parse
-from cniqs.providers.k8s.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
+from cniqs.install import conflist, executable
+from cniqs.install.executable import NAME
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import parse
+from cniqs.providers.cluster.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
+from cniqs.ship import build
 
 # The default CNI dirs (kubelet's and containerd's), where a provider's Nodes name no others.
 BIN_DIR, FOLDER, LINK = KUBELET_CNI.bin_dir, KUBELET_CNI.folder, KUBELET_CNI.link
-TMP_FOLDER, TMP_LINK = build.temp_names(BIN_DIR)
+TMP_FOLDER, TMP_LINK = executable.temp_names(BIN_DIR)
 
 
 # What to do about a build on too new a userland (glibc_message), per install path.
-CONTAINER_BUILD = (
-    "Build it in the container build instead (plugin/Dockerfile, Debian bookworm: README, Node executable)"
-)
+CONTAINER_BUILD = "Build it in the container build instead (plugin/Dockerfile, Debian bookworm: docs/plugin.md)"
 DAEMONSET_BUILD = (
     "The installer image carries the plugin built on this machine: build the image on a Linux machine whose glibc "
     "is no newer than the nodes' (Debian bookworm, glibc 2.36, suits every node image of the versions table)"
@@ -66,9 +65,9 @@ def check_glibc(nodes: Nodes, node: str, folder: Path, remedy: str = CONTAINER_B
 def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str]) -> None:
     check_glibc(nodes, node, folder)
     files = NodeShellFiles(nodes, node)
-    if not (files.readlink(nodes.cni.link) == build.LINK_TARGET and verified(nodes, node, expected)):
+    if not (files.readlink(nodes.cni.link) == executable.LINK_TARGET and verified(nodes, node, expected)):
         try:
-            build.install_executable(files, folder, nodes.cni.bin_dir)
+            executable.install_executable(files, folder, nodes.cni.bin_dir)
         except InstallError as exc:
             raise NodeInstallError(f"{node}: {exc}") from None
         verify_binary(nodes, node, expected)
@@ -127,7 +126,7 @@ def uninstall_conflist(nodes: Nodes, node: str) -> bool:
 
 def uninstall_binary(nodes: Nodes, node: str) -> bool:
     """Remove the symlink and folder when they are ours; leave anything else alone."""
-    return build.uninstall_executable(NodeShellFiles(nodes, node), nodes.cni.bin_dir)
+    return executable.uninstall_executable(NodeShellFiles(nodes, node), nodes.cni.bin_dir)
 
 
 def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:

@@ -7,8 +7,8 @@ import json
 import re
 from typing import Any
 
-from cniqs.build import MACHINE_TO_ARCH
 from cniqs.common.errors import ParseError
+from cniqs.ship.build import MACHINE_TO_ARCH
 
 # architecture
 

@@ -1,10 +1,10 @@
 """Install on any cluster: the installer image (OCI archive, built here without a registry) and its DaemonSet.
 
-    python -m cniqs.providers.k8s.daemonset build [--from DIR] [--out DIR]   # the image archive
-    python -m cniqs.providers.k8s.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
+    python -m cniqs.providers.cluster.daemonset build [--from DIR] [--out DIR]   # the image archive
+    python -m cniqs.providers.cluster.daemonset manifest [--image NAME] [--bin DIR] [--conf DIR] [--socket PATH]
 
-The image holds one node build (cniqs.build, on a Linux host or in plugin/Dockerfile's container): the
-plugin (the same one-folder build every tier installs), the installer (cniqs.nodeinstall, embedded the same
+The image holds one node build (cniqs.ship.build, on a Linux host or in plugin/Dockerfile's container): the
+plugin (the same one-folder build every provider installs), the installer (cniqs.install.nodeinstall, embedded the same
 way) and the C library they run on, from the machine or container that built them (so its glibc floor is
 the build's, as for the plugin). The installer asks the node's runtime over CRI itself (cniqs.common.cristatus),
 so there is no crictl in the image. Putting the image together is writing files into a tar: any host does
@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cniqs import build, nodeinstall
-from cniqs.conflist import chain_entry
+from cniqs.install import executable, nodeinstall
+from cniqs.install.conflist import chain_entry
 from cniqs.providers.local import images
 from cniqs.resources import build_root
+from cniqs.ship import build
 
 NAME = "cniqs-installer"
 NAMESPACE = "kube-system"
@@ -84,7 +85,7 @@ def _tree(folder: Path, prefix: str) -> list[images.Entry]:
 
 def image_tag(plugin: Path, installer: Path, libc: Path) -> str:
     """Content-addressed tag: a new build is a new image, so nodes never run a stale cached one."""
-    parts = [build.manifest(plugin), build.manifest(installer), build.manifest(libc)]
+    parts = [executable.manifest(plugin), executable.manifest(installer), executable.manifest(libc)]
     h = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
     return f"{IMAGE_REPO}:{h.hexdigest()[:12]}"
 
@@ -101,21 +102,21 @@ def container_build_hint(arch: str) -> str:
     dest = f"build/container/linux-{arch}"
     return (
         f"build in a container (README step 2): docker buildx build --platform linux/{arch} -f plugin/Dockerfile "
-        f"--output type=local,dest={dest} . ; then: python -m cniqs.providers.k8s.daemonset build --from {dest}"
+        f"--output type=local,dest={dest} . ; then: python -m cniqs.providers.cluster.daemonset build --from {dest}"
     )
 
 
 def node_build(folder: Path) -> Path:
     """The plugin folder of a node build's folder (holding cni-quickstart/, cniqs-installer/, libc/): the
     native build's (build/plugin/linux-ARCH) or the container build's (README step 2's dest)."""
-    plugin = folder / build.NAME
-    wanted = [plugin / build.NAME, build.installer_of(plugin) / build.INSTALLER_NAME, build.libc_of(plugin)]
+    plugin = folder / executable.NAME
+    wanted = [plugin / executable.NAME, build.installer_of(plugin) / build.INSTALLER_NAME, build.libc_of(plugin)]
     missing = [p.relative_to(folder).as_posix() for p in wanted if not p.exists()]
     if missing:
-        arch = build.elf_arch(plugin / build.NAME) if (plugin / build.NAME).is_file() else build.host_arch()
+        arch = build.elf_arch(plugin / executable.NAME) if (plugin / executable.NAME).is_file() else build.host_arch()
         raise ImageBuildError(
             f"{folder} is not a node build of this tree (no {', '.join(missing)}; a build from before the installer "
-            f"was built beside the plugin?): python -m cniqs.build on Linux, or {container_build_hint(arch)}"
+            f"was built beside the plugin?): python -m cniqs.ship.build on Linux, or {container_build_hint(arch)}"
         )
     return plugin
 
@@ -125,7 +126,7 @@ def build_image(plugin: Path, out: Path | None = None) -> InstallerImage:
     it), for the architecture it was built for. Only files into a tar: no build runs here."""
     plugin = node_build(plugin.parent)
     installer = build.installer_of(plugin)
-    arch = build.elf_arch(plugin / build.NAME)
+    arch = build.elf_arch(plugin / executable.NAME)
     libc = build.libc_of(plugin)
     name = image_tag(plugin, installer, libc)
     entries: list[images.Entry] = [images.Entry("tmp", "dir", mode=0o1777)]
@@ -163,7 +164,7 @@ def manifest(
     socket: str = "/run/containerd/containerd.sock",
     entry: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The DaemonSet: the host paths are the node's (kind's by default; the kube tier passes its own)."""
+    """The DaemonSet: the host paths are the node's (kind's by default; the kube provider passes its own)."""
     volumes, mounts = _volumes(bin_dir, conf_dir, socket)
     container = _container(image, mounts, json.dumps(entry or chain_entry(), sort_keys=True))
     return {
@@ -234,7 +235,7 @@ def _container(image: str, mounts: list[dict[str, Any]], chain: str) -> dict[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cniqs.providers.k8s.daemonset", description=__doc__.split("\n\n")[0]
+        prog="python -m cniqs.providers.cluster.daemonset", description=__doc__.split("\n\n")[0]
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the installer image archive")

@@ -10,13 +10,13 @@ from cniqs.common.beliefs import Belief, cache_file_for, cached_result_ips, host
 from cniqs.common.run import Runner, check
 from cniqs.common.waits import NotYet, wait_until
 from cniqs.provider import ExecResult, Pod
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import parse, pods
-from cniqs.providers.k8s.nodes import Nodes
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import parse, pods
+from cniqs.providers.cluster.nodes import Nodes
 
 
 class PodViews(Protocol):
-    """What reading the beliefs needs of a cluster's backend (KubeBackend has it all)."""
+    """What reading the beliefs needs of a cluster's backend (ClusterBackend has it all)."""
 
     core: Any
     shell: Nodes

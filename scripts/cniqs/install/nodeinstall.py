@@ -4,7 +4,7 @@
     cniqs-installer uninstall --bin DIR --conf DIR [--final]
     cniqs-installer ready     --socket PATH [--entry JSON]
 
-The same code as every other tier's install: the plugin folder goes in with build.install_executable
+The same code as every other provider's install: the plugin folder goes in with executable.install_executable
 (copy beside, rename over), the conflist with conflist.install (a derived file that sorts first, the
 network name kept). `install` then stays up, re-applying every few seconds, so a node whose base chain
 changes (kindnetd rewriting its conflist) gets the derived file re-derived, and an installer restart
@@ -33,10 +33,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from cniqs import build, conflist
 from cniqs.common import cristatus
 from cniqs.common.errors import InstallError, ParseError
-from cniqs.nodefiles import LocalFiles
+from cniqs.install import conflist, executable
+from cniqs.install.nodefs import LocalFiles
 
 STATE = Path("/tmp")  # inside the installer's own container: the not-ready reason, the lock, the final mark
 NOT_READY = "cniqs-not-ready"
@@ -52,14 +52,14 @@ def apply(files: LocalFiles, bin_dir: str, conf_dir: str, plugin: Path, entry: d
     """Install (or confirm) the executable and the derived conflist; what it did, in words. The conf dir is
     checked first, so a node it refuses (InstallError) is left exactly as it was."""
     plan = conflist.plan_install(files, conf_dir, dict(entry))  # None: the conflist is in place already
-    installed = Path(bin_dir, f"{build.NAME}.d")
+    installed = Path(bin_dir, f"{executable.NAME}.d")
     current = (
-        files.readlink(f"{bin_dir}/{build.NAME}") == build.LINK_TARGET
+        files.readlink(f"{bin_dir}/{executable.NAME}") == executable.LINK_TARGET
         and installed.is_dir()
-        and build.manifest(installed) == build.manifest(plugin)
+        and executable.manifest(installed) == executable.manifest(plugin)
     )
     if not current:
-        build.install_executable(files, plugin, bin_dir)
+        executable.install_executable(files, plugin, bin_dir)
     if plan is not None:
         files.write_atomic(plan.path, plan.text)
     return "installed" if plan is not None or not current else "in place"
@@ -92,7 +92,7 @@ def install(args: argparse.Namespace) -> int:
             try:
                 did = apply(files, args.bin, args.conf, Path(args.plugin), entry)
                 not_ready.unlink(missing_ok=True)
-                message = f"{did}: {args.conf}/{conflist.INSTALLED_NAME} and {args.bin}/{build.NAME}"
+                message = f"{did}: {args.conf}/{conflist.INSTALLED_NAME} and {args.bin}/{executable.NAME}"
             except (InstallError, OSError, ValueError) as exc:
                 not_ready.write_text(f"{exc}\n")
                 message = f"not installing on this node, its CNI config is left as it is: {exc}"
@@ -115,7 +115,7 @@ def uninstall(args: argparse.Namespace) -> int:
             if args.final:
                 (state / FINAL).touch()
             removed = conflist.uninstall(files, args.conf)
-            binary = build.uninstall_executable(files, args.bin)
+            binary = executable.uninstall_executable(files, args.bin)
     except InstallError as exc:
         _say(f"uninstall left the node as it is: {exc}")
         return 1

@@ -1,7 +1,7 @@
 """Build and check the arm64 node executable and installer image on an amd64 machine, under user-mode emulation.
 
-    python -m cniqs.arm64            # set up emulation, build (cached), verify; prints what it made
-    python -m cniqs.arm64 --force    # rebuild the plugin and the installer even if their sources did not change
+    python -m cniqs.ship.arm64            # set up emulation, build (cached), verify; prints what it made
+    python -m cniqs.ship.arm64 --force    # rebuild the plugin and the installer even if their sources did not change
 
 Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the project's own build, the way
 `docker buildx --platform linux/arm64 -f plugin/Dockerfile` does on a user's machine, without Docker:
@@ -11,9 +11,9 @@ Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the pro
 2. an arm64 Debian bookworm root filesystem (debootstrap --arch=arm64; glibc 2.36, no newer than any node
    the executable is meant for: cniqs.providers.kind.versions.NODE_GLIBC), cached in the user cache dir
    under arm64/rootfs, keyed by release, architecture and packages;
-3. inside it, `python3 -m cniqs.build`, exactly as on an arm64 host: build/plugin/linux-arm64/ with the
+3. inside it, `python3 -m cniqs.ship.build`, exactly as on an arm64 host: build/plugin/linux-arm64/ with the
    plugin (cni-quickstart/), the DaemonSet's installer (cniqs-installer/) and their C library (libc/); the
-   installer image is then put together from that folder here (`python -m cniqs.providers.k8s.daemonset
+   installer image is then put together from that folder here (`python -m cniqs.providers.cluster.daemonset
    build --from build/plugin/linux-arm64`: only files into a tar, it needs no emulation);
 4. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION answer
    as the plugin module and a CNI error (code 4, no traceback) for a call without CNI variables.
@@ -40,15 +40,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs import build, debian, kubebin
 from cniqs.resources import PACKAGE, build_root, plugin_sources
+from cniqs.ship import build
+from cniqs.toolchain import debian, kubebin
 
 ARCH = "arm64"
 MACHINE = "aarch64"
 EM_AARCH64 = 183  # e_machine of an aarch64 ELF file
 NODE_GLIBC = "2.36"  # bookworm: kind.versions.NODE_GLIBC, the oldest node userland (tests/kind checks)
 RELEASE = "bookworm"
-# The node build (cniqs.embed, the plugin and the installer): a C compiler, libc headers and Python's headers
+# The node build (cniqs.ship.embed, the plugin and the installer): a C compiler, libc headers and Python's headers
 # and static library (python3-dev). The others served the PyInstaller installer this build replaced; they
 # stay so that the cached root filesystems (keyed by these packages) stay valid.
 PACKAGES = (
@@ -283,18 +284,18 @@ def build_all(force: bool = False) -> Built:
     _say(f"building the plugin and the installer inside the arm64 root filesystem (emulated; log {log})")
     inside = in_rootfs(
         root,
-        ["python3", "-m", "cniqs.build", "--out", f"{OUT}/linux-{ARCH}", *force_flag],
+        ["python3", "-m", "cniqs.ship.build", "--out", f"{OUT}/linux-{ARCH}", *force_flag],
         binds=binds,
         env=env,
         log=log,
-        what="python3 -m cniqs.build (arm64)",
+        what="python3 -m cniqs.ship.build (arm64)",
     )
     executable = out / Path(inside).relative_to(OUT)
     step("plugin", t0)
     t0 = time.monotonic()
     # The image from that folder, here (no emulation needed: files into a tar), by its own command (the
     # DaemonSet is a layer above this module).
-    argv = [sys.executable, "-m", "cniqs.providers.k8s.daemonset", "build", "--from", str(executable.parents[1])]
+    argv = [sys.executable, "-m", "cniqs.providers.cluster.daemonset", "build", "--from", str(executable.parents[1])]
     proc = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise EmulationError(f"the arm64 installer image: {proc.stderr.strip()[-1500:]}")
@@ -363,7 +364,7 @@ def verify(root: Path, executable: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cniqs.arm64", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cniqs.ship.arm64", description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild the plugin and installer")
     args = parser.parse_args(argv)
     if sys.platform != "linux" or os.geteuid() != 0:

@@ -15,7 +15,7 @@ from typing import Any
 
 from cniqs.common.cniconfig import loaded_networks, pod_network
 from cniqs.common.errors import InstallError
-from cniqs.nodefiles import NodeFiles
+from cniqs.install.nodefs import NodeFiles
 from cniqs.resources import CONFLIST_DIR
 
 CNI_TYPE = "cni-quickstart"

@@ -1,4 +1,4 @@
-"""The installer DaemonSet (cniqs.providers.k8s.daemonset) on a cluster, through the API: applied (made, or
+"""The installer DaemonSet (cniqs.providers.cluster.daemonset) on a cluster, through the API: applied (made, or
 replaced when it is there already), waited for until ready on every node, deleted with its pods gone."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from cniqs.common.waits import POD_GONE_SECONDS, NotYet, wait_until
-from cniqs.providers.k8s import daemonset
+from cniqs.providers.cluster import daemonset
 
 
 def apply(apps: Any, body: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Debian root filesystems made with debootstrap, cached by what goes in (release, architecture, packages).
 
-The kind node image (cniqs.providers.kind.nodeimage) and the arm64 build (cniqs.arm64) both start from one.
+The kind node image (cniqs.site.nodeimage) and the arm64 build (cniqs.ship.arm64) both start from one.
 A foreign architecture needs user-mode emulation (qemu-user-static registered in binfmt_misc with the F
 flag): debootstrap runs its second stage inside the new root filesystem.
 """

@@ -1,6 +1,6 @@
 """NodeFiles: the file operations installers need on a node, and LocalFiles, this machine's filesystem.
 
-Every provider hands the installers (cniqs.conflist, cniqs.build.install_executable) a NodeFiles: a
+Every provider hands the installers (cniqs.install.conflist, cniqs.install.executable) a NodeFiles: a
 local node's directories directly, a kind node through `docker exec`, so each install is written once.
 """
 

@@ -1,10 +1,10 @@
 """Build real Kubernetes binaries (and the node tools the tiers need) with `go build` through the Go module proxy.
 
-    python -m cniqs.kubebin 1.35            # one pinned release
-    python -m cniqs.kubebin all             # every pinned release
-    python -m cniqs.kubebin tools           # crictl and containerd (shared by every release)
-    python -m cniqs.kubebin kind-tools      # etcd, CoreDNS and the kind CLI (kind node images)
-    python -m cniqs.kubebin node-1.34       # kubeadm and kube-proxy of one release (kind node images)
+    python -m cniqs.toolchain.kubebin 1.35            # one pinned release
+    python -m cniqs.toolchain.kubebin all             # every pinned release
+    python -m cniqs.toolchain.kubebin tools           # crictl and containerd (shared by every release)
+    python -m cniqs.toolchain.kubebin kind-tools      # etcd, CoreDNS and the kind CLI (kind node images)
+    python -m cniqs.toolchain.kubebin node-1.34       # kubeadm and kube-proxy of one release (kind node images)
 
 `k8s.io/kubernetes` cannot be built with `go install pkg@version`: its own go.mod replaces each
 `k8s.io/*` staging module with a path inside its tree. So each release gets a small generated
@@ -299,7 +299,7 @@ def _replace_bin_dir(tmp: Path, bin_dir: Path) -> None:
 def _record_timings(minor: str, bin_dir: Path, commands: Sequence[str], timings: dict[str, float]) -> None:
     recorded = cold_build_seconds(minor)
     if recorded and not set(commands) & set(KUBE_COMMANDS):
-        # Only the node image's extra commands: keep the recorded cold build of the kube tier's commands.
+        # Only the node image's extra commands: keep the recorded cold build of the kube provider's commands.
         recorded.update({f"{c}": timings[c] for c in commands})
         timings = recorded
     (bin_dir.parent / TIMINGS).write_text(json.dumps(timings, indent=2) + "\n")
@@ -343,7 +343,7 @@ def build_tools(tools: Sequence[Tool] = TOOLS, goarch: str | None = None) -> Pat
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cniqs.kubebin", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cniqs.toolchain.kubebin", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "what",
         nargs="+",

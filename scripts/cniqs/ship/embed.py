@@ -11,7 +11,7 @@ libpython3.X-dev), else the shared libpython is copied into lib/ and found throu
 Needs a C compiler and the building Python's headers; the executable runs on the same architecture and
 the same or a newer glibc than the build machine (build on bookworm for kind's nodes).
 
-The DaemonSet's node installer (cniqs.nodeinstall) is built the same way (INSTALLER): the same launcher
+The DaemonSet's node installer (cniqs.install.nodeinstall) is built the same way (INSTALLER): the same launcher
 running another module's main(), that module's imports frozen in. So every executable of the installer image
 comes from this one build, on a Linux host or in plugin/Dockerfile's container, and needs neither
 PyInstaller nor anything else of the host that runs the image build.
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cniqs.resources import PACKAGE, PLUGIN_PACKAGE
 
-LAUNCHER_C = PACKAGE / "launcher.c"  # package data beside this module (the container build stages it)
+LAUNCHER_C = PACKAGE / "ship" / "launcher.c"  # package data beside this module (the container build stages it)
 # Codecs the interpreter may load at start-up: UTF-8 mode makes stdio and file names UTF-8.
 START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1")
 LINKS = ("auto", "static", "shared")
@@ -64,13 +64,13 @@ def plugin_program(sources: Path) -> Program:
 
 
 # The installer's modules use typing, dataclasses (so inspect), pathlib (so urllib.parse) and shutil at run
-# time; cniqs.embed is imported by cniqs.build only to build, never on a node.
+# time. Nothing of cniqs.ship runs on a node (the installer imports cniqs.install only); the builder stays out.
 INSTALLER_EXCLUDES = (
     "tkinter", "unittest", "pydoc", "doctest", "email", "http", "xml", "sqlite3", "asyncio",
-    "multiprocessing", "zipfile", "bz2", "lzma", "cniqs.embed",
+    "multiprocessing", "zipfile", "bz2", "lzma", "cniqs.ship.embed",
     "_hashlib",  # OpenSSL's hashes (libcrypto, 4.5 MiB): hashlib falls back to CPython's own sha256
 )  # fmt: skip
-INSTALLER = Program("cniqs.nodeinstall", PACKAGE.parent, ("cniqs.nodeinstall",), INSTALLER_EXCLUDES)
+INSTALLER = Program("cniqs.install.nodeinstall", PACKAGE.parent, ("cniqs.install.nodeinstall",), INSTALLER_EXCLUDES)
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ def build(sources: Path | Program, out: Path, name: str, link: str = "auto", cc:
     return folder
 
 
-if __name__ == "__main__":  # python -m cniqs.embed OUT: a quick manual build
+if __name__ == "__main__":  # python -m cniqs.ship.embed OUT: a quick manual build
     from cniqs.resources import plugin_sources
 
     print(build(plugin_sources(), Path(sys.argv[1]), "cni-quickstart", *sys.argv[2:3]))

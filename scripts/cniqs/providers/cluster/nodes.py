@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs.build import NAME
 from cniqs.common.run import CommandError, Runner, check
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import parse
-from cniqs.providers.k8s.commands import NodeAccess
+from cniqs.install.executable import NAME
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import parse
+from cniqs.providers.cluster.commands import NodeAccess
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def crictl_info(nodes: Nodes, node: str) -> str:
 
 
 class NodeShellFiles:
-    """cniqs.nodefiles.NodeFiles on a node, through its NodeAccess (kind: `docker exec`, `docker cp`)."""
+    """cniqs.install.nodefs.NodeFiles on a node, through its NodeAccess (kind: `docker exec`, `docker cp`)."""
 
     def __init__(self, nodes: Nodes, node: str) -> None:
         self.nodes = nodes

@@ -1,12 +1,12 @@
 """Build the plugin into a self-contained node executable (one folder: embedded CPython, the plugin frozen in).
 
-The node build is cniqs.embed: a small C launcher linked with libpython, the plugin's and the stdlib's
+The node build is cniqs.ship.embed: a small C launcher linked with libpython, the plugin's and the stdlib's
 pure-Python modules frozen into it as bytecode, the few extension modules it needs in lib/. A CNI ADD
 through it costs about 1.1x a bare `python3 -I -S -c pass` (`python -m cniqs.bench plugin`: about half
 of what the PyInstaller one-folder build it replaced cost over python3, and a third of Nuitka's). It
 needs a C compiler and the Python headers (apt: gcc, libc6-dev; python3-dev for Debian's python3).
 
-Beside the plugin the same build makes the DaemonSet's node installer (cniqs.nodeinstall, embedded the
+Beside the plugin the same build makes the DaemonSet's node installer (cniqs.install.nodeinstall, embedded the
 same way: cniqs-installer/) and copies the C library both run on (libc/, at its paths on this machine):
 everything the installer image holds, so the image is put together from this build's folder on any host.
 PyInstaller (freeze()) builds only the benchmark's candidates now.
@@ -29,13 +29,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cniqs.common.errors import InstallError
-from cniqs.conflist import CNI_TYPE
-from cniqs.nodefiles import LocalFiles, NodeFiles
+from cniqs.install.executable import NAME, install_into
 from cniqs.resources import build_root, plugin_sources
 
-NAME = CNI_TYPE  # the executable is named after the CNI type: libcni runs <bin dir>/<type>
-LINK_TARGET = f"{NAME}.d/{NAME}"
 INSTALLER_NAME = "cniqs-installer"  # the DaemonSet's node installer, built beside the plugin
 LIBC = "libc"  # beside both: the C library they run on, each file at its path (the installer image's root)
 
@@ -74,7 +70,7 @@ def elf_arch(path: Path) -> str:
 def source_digest() -> str:
     """A digest of our sources the build freezes, the plugin's and the installer's: a build is reused while
     it matches."""
-    from cniqs import embed  # the builder: never imported on a node (the installer imports this module)
+    from cniqs.ship import embed  # the builder, imported only where a build needs it
 
     h = hashlib.sha256()
     sources = plugin_sources()
@@ -89,7 +85,7 @@ def source_digest() -> str:
 
 def build_digest() -> str:
     """source_digest() plus what else decides a build: the embedded build's launcher and its builder."""
-    from cniqs import embed
+    from cniqs.ship import embed
 
     h = hashlib.sha256(f"{source_digest()}\0{sys.version}".encode())
     for path in (embed.LAUNCHER_C, Path(embed.__file__)):
@@ -104,7 +100,7 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
         raise SystemExit(
             "the local build needs Linux; on other hosts use the container build (README step 2: docker buildx "
             "build --platform linux/ARCH -f plugin/Dockerfile --output type=local,dest=build/container/linux-ARCH .),"
-            " whose folder the DaemonSet's image build takes too (python -m cniqs.providers.k8s.daemonset build "
+            " whose folder the DaemonSet's image build takes too (python -m cniqs.providers.cluster.daemonset build "
             "--from build/container/linux-ARCH)"
         )
     digest = build_digest()
@@ -117,7 +113,7 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
 
 
 def _build_locked(root: Path, digest: str, force: bool) -> Path:
-    from cniqs import embed
+    from cniqs.ship import embed
 
     folder = root / NAME
     stamp = root / "source.sha256"
@@ -208,51 +204,6 @@ def freeze(
     return root / name
 
 
-def temp_names(bin_dir: str) -> tuple[str, str]:
-    """The hidden temp folder and link an install makes in bin_dir (same filesystem: the renames are atomic)."""
-    return f"{bin_dir}/.{NAME}.d.cniqs.tmp", f"{bin_dir}/.{NAME}.cniqs.tmp"
-
-
-def install_executable(files: NodeFiles, folder: Path, bin_dir: str) -> str:
-    """Install a built folder as <bin_dir>/cni-quickstart.d plus the cni-quickstart symlink; return the link.
-
-    Copy to a temp folder, swap it in, then replace the symlink by renaming a fresh one over it, so the
-    runtime never finds a half-copied executable behind <bin_dir>/cni-quickstart. Something else
-    named cni-quickstart is never replaced (InstallError).
-    """
-    target, link = f"{bin_dir}/{NAME}.d", f"{bin_dir}/{NAME}"
-    if files.exists(link) and files.readlink(link) != LINK_TARGET:
-        raise InstallError(f"{link} exists and is not an install of ours (not cni-quickstart's symlink to "
-                           f"{LINK_TARGET}); not touching it")  # fmt: skip
-    tmp, tmp_link = temp_names(bin_dir)
-    files.remove_tree(tmp)
-    files.copy_tree(folder, tmp)
-    files.remove_tree(target)
-    files.rename(tmp, target)
-    files.remove_tree(tmp_link)
-    files.symlink(LINK_TARGET, tmp_link)
-    files.rename(tmp_link, link)
-    return link
-
-
-def uninstall_executable(files: NodeFiles, bin_dir: str) -> bool:
-    """Remove the symlink and folder when they are ours; leave anything else alone."""
-    link = f"{bin_dir}/{NAME}"
-    if files.readlink(link) != LINK_TARGET:
-        return False
-    files.remove(link)
-    files.remove_tree(f"{bin_dir}/{NAME}.d")
-    return True
-
-
-def install_into(folder: Path, bin_dir: Path) -> Path:
-    """install_executable into a directory of this machine; SystemExit (a message) when it may not."""
-    try:
-        return Path(install_executable(LocalFiles(), folder, str(bin_dir)))
-    except InstallError as exc:
-        raise SystemExit(str(exc)) from None
-
-
 _GLIBC_VERSION = re.compile(rb"GLIBC_(\d+)\.(\d+)")
 
 
@@ -270,15 +221,6 @@ def glibc_version(text: str) -> tuple[int, ...] | None:
     """The first x.y version in text (`glibc 2.36`, getconf GNU_LIBC_VERSION's answer), as numbers; None if none."""
     found = re.search(r"(\d+)\.(\d+)", text)
     return None if found is None else (int(found[1]), int(found[2]))
-
-
-def manifest(folder: Path) -> dict[str, str]:
-    """{relative path: sha256} of every regular file of a build folder (what the node must hold)."""
-    found = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            found[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:

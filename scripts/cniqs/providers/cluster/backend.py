@@ -17,17 +17,17 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from cniqs import build, conflist
 from cniqs.common.beliefs import Belief
 from cniqs.common.run import CommandError, check
 from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
-from cniqs.conflist import chain_entry
+from cniqs.install import conflist, executable
+from cniqs.install.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
-from cniqs.providers.k8s import beliefs as k8s_beliefs
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s import daemonset, diagnostics, installer, parse, pods
-from cniqs.providers.k8s import install as node_install
-from cniqs.providers.k8s.nodes import Nodes, NodeShellFiles, platform, read_optional
+from cniqs.providers.cluster import beliefs as k8s_beliefs
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, pods
+from cniqs.providers.cluster import install as node_install
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform, read_optional
 
 DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
 
@@ -35,7 +35,7 @@ DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
 Builder = Callable[[str, bool], Path]
 
 
-class KubeBackend:
+class ClusterBackend:
     """cniqs.provider.Backend on a Kubernetes cluster whose nodes this process reaches through `nodes`."""
 
     def __init__(
@@ -112,7 +112,7 @@ class KubeBackend:
 
     # install / uninstall
 
-    # the DaemonSet installer (cniqs.providers.k8s.daemonset)
+    # the DaemonSet installer (cniqs.providers.cluster.daemonset)
 
     def load_image(self, archive: Path) -> None:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
@@ -177,7 +177,7 @@ class KubeBackend:
             if arch not in builds:
                 folder = self.builder(arch, self.rebuild)
                 self.rebuild = False  # a forced rebuild is one build per run, not one per install
-                builds[arch] = (folder, build.manifest(folder))
+                builds[arch] = (folder, executable.manifest(folder))
             folder, expected = builds[arch]
             self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry)
             self.manifests[node] = expected
@@ -205,7 +205,7 @@ class KubeBackend:
         wait_until(f"{what} on {node} (crictl info)", probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
 
     def use_base_chain(self, variant: Any) -> None:
-        """kindnet's chain in another variant (base.ChainVariant: cni_version, dual_stack) on every node.
+        """kindnet's chain in another variant (provider.ChainVariant: cni_version, dual_stack) on every node.
 
         None restores the cluster's own chain (kindnetd's file). Only while the plugin is not installed.
         """

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cniqs.common.run import Runner
-from cniqs.providers.k8s import commands as cmd
-from cniqs.providers.k8s.commands import NodeAccess
-from cniqs.providers.k8s.nodes import KUBELET_CNI, CniDirs, Nodes
+from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster.commands import NodeAccess
+from cniqs.providers.cluster.nodes import KUBELET_CNI, CniDirs, Nodes
 
 
 def slug(text: str, limit: int = 120) -> str:
