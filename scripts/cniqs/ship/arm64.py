@@ -168,13 +168,6 @@ def cache_dir() -> Path:
     return kubebin.cache_root() / "arm64"
 
 
-def rootfs() -> Path:
-    try:
-        return debian.rootfs(cache_dir() / "rootfs", RELEASE, PACKAGES, arch=ARCH)
-    except debian.RootfsError as err:
-        raise EmulationError(str(err)) from None
-
-
 @dataclass(frozen=True)
 class Bind:
     host: Path
@@ -263,7 +256,7 @@ def build_all(force: bool = False) -> Built:
     ensure_emulation()
     step("emulation", t0)
     t0 = time.monotonic()
-    root = rootfs()
+    root = debian.rootfs(cache_dir() / "rootfs", RELEASE, PACKAGES, arch=ARCH)
     machine = subprocess.run(["chroot", str(root), "uname", "-m"], capture_output=True, text=True)
     if machine.stdout.strip() != MACHINE:
         raise EmulationError(f"chroot {root} uname -m says {machine.stdout.strip() or machine.stderr.strip()!r}")
@@ -374,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         made = build_all(force=args.force)
         checks = verify(made.rootfs, made.executable)
-    except EmulationError as err:
+    except (EmulationError, debian.RootfsError) as err:
         print(f"arm64: {err}", file=sys.stderr)
         return 1
     for check in checks:

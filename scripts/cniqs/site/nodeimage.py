@@ -78,14 +78,6 @@ def _run(argv: Sequence[str], what: str, *, timeout: float = 1800, **kw: object)
     return proc  # type: ignore[no-any-return]
 
 
-def rootfs(release: str = DEBIAN_RELEASE, packages: Sequence[str] = NODE_PACKAGES) -> Path:
-    """The debootstrapped root filesystem (cached per release and package list)."""
-    try:
-        return debian.rootfs(cache_dir() / "rootfs", release, packages)
-    except debian.RootfsError as err:
-        raise ImageBuildError(str(err)) from None
-
-
 @dataclass(frozen=True)
 class Inputs:
     """Everything a node image is made of, resolved (built when missing)."""
@@ -139,7 +131,8 @@ def resolve(minor: str) -> Inputs:
     tools_bin = kubebin.build_tools()
     kubebin.build_tools(kubebin.KIND_NODE_TOOLS)
     refs = kubeadm_images(kube_bin / "kubeadm", release)
-    return Inputs(minor, release, rootfs(), kube_bin, tools_bin, refs)
+    root = debian.rootfs(cache_dir() / "rootfs", DEBIAN_RELEASE, NODE_PACKAGES)  # cached per release and packages
+    return Inputs(minor, release, root, kube_bin, tools_bin, refs)
 
 
 def image_name(inputs: Inputs) -> str:
@@ -307,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         minors = minors or default_minors()
         for minor in minors:
             print(build(minor, force=force))
-    except (ImageBuildError, kubebin.BuildError) as err:
+    except (ImageBuildError, kubebin.BuildError, debian.RootfsError) as err:
         print(f"nodeimage: {err}", file=sys.stderr)
         return 1
     return 0
