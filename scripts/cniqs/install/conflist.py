@@ -1,4 +1,4 @@
-"""Install and uninstall the plugin into a node's CNI conf dir: one implementation for every backend.
+"""Install and uninstall the plugin into a node's CNI conf dir: one implementation for every provider.
 
 The installer never edits the runtime's active conflist (kindnetd rewrites 10-kindnet.conflist
 whenever it restarts). It writes a separate file that sorts first, so containerd, which loads only

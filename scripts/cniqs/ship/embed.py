@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cniqs.resources import PACKAGE, PLUGIN_PACKAGE
 
-LAUNCHER_C = PACKAGE / "ship" / "launcher.c"  # package data beside this module (the container build stages it)
+LAUNCHER_C = Path(__file__).resolve().with_name("launcher.c")  # package data beside this module
 # Codecs the interpreter may load at start-up: UTF-8 mode makes stdio and file names UTF-8.
 START_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii", "encodings.latin_1")
 LINKS = ("auto", "static", "shared")

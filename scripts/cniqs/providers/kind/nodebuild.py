@@ -25,14 +25,15 @@ from cniqs.common.run import Runner, check
 from cniqs.install.executable import NAME
 from cniqs.providers.kind import commands, versions
 from cniqs.resources import DOCKERFILE, PACKAGE, build_root, plugin_sources
+from cniqs.ship import build as executable_build
+from cniqs.ship import embed
 from cniqs.ship.build import build_local, glibc_version, host_arch, source_digest
 
-BUILD_SCRIPT = PACKAGE / "ship" / "build.py"
 BUILD_FILES = (
     DOCKERFILE,
-    BUILD_SCRIPT,
-    PACKAGE / "ship" / "embed.py",
-    PACKAGE / "ship" / "launcher.c",
+    Path(executable_build.__file__),
+    Path(embed.__file__),
+    embed.LAUNCHER_C,
 )  # what the build runs
 STAMP = "build.key"
 
