@@ -54,3 +54,10 @@ def test_other_exceptions_fail_at_once() -> None:
 def test_peer_timeouts() -> None:
     assert waits.POD_READY_SECONDS == 300
     assert waits.PING_SECONDS == 60
+
+
+def test_the_pauses_start_short_and_double_up_to_the_interval() -> None:
+    pauses: list[float] = []
+    answers = iter([None] * 8 + ["ready"])
+    assert wait_until("x", lambda: next(answers), 60, interval=1, sleep=pauses.append) == "ready"
+    assert pauses == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1, 1, 1])

@@ -241,7 +241,7 @@ class ClusterBackend:
             return obj
 
         try:
-            obj = wait_until(f"pod {self.namespace}/{name} to be Ready", probe, POD_READY_SECONDS, interval=2)
+            obj = wait_until(f"pod {self.namespace}/{name} to be Ready", probe, POD_READY_SECONDS, interval=1)
         except BaseException:  # never Ready, or Ctrl-C: the pod must not outlive the attempt
             self.delete_pod(Pod(self.namespace, name, node or self.default_node or ""))
             raise
