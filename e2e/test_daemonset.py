@@ -120,7 +120,9 @@ def test_kindnet_rewriting_its_conflist_changes_nothing(cluster: ClusterBackend,
     kindnet = cluster.core.list_namespaced_pod("kube-system", label_selector="app=kindnet").items
     old = [p.metadata.name for p in kindnet if p.spec.node_name == node]
     assert len(old) == 1, f"kindnet pods on {node}: {old}"
-    cluster.core.delete_namespaced_pod(old[0], "kube-system")
+    # A restart, not a wait: kindnet's pod keeps the default 30 s grace, which kindnetd spent in full before
+    # the new pod started (33 s of this test). One second is time for SIGTERM, then the kubelet kills it.
+    cluster.core.delete_namespaced_pod(old[0], "kube-system", grace_period_seconds=1)
 
     def rewritten() -> str:
         now = conflist_stamp(cluster, node, "10-kindnet.conflist")
