@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from cniqs.providers.kind import commands, egress, network
 from cniqs.providers.kind.provider import KindProvider
-from e2e.support_cli import k8s_version_args, require_cli, run_cniqs
+from e2e.support_cli import Ran, k8s_version_args, require_cli, run_cniqs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kind_only]
 
@@ -42,13 +43,19 @@ def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path, request: 
     assert not network_exists(engine, own)
     first, second = tmp_path / "first", tmp_path / "second"
     names = {first: f"cniqs-first-{token}", second: f"cniqs-second-{token}"}
-    up: list[Path] = []
+    up: list[Path] = [first, second]  # `cniqs down` where an up failed early finds nothing to do
+
+    def bring_up(state: Path) -> Ran:
+        return run_cniqs(["cniqs", "up", "--provider", "kind", "--name", names[state], *version], state, "kind", env)
+
     try:
-        for state in (first, second):
-            argv = ["cniqs", "up", "--provider", "kind", "--name", names[state], *version]
-            ran = run_cniqs(argv, state, "kind", env)
-            up.append(state)
-            assert ran.rc == 0, ran
+        # Both at once, on a network neither finds: the first `kind create` makes it while the other waits for
+        # the network's lock, then their configure steps overlap. The pool returns only once both have ended,
+        # also on Ctrl-C (which reaches both cniqs processes too).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ran = list(pool.map(bring_up, (first, second)))
+        for each in ran:
+            assert each.rc == 0, each
         assert network_exists(engine, own), f"kind put the clusters on another {engine} network than {own}"
         down = run_cniqs(["cniqs", "down"], first, "kind", env)
         assert down.rc == 0, down  # the other cluster still on the network is not a problem of this one
