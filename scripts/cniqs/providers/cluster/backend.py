@@ -118,7 +118,9 @@ class ClusterBackend:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
         self.loaded_images.append(archive)
         for node in self.nodes:
-            dest = f"/tmp/.cniqs-{archive.name}"
+            # Named by this run's namespace: a kube provider's nodes share the host's /tmp, and another run
+            # loading the same archive at once would otherwise remove it under this one's import.
+            dest = f"/tmp/.{self.namespace}-{archive.name}"
             check(self.run, cmd.node_copy(self.shell.access, str(archive), node, dest), f"copy the image to {node}")
             try:
                 check(self.run, cmd.node_image_import(self.shell.access, node, dest), f"import on {node}", timeout=300)
