@@ -198,14 +198,6 @@ def kube_bin_dir(minor: str) -> Path:
     return cache_root() / "kube" / f"{release_for(minor)}-{go_version()}" / "bin"
 
 
-def is_built(minor: str) -> bool:
-    """Whether this minor's commands are in the cache for the Go toolchain on PATH (False without Go)."""
-    try:
-        return _complete(kube_bin_dir(minor), KUBE_COMMANDS)
-    except BuildError:
-        return False
-
-
 def tools_bin_dir(goarch: str | None = None) -> Path:
     """The node tools' bin dir; goarch (a Go GOARCH such as arm64) for tools cross-built for another machine."""
     return cache_root() / "tools" / (go_version() if goarch is None else f"{go_version()}-linux-{goarch}") / "bin"

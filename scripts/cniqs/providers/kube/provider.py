@@ -153,11 +153,12 @@ class KubeProvider:
             minors = select(str(options.get("--k8s-version", "")))
         except ValueError as exc:
             return [*problems, str(exc)]
-        unbuilt = [m for m in minors if not kubebin.is_built(m)]
-        if unbuilt and shutil.which("go") is None:
+        if shutil.which("go") is None:
+            # Also where an earlier build exists: its cache key is the Go version, which only Go can tell.
             problems.append(
-                f"Kubernetes {', '.join(unbuilt)} is not built yet and there is no Go toolchain on PATH to build it "
-                "(https://go.dev/doc/install; then `python -m cniqs.toolchain.kubebin tools " + " ".join(unbuilt) + "`)"
+                f"no Go toolchain on PATH: the kube provider builds Kubernetes {', '.join(minors)} with it and finds "
+                "its cached build by Go's version (https://go.dev/doc/install; then `python -m "
+                "cniqs.toolchain.kubebin tools " + " ".join(minors) + "`)"
             )
         return problems
 
