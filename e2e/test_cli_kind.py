@@ -50,8 +50,9 @@ def test_two_clusters_at_once_come_and_go_on_their_own(tmp_path: Path, request: 
 
     try:
         # Both at once, on a network neither finds: the first `kind create` makes it while the other waits for
-        # the network's lock, then their configure steps overlap. The pool returns only once both have ended,
-        # also on Ctrl-C (which reaches both cniqs processes too).
+        # the network's lock, which the first lets go once its node is on the network; from then on both creates
+        # run side by side. The pool returns only once both have ended, also on Ctrl-C (which reaches both cniqs
+        # processes too).
         with ThreadPoolExecutor(max_workers=2) as pool:
             ran = list(pool.map(bring_up, (first, second)))
         for each in ran:

@@ -5,6 +5,7 @@ runs docker, podman or kind."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -164,6 +165,32 @@ def test_creating_on_a_new_network_records_its_id(tmp_path: Path, monkeypatch: p
     with network.creating_on_network(Engine(engine, YES), engine, "users"):
         pass
     assert not (tmp_path / "marks" / f"{engine}-users.made").exists()  # there before: never claimed
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_create_lets_the_lock_go_once_its_first_node_is_on_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """A second run's create waits only until the first one's node is attached (from then on no teardown
+    removes the network), not for the first `kind create` to end."""
+    monkeypatch.setattr(network, "network_marks", lambda: tmp_path / "marks")
+    run = Engine(engine, NO, net_id="abc123")
+
+    def held_by_another() -> bool:
+        with network.network_lock(engine, "kind", wait=False) as mark:
+            return mark is None
+
+    with network.creating_on_network(run, engine, "kind", "first", poll=0.01):
+        assert held_by_another()  # kind has not put a node of "first" on it yet
+        run.state, run.users = YES, "c0ffee\n"  # kind made the network and attached the control plane
+        deadline = time.monotonic() + 10
+        while held_by_another() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not held_by_another(), "the lock was still held with the cluster's node on the network"
+        assert (tmp_path / "marks" / f"{engine}-kind.made").read_text() == "abc123\n"  # recorded on letting go
+    label = ["--filter", f"label={commands.KIND_CLUSTER_LABEL}=first"]
+    assert any(call[1] == "ps" and call[-2:] == label for call in run.calls), run.calls
+    assert (tmp_path / "marks" / f"{engine}-kind.made").read_text() == "abc123\n"
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -157,6 +157,16 @@ def containers_on(engine_name: str, network: str) -> list[str]:
     return [engine_name, "ps", "--all", "--quiet", "--filter", f"network={network}"]
 
 
+# The label kind puts on each node container, its value the cluster's name (kind's providers set it on docker and
+# on podman alike).
+KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+
+
+def cluster_containers_on(engine_name: str, network: str, cluster: str) -> list[str]:
+    """IDs of the kind cluster's node containers (kind labels each with its cluster's name) on network."""
+    return [*containers_on(engine_name, network), "--filter", f"label={KIND_CLUSTER_LABEL}={cluster}"]
+
+
 def network_rm(engine_name: str, network: str) -> list[str]:
     """Without -f: the engine refuses while any container still uses the network."""
     return [engine_name, "network", "rm", network]

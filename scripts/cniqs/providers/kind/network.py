@@ -4,7 +4,9 @@ A run that finds no network marks it as made by cni-quickstart (with the ID kind
 teardown then removes a marked network that no container uses any more, so with two runs at once the last
 one out removes it, whichever made it. One lock per network orders one run's check-and-create against
 another's teardown; a teardown never waits for it (whoever holds it is creating a cluster on the network,
-or leaving it). A network that was there before (the user's, or another tool's) is never claimed.
+or leaving it). A create holds it only until its cluster's first node is on the network: from then on no
+teardown removes the network, and a second create goes ahead beside the first. A network that was there
+before (the user's, or another tool's) is never claimed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,21 +50,42 @@ def _private_folder(folder: Path) -> Path:
     return folder
 
 
+class _Held:
+    """A held lock's descriptor; release() closes it once, from whichever thread comes first."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+        self._guard = threading.Lock()
+
+    def release(self) -> None:
+        with self._guard:
+            if self._fd is not None:
+                os.close(self._fd)  # which releases the lock
+                self._fd = None
+
+
 @contextmanager
-def network_lock(engine: str, network: str, marks: Path | None = None, wait: bool = True) -> Iterator[Path | None]:
-    """Hold the network's lock and yield the path of its made-by-cni-quickstart mark; with wait=False, yield
-    None at once when another run holds the lock."""
+def _locked(engine: str, network: str, marks: Path | None, wait: bool) -> Iterator[tuple[Path, _Held] | None]:
     folder = _private_folder(marks or network_marks())
     fd = os.open(folder / f"{engine}-{network}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    held = _Held(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield None
             return
-        yield folder / f"{engine}-{network}.made"
+        yield folder / f"{engine}-{network}.made", held
     finally:
-        os.close(fd)  # which releases the lock
+        held.release()
+
+
+@contextmanager
+def network_lock(engine: str, network: str, marks: Path | None = None, wait: bool = True) -> Iterator[Path | None]:
+    """Hold the network's lock and yield the path of its made-by-cni-quickstart mark; with wait=False, yield
+    None at once when another run holds the lock."""
+    with _locked(engine, network, marks, wait) as got:
+        yield None if got is None else got[0]
 
 
 def network_id(run: Runner, engine: str, network: str) -> str | None:
@@ -109,15 +133,49 @@ def release_network(run: Runner, engine: str, mark: Path | None, network: str) -
     return note
 
 
+def cluster_on_network(run: Runner, engine: str, network: str, cluster: str) -> bool:
+    """Whether a node container of this kind cluster is attached to the network."""
+    result = run(commands.cluster_containers_on(engine, network, cluster), timeout=60)
+    return result.rc == 0 and bool(result.stdout.strip())
+
+
 @contextmanager
-def creating_on_network(run: Runner, engine: str, network: str) -> Iterator[None]:
-    """Around `kind create cluster`: claim the network if kind is about to make it."""
-    with network_lock(engine, network) as mark:
-        assert mark is not None  # waited for it
+def creating_on_network(
+    run: Runner, engine: str, network: str, cluster: str | None = None, poll: float = 0.5
+) -> Iterator[None]:
+    """Around `kind create cluster`: claim the network if kind is about to make it. With the cluster's name,
+    the lock is let go as soon as one of its nodes is on the network (checked every poll seconds), so another
+    run's create need not wait for this one's to end; without it, when the block ends."""
+    with _locked(engine, network, None, wait=True) as got:
+        assert got is not None  # waited for it
+        mark, held = got
         made = mark_if_new(run, engine, mark, network)
-        yield
-        if made and (made_id := network_id(run, engine, network)):
-            mark.write_text(f"{made_id}\n")
+        recorded = threading.Event()
+
+        def record_and_release() -> None:
+            if made and not recorded.is_set() and (made_id := network_id(run, engine, network)):
+                mark.write_text(f"{made_id}\n")
+                recorded.set()
+            held.release()
+
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(poll):
+                if cluster_on_network(run, engine, network, str(cluster)):
+                    record_and_release()
+                    return
+
+        watcher = threading.Thread(target=watch, name=f"lock-{engine}-{network}", daemon=True)
+        if cluster is not None:
+            watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            if watcher.is_alive():
+                watcher.join()
+        record_and_release()
 
 
 def leave_network(run: Runner, engine: str, network: str) -> str | None:

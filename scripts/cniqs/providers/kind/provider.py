@@ -166,7 +166,7 @@ class KindProvider:
         try:
             pull(run_process, engine, image)
             # One node, as in the workshop: the control plane runs the pods (they tolerate its taint).
-            with network.creating_on_network(run_process, engine, net):
+            with network.creating_on_network(run_process, engine, net, name):
                 kind_cluster.create(
                     run_process, cluster, image.node, 0, "ipv4",
                     kind_cluster.kubeadm_patches(entry.minor), containerd_patches(image), logs=logs,
@@ -267,7 +267,7 @@ def _create_or_reuse(suite: _SuiteRun, image: Images) -> kind_cluster.Cluster:
     cluster = kind_cluster.prepare(suite.kind, kind_cluster.cluster_name(minor), suite.workdir)
     suite.cluster = cluster
     suite.watcher.record(minor, cluster=cluster.name)
-    with network.creating_on_network(run_process, suite.engine, suite.net):
+    with network.creating_on_network(run_process, suite.engine, suite.net, cluster.name):
         kind_cluster.create(
             run_process, cluster, image.node, opts.workers, opts.ip_family,
             kind_cluster.kubeadm_patches(minor), containerd_patches(image),
