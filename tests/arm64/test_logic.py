@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cniqs.ship import arm64
+from cniqs.ship import arm64, build, embed
 from cniqs.toolchain import debian, kubebin
 
 # /proc/sys/fs/binfmt_misc/qemu-aarch64 as Debian's qemu-user-static 1:7.2 registers it
@@ -46,21 +46,19 @@ def test_the_register_line_is_what_the_kernel_parses_back() -> None:
     assert len(arm64.MAGIC) == len(arm64.MASK) == 20 and arm64.MAGIC[18] == arm64.EM_AARCH64
 
 
-def test_rootfs_keys_change_with_each_input_and_the_host_key_is_the_old_one() -> None:
-    base = debian.rootfs_key("bookworm", ("python3", "binutils"), "arm64")
-    assert debian.rootfs_key("trixie", ("python3", "binutils"), "arm64") != base
-    assert debian.rootfs_key("bookworm", ("python3",), "arm64") != base
-    assert debian.rootfs_key("bookworm", ("python3", "binutils"), "amd64") != base
-    assert debian.rootfs_key("bookworm", ("python3", "binutils")) != base
-    # the kind node image's cached rootfs keeps its name: no arch, the key nodeimage has always used
+def test_rootfs_keys_change_with_each_input_and_keep_the_node_images_key() -> None:
+    base = debian.rootfs_key("bookworm", ("python3", "binutils"))
+    assert debian.rootfs_key("trixie", ("python3", "binutils")) != base
+    assert debian.rootfs_key("bookworm", ("python3",)) != base
+    # the kind node image's cached rootfs keeps its name: the key nodeimage has always used
     assert debian.rootfs_key("bookworm", ("a", "b")) == hashlib.sha256(b"bookworm a b").hexdigest()[:12]
 
 
 def test_a_cached_rootfs_is_returned_without_debootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    key = debian.rootfs_key("bookworm", ("python3",), "arm64")
-    (tmp_path / f"bookworm-arm64-{key}.complete").write_text("60\n")
+    key = debian.rootfs_key("bookworm", ("python3",))
+    (tmp_path / f"bookworm-{key}.complete").write_text("60\n")
     monkeypatch.setattr(debian.shutil, "which", lambda _: pytest.fail("debootstrap ran for a cached rootfs"))
-    assert debian.rootfs(tmp_path, "bookworm", ("python3",), arch="arm64") == tmp_path / f"bookworm-arm64-{key}"
+    assert debian.rootfs(tmp_path, "bookworm", ("python3",)) == tmp_path / f"bookworm-{key}"
 
 
 def test_cross_built_tools_get_their_own_bin_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -86,21 +84,62 @@ def test_elf_machine_reads_the_header(tmp_path: Path) -> None:
     assert arm64.version_tuple("2.36") > arm64.version_tuple("2.4")
 
 
-def test_the_mounts_are_made_in_order_and_read_only_unless_asked(tmp_path: Path) -> None:
-    script = arm64.mount_script(
-        tmp_path, [arm64.Bind(Path("/src dir"), "/src"), arm64.Bind(Path("/o"), "/out", writable=True)]
-    )
-    lines = script.splitlines()
-    assert lines[:3] == ["set -e", f"mount -t proc proc {tmp_path}/proc", f"mount --rbind /dev {tmp_path}/dev"]
-    assert f"mount --bind '/src dir' {tmp_path}/src" in lines
-    assert f"mount -o remount,bind,ro {tmp_path}/src" in lines
-    assert f"mount -o remount,bind,ro {tmp_path}/out" not in lines
+def under_sysconfig(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """The build as it runs under another sysconfig data module (a cross build): these variables its."""
+    real = embed.sysconfig.get_config_var
+    monkeypatch.setattr(embed.sysconfig, "get_config_var", lambda name: values.get(name, real(name)))
 
 
-def test_a_file_is_bound_onto_a_file(tmp_path: Path) -> None:
-    ca = tmp_path / "ca.crt"
-    ca.write_text("PEM")
-    root = tmp_path / "root"
-    lines = arm64.mount_script(root, [arm64.Bind(ca, "/run/ca.crt")]).splitlines()
-    assert lines[-4:] == [f"mkdir -p {root}/run", f"touch {root}/run/ca.crt", f"mount --bind {ca} {root}/run/ca.crt",
-                          f"mount -o remount,bind,ro {root}/run/ca.crt"]  # fmt: skip
+ARM64 = {
+    "MULTIARCH": "aarch64-linux-gnu",
+    "EXT_SUFFIX": ".cpython-311-aarch64-linux-gnu.so",
+    "CC": "aarch64-linux-gnu-gcc -pthread",
+}
+
+
+def test_a_build_under_the_arm64_sysconfig_is_a_cross_build_for_arm64(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embed.sys.implementation, "_multiarch", "x86_64-linux-gnu", raising=False)
+    monkeypatch.delenv("CC", raising=False)
+    under_sysconfig(monkeypatch, MULTIARCH="x86_64-linux-gnu")
+    assert not embed.cross() and embed.compiler_name() == "gcc" and build.build_arch() == build.host_arch()
+    under_sysconfig(monkeypatch, **ARM64)
+    assert embed.cross()
+    assert embed.compiler_name() == "aarch64-linux-gnu-gcc"  # the sysconfig's compiler, without its flags
+    assert embed.compiler_name("clang") == "clang"
+    assert build.build_arch() == "arm64"
+
+
+def test_a_cross_build_takes_the_targets_extension_module_and_says_when_it_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(embed.sys.implementation, "_multiarch", "x86_64-linux-gnu", raising=False)
+    monkeypatch.setattr(embed.importlib.machinery, "EXTENSION_SUFFIXES", [".cpython-311-x86_64-linux-gnu.so", ".so"])
+    own = tmp_path / "_json.cpython-311-x86_64-linux-gnu.so"
+    own.write_bytes(b"")
+    assert embed.target_extension(own) == own  # not a cross build: this interpreter's own
+    under_sysconfig(monkeypatch, **ARM64)
+    with pytest.raises(SystemExit, match="libpython3.X-stdlib:ARCH"):
+        embed.target_extension(own)
+    target = tmp_path / "_json.cpython-311-aarch64-linux-gnu.so"
+    target.write_bytes(b"")
+    assert embed.target_extension(own) == target
+
+
+def test_a_cross_build_lists_libraries_with_the_targets_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embed.sys.implementation, "_multiarch", "x86_64-linux-gnu", raising=False)
+    ran: list[list[str]] = []
+
+    def fake_run(argv: list[str], **_: object) -> object:
+        ran.append(argv)
+        return type("Done", (), {"stdout": "libc.so.6 => /lib/x/libc.so.6 (0x1)\n"})()
+
+    monkeypatch.setattr(embed.subprocess, "run", fake_run)
+    under_sysconfig(monkeypatch, MULTIARCH="x86_64-linux-gnu")
+    embed.list_libraries(Path("/x/plugin"))
+    under_sysconfig(monkeypatch, **ARM64)
+    monkeypatch.setattr(embed, "LOADERS", {"aarch64-linux-gnu": "/"})  # a path that exists
+    assert embed.ldd_paths(Path("/x/plugin")) == [Path("/lib/x/libc.so.6")]
+    assert ran == [["ldd", "/x/plugin"], ["/", "--list", "/x/plugin"]]
+    monkeypatch.setattr(embed, "LOADERS", {})
+    with pytest.raises(SystemExit, match="no dynamic loader for aarch64-linux-gnu"):
+        embed.list_libraries(Path("/x/plugin"))

@@ -1,27 +1,27 @@
-"""Build and check the arm64 node executable and installer image on an amd64 machine, under user-mode emulation.
+"""Build and check the arm64 node executable and installer image on an amd64 machine: a cross build, run under
+user-mode emulation.
 
     python -m cniqs.ship.arm64            # set up emulation, build (cached), verify; prints what it made
     python -m cniqs.ship.arm64 --force    # rebuild the plugin and the installer even if their sources did not change
 
-Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the project's own build, the way
-`docker buildx --platform linux/arm64 -f plugin/Dockerfile` does on a user's machine, without Docker:
+Apple-silicon Macs run arm64 kind nodes. This proves the arm64 path with the project's own build (the one
+`docker buildx --platform linux/arm64 -f plugin/Dockerfile` runs on a user's machine), without Docker:
 
 1. emulation: binfmt_misc mounted and qemu-aarch64 registered with the F flag (Debian's qemu-user-static),
-   so the kernel runs aarch64 ELF files with qemu, also inside a chroot;
-2. an arm64 Debian bookworm root filesystem (debootstrap --arch=arm64; glibc 2.36, no newer than any node
-   the executable is meant for: cniqs.providers.kind.versions.NODE_GLIBC), cached in the user cache dir
-   under arm64/rootfs, keyed by release, architecture and packages;
-3. inside it, `python3 -m cniqs.ship.build`, exactly as on an arm64 host: build/plugin/linux-arm64/ with the
-   plugin (cni-quickstart/), the DaemonSet's installer (cniqs-installer/) and their C library (libc/); the
-   installer image is then put together from that folder here (`python -m cniqs.providers.cluster.daemonset
-   build --from build/plugin/linux-arm64`: only files into a tar, it needs no emulation);
-4. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION answer
-   as the plugin module and a CNI error (code 4, no traceback) for a call without CNI variables.
+   so the kernel runs aarch64 ELF files with qemu;
+2. Debian's multiarch arm64 packages on this bookworm host (`dpkg --add-architecture arm64`;
+   gcc-aarch64-linux-gnu and libpython3.11-dev:arm64, which bring libc6:arm64): a cross compiler, an arm64
+   libpython, extension modules and C library, glibc 2.36 as on the oldest node
+   (cniqs.providers.kind.versions.NODE_GLIBC);
+3. Debian's python3 runs `python3 -m cniqs.ship.build` under the arm64 sysconfig data
+   (`_PYTHON_SYSCONFIGDATA_NAME`, cniqs.ship.embed's cross build): build/plugin/linux-arm64/ with the plugin
+   (cni-quickstart/), the DaemonSet's installer (cniqs-installer/) and their C library (libc/), as an arm64
+   host's build lays it out; the build's own checks run the executables under qemu. The installer image is
+   then put together from that folder (`python -m cniqs.providers.cluster.daemonset build --from
+   build/plugin/linux-arm64`: only files into a tar);
+4. checks: an aarch64 ELF, a glibc floor no newer than the nodes' (2.36), and under emulation the same VERSION
+   answer as the plugin module and a CNI error (code 4, no traceback) for a call without CNI variables.
 
-Why a chroot and not `podman run --platform linux/arm64`: the cached root filesystem is used in place (no
-image import of some 400 MB per change), and the build reads and writes
-this checkout's files directly. Its mounts (/proc, /dev, the sources, the output) are made in a private
-mount namespace (`unshare --mount`): they disappear with its last process, also when the build is killed.
 The image itself is then run with podman by the arm64 tests (tests/arm64).
 """
 
@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -42,19 +40,22 @@ from pathlib import Path
 
 from cniqs.resources import PACKAGE, build_root, plugin_sources
 from cniqs.ship import build
-from cniqs.toolchain import debian, kubebin
+from cniqs.toolchain import kubebin
 
 ARCH = "arm64"
 MACHINE = "aarch64"
 EM_AARCH64 = 183  # e_machine of an aarch64 ELF file
 NODE_GLIBC = "2.36"  # bookworm: kind.versions.NODE_GLIBC, the oldest node userland (tests/kind checks)
-RELEASE = "bookworm"
-# The node build (cniqs.ship.embed, the plugin and the installer): a C compiler, libc headers and Python's headers
-# and static library (python3-dev). The others served the PyInstaller installer this build replaced; they
-# stay so that the cached root filesystems (keyed by these packages) stay valid.
-PACKAGES = (
-    "python3", "python3-dev", "libpython3.11", "python3-venv", "gcc", "libc6-dev", "binutils", "ca-certificates",
-)  # fmt: skip
+# The cross build's inputs (Debian bookworm multiarch): Debian's python3, the arm64 sysconfig data it builds
+# under, the cross compiler and the arm64 loader the build's checks run through.
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+SYSCONFIG_DATA = "_sysconfigdata__linux_aarch64-linux-gnu"
+CROSS_CC = "aarch64-linux-gnu-gcc"
+LOADER = Path("/lib/ld-linux-aarch64.so.1")
+CROSS_HINT = (
+    "dpkg --add-architecture arm64 && apt-get update && "
+    "apt-get install gcc-aarch64-linux-gnu libpython3.11-dev:arm64 python3-dev"
+)
 PACKAGES_HINT = "apt-get install qemu-user-static binfmt-support"
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
@@ -63,11 +64,6 @@ QEMU = Path("/usr/bin/qemu-aarch64-static")
 # The ELF header of a 64-bit little-endian aarch64 executable or shared object, and which bits count.
 MAGIC = bytes.fromhex("7f454c460201010000000000000000000200b700")
 MASK = bytes.fromhex("ffffffffffffff00fffffffffffffffffeffffff")
-
-# Inside the root filesystem
-SRC = "/src"  # scripts/ and plugin/ of this checkout, read-only
-OUT = "/out"  # this checkout's build/plugin: the outputs land where an arm64 host's build puts them
-PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class EmulationError(RuntimeError):
@@ -161,76 +157,25 @@ def ensure_emulation() -> Binfmt:
     return entry
 
 
-# --- the root filesystem -------------------------------------------------------------------------------
+# --- the cross toolchain -------------------------------------------------------------------------------------
 
 
 def cache_dir() -> Path:
     return kubebin.cache_root() / "arm64"
 
 
-@dataclass(frozen=True)
-class Bind:
-    host: Path
-    inside: str
-    writable: bool = False
-
-
-def mount_script(root: Path, binds: Sequence[Bind]) -> str:
-    """The shell lines that mount /proc, /dev and the binds under root (run in a private mount namespace)."""
-    r = shlex.quote(str(root))
-    lines = ["set -e", f"mount -t proc proc {r}/proc", f"mount --rbind /dev {r}/dev"]
-    for bind in binds:
-        target = shlex.quote(f"{root}{bind.inside}")
-        if bind.host.is_file():
-            lines.append(f"mkdir -p {shlex.quote(str(Path(f'{root}{bind.inside}').parent))}")
-            lines.append(f"touch {target}")
-        else:
-            lines.append(f"mkdir -p {target}")
-        lines.append(f"mount --bind {shlex.quote(str(bind.host))} {target}")
-        if not bind.writable:
-            lines.append(f"mount -o remount,bind,ro {target}")
-    return "\n".join(lines)
-
-
-def in_rootfs(
-    root: Path,
-    argv: Sequence[str],
-    *,
-    binds: Sequence[Bind] = (),
-    env: Mapping[str, str] | None = None,
-    log: Path,
-    what: str,
-    timeout: float = 3600,
-) -> str:
-    """Run argv chrooted in root (emulated), output appended to log; return its stdout lines' last one."""
-    full_env = {"PATH": PATH_ENV, "HOME": "/root", "LANG": "C.UTF-8", **(env or {})}
-    for key in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "PIP_INDEX_URL"):
-        if key in os.environ:
-            full_env[key] = os.environ[key]
-    chroot = ["chroot", str(root), "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in full_env.items()), *argv]
-    script = mount_script(root, binds) + "\nexec " + shlex.join(chroot)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        out.write(f"$ {shlex.join(argv)}\n".encode())
-        out.flush()
-        proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-            stdout=subprocess.PIPE,
-            stderr=out,
-            start_new_session=True,  # its own process group: killed as a whole below
-        )
-        try:
-            stdout, _ = proc.communicate(timeout=timeout)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        out.write(stdout)
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise EmulationError(f"{what} failed (exit {proc.returncode}); log {log}:\n{tail}")
-    lines = stdout.decode(errors="replace").strip().splitlines()
-    return lines[-1] if lines else ""
+def cross_problems() -> list[str]:
+    """What this machine lacks for the cross build (with the packages that bring it)."""
+    problems = []
+    if not DEBIAN_PYTHON.is_file():
+        problems.append(f"{DEBIAN_PYTHON} (Debian's python3) is missing")
+    elif not list(Path("/usr/lib").glob(f"python3*/{SYSCONFIG_DATA}.py")):
+        problems.append(f"no arm64 sysconfig data ({SYSCONFIG_DATA}.py): libpython3.X-dev:arm64 is not installed")
+    if shutil.which(CROSS_CC) is None:
+        problems.append(f"no cross compiler ({CROSS_CC})")
+    if not LOADER.exists():
+        problems.append(f"no arm64 C library ({LOADER}: libc6:arm64)")
+    return problems
 
 
 # --- the build ---------------------------------------------------------------------------------------------
@@ -238,7 +183,6 @@ def in_rootfs(
 
 @dataclass(frozen=True)
 class Built:
-    rootfs: Path
     executable: Path  # build/plugin/linux-arm64/cni-quickstart/cni-quickstart
     archive: Path  # the installer image's OCI archive
     image: str
@@ -254,48 +198,50 @@ def build_all(force: bool = False) -> Built:
 
     t0 = time.monotonic()
     ensure_emulation()
+    problems = cross_problems()
+    if problems:
+        raise EmulationError("the arm64 cross build needs Debian's multiarch packages: " + "; ".join(problems)
+                             + f" ({CROSS_HINT})")  # fmt: skip
     step("emulation", t0)
-    t0 = time.monotonic()
-    root = debian.rootfs(cache_dir() / "rootfs", RELEASE, PACKAGES, arch=ARCH)
-    machine = subprocess.run(["chroot", str(root), "uname", "-m"], capture_output=True, text=True)
-    if machine.stdout.strip() != MACHINE:
-        raise EmulationError(f"chroot {root} uname -m says {machine.stdout.strip() or machine.stderr.strip()!r}")
-    step("rootfs", t0)
     log = cache_dir() / "build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     out = build_root()
     out.mkdir(parents=True, exist_ok=True)
-    binds = [
-        Bind(PACKAGE.parent, f"{SRC}/scripts"),
-        Bind(plugin_sources().parent, f"{SRC}/plugin"),
-        Bind(out, OUT, writable=True),
-    ]
-    env = {"PYTHONPATH": f"{SRC}/scripts:{SRC}/plugin", "CNIQS_BUILD_DIR": OUT, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": f"{PACKAGE.parent}:{plugin_sources().parent}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "_PYTHON_SYSCONFIGDATA_NAME": SYSCONFIG_DATA,
+    }
     if os.environ.get("CNIQS_VERBOSE") == "1":
         env["CNIQS_VERBOSE"] = "1"
     force_flag = ["--force"] if force else []
     t0 = time.monotonic()
-    _say(f"building the plugin and the installer inside the arm64 root filesystem (emulated; log {log})")
-    inside = in_rootfs(
-        root,
-        ["python3", "-m", "cniqs.ship.build", "--out", f"{OUT}/linux-{ARCH}", *force_flag],
-        binds=binds,
-        env=env,
-        log=log,
-        what="python3 -m cniqs.ship.build (arm64)",
-    )
-    executable = out / Path(inside).relative_to(OUT)
+    _say(f"cross-building the plugin and the installer for arm64 (log {log})")
+    argv = [str(DEBIAN_PYTHON), "-m", "cniqs.ship.build", "--out", str(out / f"linux-{ARCH}"), *force_flag]
+    with log.open("ab") as log_out:
+        log_out.write(f"$ {' '.join(argv)}\n".encode())
+        log_out.flush()
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=log_out, timeout=1800)
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise EmulationError(f"python3 -m cniqs.ship.build (arm64) failed (exit {proc.returncode}); log {log}:\n{tail}")
+    lines = proc.stdout.decode(errors="replace").strip().splitlines()
+    executable = Path(lines[-1]) if lines else out / f"linux-{ARCH}" / "cni-quickstart" / "cni-quickstart"
     step("plugin", t0)
     t0 = time.monotonic()
     # The image from that folder, here (no emulation needed: files into a tar), by its own command (the
     # DaemonSet is a layer above this module).
     argv = [sys.executable, "-m", "cniqs.providers.cluster.daemonset", "build", "--from", str(executable.parents[1])]
-    proc = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise EmulationError(f"the arm64 installer image: {proc.stderr.strip()[-1500:]}")
-    archive_text, _, image = proc.stdout.strip().splitlines()[-1].partition("\t")
+    built = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    if built.returncode != 0:
+        raise EmulationError(f"the arm64 installer image: {built.stderr.strip()[-1500:]}")
+    archive_text, _, image = built.stdout.strip().splitlines()[-1].partition("\t")
     archive = Path(archive_text)
     step("image", t0)
-    return Built(root, executable, archive, image, seconds)
+    return Built(executable, archive, image, seconds)
 
 
 # --- checks ------------------------------------------------------------------------------------------------
@@ -316,16 +262,14 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def run_emulated(
-    root: Path, executable: Path, env: Mapping[str, str], stdin: bytes
-) -> subprocess.CompletedProcess[bytes]:
-    """Run an arm64 executable of this machine's filesystem under qemu, its loader and libraries from root
-    (QEMU_LD_PREFIX): what a bookworm arm64 node would give it."""
-    full = {"PATH": "/usr/bin:/bin", "QEMU_LD_PREFIX": str(root), **env}
+def run_emulated(executable: Path, env: Mapping[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    """Run an arm64 executable under qemu, its loader and C library this host's arm64 multiarch ones (Debian
+    bookworm's, as on a bookworm arm64 node)."""
+    full = {"PATH": "/usr/bin:/bin", **env}
     return subprocess.run([str(executable)], input=stdin, env=full, capture_output=True, timeout=120)
 
 
-def verify(root: Path, executable: Path) -> list[str]:
+def verify(executable: Path) -> list[str]:
     """The checks of step 5; returns what was checked (EmulationError on the first that fails)."""
     done = []
     machine = elf_machine(executable)
@@ -337,7 +281,7 @@ def verify(root: Path, executable: Path) -> list[str]:
         raise EmulationError(f"the arm64 build needs glibc {floor}, newer than the nodes' {NODE_GLIBC}")
     done.append(f"glibc floor {floor} <= {NODE_GLIBC}")
     request = json.dumps({"cniVersion": "1.0.0"}).encode()
-    got = run_emulated(root, executable, {"CNI_COMMAND": "VERSION"}, request)
+    got = run_emulated(executable, {"CNI_COMMAND": "VERSION"}, request)
     module_env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": "VERSION", "PYTHONPATH": str(plugin_sources().parent)}
     want = subprocess.run([sys.executable, "-m", "cni_quickstart"], input=request, env=module_env,
                           capture_output=True, timeout=60)  # fmt: skip
@@ -347,7 +291,7 @@ def verify(root: Path, executable: Path) -> list[str]:
             f"the module says {want.stdout!r}"
         )
     done.append(f"VERSION: {got.stdout.decode().strip()}")
-    bad = run_emulated(root, executable, {}, b"")
+    bad = run_emulated(executable, {}, b"")
     answer = json.loads(bad.stdout or b"null")
     traceback = b"Traceback" in bad.stderr
     if bad.returncode == 0 or not isinstance(answer, dict) or answer.get("code") != 4 or traceback:
@@ -361,13 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild the plugin and installer")
     args = parser.parse_args(argv)
     if sys.platform != "linux" or os.geteuid() != 0:
-        print("arm64: needs Linux and root (binfmt_misc, debootstrap, chroot)", file=sys.stderr)
+        print("arm64: needs Linux and root (binfmt_misc)", file=sys.stderr)
         return 1
     started = time.monotonic()
     try:
         made = build_all(force=args.force)
-        checks = verify(made.rootfs, made.executable)
-    except (EmulationError, debian.RootfsError) as err:
+        checks = verify(made.executable)
+    except EmulationError as err:
         print(f"arm64: {err}", file=sys.stderr)
         return 1
     for check in checks:
@@ -376,7 +320,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _say(f"done in {time.monotonic() - started:.0f} s ({timings})")
     print(f"executable\t{made.executable}")
     print(f"image\t{made.archive}\t{made.image}")
-    print(f"rootfs\t{made.rootfs}")
     return 0
 
 

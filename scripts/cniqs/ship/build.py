@@ -50,6 +50,13 @@ def host_arch() -> str:
         raise SystemExit(f"unsupported machine {machine!r}: cni-quickstart builds for amd64 and arm64") from None
 
 
+def build_arch() -> str:
+    """The architecture this build makes executables for: this host's, or a cross build's target."""
+    from cniqs.ship import embed
+
+    return MACHINE_TO_ARCH[embed.target_multiarch().split("-")[0]] if embed.cross() else host_arch()
+
+
 # e_machine of an ELF file -> the architecture it runs on
 ELF_MACHINES = {62: "amd64", 183: "arm64"}
 
@@ -104,7 +111,7 @@ def build_local(out: Path | None = None, force: bool = False) -> Path:
             "--from build/container/linux-ARCH)"
         )
     digest = build_digest()
-    root = out or build_root() / f"linux-{host_arch()}"
+    root = out or build_root() / f"linux-{build_arch()}"
     # One build at a time per folder: parallel test workers (pytest -n) and tox envs share this checkout's.
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.with_name(f".{root.name}.lock"), "w") as lock:

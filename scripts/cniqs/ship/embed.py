@@ -11,6 +11,12 @@ libpython3.X-dev), else the shared libpython is copied into lib/ and found throu
 Needs a C compiler and the building Python's headers; the executable runs on the same architecture and
 the same or a newer glibc than the build machine (build on bookworm for kind's nodes).
 
+A cross build (cross()) is the same build under another architecture's sysconfig data: Debian's python3 with
+`_PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__linux_aarch64-linux-gnu` (libpython3.11-dev:arm64, multiarch) builds
+for arm64 with that sysconfig's compiler (aarch64-linux-gnu-gcc), libpython and extension modules, and lists an
+ELF file's libraries with the target's loader (`ld-linux-aarch64.so.1 --list`, run under user-mode emulation)
+where ldd knows only the host's.
+
 The DaemonSet's node installer (cniqs.install.nodeinstall) is built the same way (INSTALLER): the same launcher
 running another module's main(), that module's imports frozen in. So every executable of the installer image
 comes from this one build, on a Linux host or in plugin/Dockerfile's container, and needs neither
@@ -20,6 +26,7 @@ PyInstaller nor anything else of the host that runs the image build.
 from __future__ import annotations
 
 import _imp
+import importlib.machinery
 import marshal
 import modulefinder
 import os
@@ -44,6 +51,56 @@ NEVER_IMPORTED = (
     "multiprocessing", "inspect", "zipfile", "bz2", "lzma", "urllib", "pathlib", "shutil",
 )  # fmt: skip
 EXCLUDES = ("typing", *NEVER_IMPORTED)
+
+
+# The dynamic loader of each Debian multiarch target: what a cross build lists an ELF file's libraries with.
+LOADERS = {"x86_64-linux-gnu": "/lib64/ld-linux-x86-64.so.2", "aarch64-linux-gnu": "/lib/ld-linux-aarch64.so.1"}
+
+
+def target_multiarch() -> str:
+    """The Debian multiarch triplet the build makes executables for (its sysconfig's), '' where unknown."""
+    return str(sysconfig.get_config_var("MULTIARCH") or "")
+
+
+def cross() -> bool:
+    """Whether the sysconfig data in use is another architecture's than this interpreter's own."""
+    own = getattr(sys.implementation, "_multiarch", "")
+    return bool(own and target_multiarch() and own != target_multiarch())
+
+
+def target_extension(path: Path) -> Path:
+    """An extension module modulefinder found for this interpreter, as the target's build of it (the same
+    module under the target's EXT_SUFFIX, beside it in multiarch's shared lib-dynload)."""
+    if not cross():
+        return path
+    own, wanted = importlib.machinery.EXTENSION_SUFFIXES[0], str(sysconfig.get_config_var("EXT_SUFFIX"))
+    if not path.name.endswith(own):
+        raise SystemExit(f"cannot cross-build with {path}: not named for this interpreter ({own})")
+    found = path.with_name(path.name[: -len(own)] + wanted)
+    if not found.is_file():
+        raise SystemExit(f"{found} is missing: the target's Python stdlib (libpython3.X-stdlib:ARCH) is not installed")
+    return found
+
+
+def list_libraries(elf: Path) -> str:
+    """ldd's listing of an ELF file's libraries; in a cross build the target's loader's (the same format)."""
+    if not cross():
+        return subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+    loader = LOADERS.get(target_multiarch())
+    if loader is None or not Path(loader).exists():
+        raise SystemExit(
+            f"no dynamic loader for {target_multiarch()} here (libc6:ARCH, and qemu-user-static to run it)"
+        )
+    return subprocess.run([loader, "--list", str(elf)], capture_output=True, text=True).stdout
+
+
+def compiler_name(cc: str | None = None) -> str:
+    """The C compiler: cc, $CC, the cross compiler a cross build's sysconfig names, else gcc."""
+    if cc or os.environ.get("CC"):
+        return str(cc or os.environ.get("CC"))
+    if cross():
+        return str(sysconfig.get_config_var("CC") or "").split()[0] or "gcc"
+    return "gcc"
 
 
 @dataclass(frozen=True)
@@ -99,7 +156,7 @@ def plan(program: Program | Path, extra: Iterable[str] = START_MODULES) -> Plan:
             if not _imp.is_frozen(name):  # CPython's own frozen modules (os, io, codecs...) stay its own
                 frozen.append((name, Path(file), getattr(module, "__path__", None) is not None))
         else:
-            extensions.append(Path(file))
+            extensions.append(target_extension(Path(file)))
     return Plan(tuple(frozen), tuple(extensions))
 
 
@@ -186,7 +243,7 @@ def vendor_libraries(folder: Path, lib_dir: Path) -> list[str]:
     pending = [folder / folder.name, *sorted(lib_dir.iterdir())]
     while pending:
         elf = pending.pop()
-        out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+        out = list_libraries(elf)
         for line in out.splitlines():
             name, _, rest = line.strip().partition(" => ")
             path = rest.split(" (")[0].strip()
@@ -200,7 +257,7 @@ def vendor_libraries(folder: Path, lib_dir: Path) -> list[str]:
 
 def ldd_paths(elf: Path) -> list[Path]:
     """The absolute paths ldd resolves for an ELF file: its libraries and its program interpreter."""
-    out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True).stdout
+    out = list_libraries(elf)
     found = []
     for line in out.splitlines():
         parts = line.split()
@@ -233,9 +290,10 @@ def copy_c_library(folders: Iterable[Path], dest: Path) -> list[Path]:
 
 def missing(cc: str | None = None) -> str | None:
     """Why this machine cannot build the embedded executable, or None when it can."""
-    compiler = cc or os.environ.get("CC") or "gcc"
+    compiler = compiler_name(cc)
     if shutil.which(compiler) is None:
-        return f"no C compiler ({compiler} not found; apt install gcc libc6-dev)"
+        package = f"gcc-{target_multiarch()}" if cross() else "gcc"
+        return f"no C compiler ({compiler} not found; apt install {package} libc6-dev)"
     include = sysconfig.get_path("include")
     if not (Path(include) / "Python.h").is_file():
         return f"no Python headers ({include}/Python.h is missing; for Debian's python3: apt install python3-dev)"
@@ -252,7 +310,7 @@ def build(sources: Path | Program, out: Path, name: str, link: str = "auto", cc:
     problem = missing(cc)
     if problem is not None:
         raise SystemExit(f"cannot build the embedded {name}: {problem}")
-    compiler = cc or os.environ.get("CC") or "gcc"
+    compiler = compiler_name(cc)
     include = sysconfig.get_path("include")
     folder = out / name
     shutil.rmtree(folder, ignore_errors=True)

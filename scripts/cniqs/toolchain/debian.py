@@ -1,8 +1,6 @@
-"""Debian root filesystems made with debootstrap, cached by what goes in (release, architecture, packages).
+"""Debian root filesystems made with debootstrap, cached by what goes in (release, packages).
 
-The kind node image (cniqs.site.nodeimage) and the arm64 build (cniqs.ship.arm64) both start from one.
-A foreign architecture needs user-mode emulation (qemu-user-static registered in binfmt_misc with the F
-flag): debootstrap runs its second stage inside the new root filesystem.
+The kind node image (cniqs.site.nodeimage) starts from one, of this host's architecture.
 """
 
 from __future__ import annotations
@@ -24,18 +22,14 @@ class RootfsError(RuntimeError):
     pass
 
 
-def rootfs_key(release: str, packages: Sequence[str], arch: str | None = None) -> str:
-    """The cache key of a root filesystem. Without arch (the host's) it is the key earlier builds used."""
-    words = [release, *packages] if arch is None else [release, f"arch={arch}", *packages]
-    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:12]
+def rootfs_key(release: str, packages: Sequence[str]) -> str:
+    """The cache key of a root filesystem."""
+    return hashlib.sha256(" ".join([release, *packages]).encode()).hexdigest()[:12]
 
 
-def rootfs(
-    parent: Path, release: str, packages: Sequence[str], *, arch: str | None = None, timeout: float = 3600
-) -> Path:
+def rootfs(parent: Path, release: str, packages: Sequence[str], *, timeout: float = 3600) -> Path:
     """A `debootstrap --variant=minbase` root filesystem under parent (cached: a stamp marks a finished one)."""
-    key = rootfs_key(release, packages, arch)
-    root = parent / (f"{release}-{key}" if arch is None else f"{release}-{arch}-{key}")
+    root = parent / f"{release}-{rootfs_key(release, packages)}"
     stamp = root.with_name(root.name + ".complete")
     if stamp.is_file():
         return root
@@ -44,10 +38,8 @@ def rootfs(
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}"]
-    argv += [f"--arch={arch}"] if arch else []
-    argv += [release, str(root), MIRROR]
-    print(f"debian: debootstrap {release}{' ' + arch if arch else ''} into {root} ...", file=sys.stderr, flush=True)
+    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", release, str(root), MIRROR]
+    print(f"debian: debootstrap {release} into {root} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
