@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -399,13 +400,19 @@ def test_k8s_version_goes_to_the_kind_and_kube_providers(command: str) -> None:
         cli.provider_values(parser.parse_args([command, "--k8s-version", "all"]), providers.get("kind"))
 
 
+def without_kind_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of the kind provider's settings from this environment (an offline site's `cniqs.site env` exports
+    several), so each test sees only what it sets."""
+    for var in [v for v in os.environ if v.startswith("CNIQS_KIND")] + ["CNIQS_REGISTRY_MIRROR", "KIND"]:
+        monkeypatch.delenv(var, raising=False)
+
+
 def test_kind_up_makes_the_cluster_of_the_version_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`cniqs up --k8s-version 1.36` (a CI job's version) creates the node image of 1.36, not the newest."""
     from cniqs.common.run import Completed
     from cniqs.providers.kind import versions
 
-    for var in ("CNIQS_REGISTRY_MIRROR", "CNIQS_KIND_DNS_ZONE", "CNIQS_KIND_EGRESS", "CNIQS_KIND", "KIND"):
-        monkeypatch.delenv(var, raising=False)
+    without_kind_settings(monkeypatch)
 
     def run(argv: list[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
         if argv == ["kind", "version"]:
@@ -434,8 +441,7 @@ def test_kind_up_whose_create_fails_says_what_failed_keeps_the_logs_and_leaves_n
     from cniqs.providers.kind import network, versions
 
     failure = (Path(__file__).parents[1] / "kind" / "data" / "kind-create-wait-control-plane.txt").read_text()
-    for var in ("CNIQS_REGISTRY_MIRROR", "CNIQS_KIND_DNS_ZONE", "CNIQS_KIND_EGRESS", "CNIQS_KIND", "KIND"):
-        monkeypatch.delenv(var, raising=False)
+    without_kind_settings(monkeypatch)
     nodes: set[str] = set()
     ran: list[list[str]] = []
 
@@ -487,8 +493,7 @@ def test_kind_up_in_ci_mode_records_the_gateway_and_attach_pings_only_it(
     attach then pings it, resolves the name and fetches its URL (egress.select, as the suite does)."""
     from cniqs.common.run import Completed
 
-    for var in ("CNIQS_REGISTRY_MIRROR", "CNIQS_KIND_DNS_ZONE", "CNIQS_KIND_EGRESS", "CNIQS_KIND", "KIND"):
-        monkeypatch.delenv(var, raising=False)
+    without_kind_settings(monkeypatch)
     ran: list[list[str]] = []
 
     def run(argv: list[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
