@@ -9,6 +9,7 @@ import pytest
 
 pytest_plugins = [
     "e2e.plugins.providers",  # --provider, the providers' options, the `backend` fixture
+    "e2e.plugins.parallel",  # with -n: each cluster's tests on one worker, the workers' reports at the end
     "e2e.support_local",  # the local-only `node` fixture
 ]
 # marker -> the providers its tests run on; elsewhere they are deselected

@@ -215,7 +215,7 @@ def step_1_cluster(session: Session, run: Run, name: str, lines: list[str]) -> N
     create, export, get_nodes = lines
     assert create.startswith("kind create cluster ") and get_nodes == "kubectl get nodes", lines
     create_options(session, run)
-    with network.creating_on_network(run_process, run.engine, network.kind_network(run.engine)):
+    with network.creating_on_network(run_process, run.engine, network.kind_network(run.engine), name):
         session.run(create)
     session.set(export)
     if run.image.registry is not None:

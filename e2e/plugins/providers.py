@@ -12,7 +12,7 @@ import pytest
 
 from cniqs import providers
 from cniqs.provider import Backend, Option, Provider, RunOptions
-from e2e.plugins.versions_report import VersionsPlugin
+from e2e.plugins.versions_report import Report, VersionsPlugin, send_to_controller, show
 
 NOTICES = "cniqs-notices"
 # Providers whose runs a pytest plugin follows per variant (a cniqs.provider.Watcher), by name.
@@ -32,12 +32,18 @@ class Notices:
     def say(self, text: str) -> None:
         self.lines.append(text)
 
+    def report(self) -> Report:
+        return Report("cni-quickstart provider notices", self.lines)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.lines:
+            send_to_controller(session.config, self.report())
+
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.lines:
-            terminalreporter.section("cni-quickstart provider notices")
-            for text in self.lines:
-                terminalreporter.write_line(text)
+            show(terminalreporter, self.report())
 
 
 def add_options(group: Any, provider: Provider, added: set[str] | None = None) -> None:

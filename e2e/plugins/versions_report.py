@@ -117,6 +117,7 @@ class VersionsPlugin:
         self.item_version: dict[str, str] = {}
         self.runs: dict[str, VersionRun] = {}
         self.live: dict[str, tuple[ClusterBackend, Path]] = {}
+        self.said: list[str] = []  # what say() kept on an xdist worker
 
     def run_of(self, version: str) -> VersionRun:
         return self.runs.setdefault(version, VersionRun(version))
@@ -146,8 +147,12 @@ class VersionsPlugin:
         return self.run_of(variant).failed
 
     def say(self, line: str) -> None:
+        """A line now, in the terminal; on an xdist worker (whose terminal nobody sees) kept for the report the
+        controller prints."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        if on_worker(self.config):
+            self.said.append(line)
+        elif reporter is not None:
             reporter.write_line(line)
 
     @pytest.hookimpl
@@ -175,22 +180,68 @@ class VersionsPlugin:
             self.run_of(version).artifacts = artifacts
             self.say(f"\ncni-quickstart {backend.name}: diagnostics of {report.nodeid} in {dest}")
 
+    def report(self) -> Report | None:
+        if not any(run.outcomes for run in self.runs.values()):
+            return None  # nothing ran (--collect-only, or no kind test selected)
+        provider = self.config.getoption("--provider")
+        lines = [*self.said, *summary_lines(self.runs)]
+        return Report(f"cni-quickstart on {provider}, per Kubernetes version", lines, markdown(self.runs, provider))
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        report = self.report()
+        if report is not None:
+            send_to_controller(self.config, report)
+
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not any(run.outcomes for run in self.runs.values()):
-            return  # nothing ran (--collect-only, or no kind test selected)
-        provider = self.config.getoption("--provider")
-        terminalreporter.section(f"cni-quickstart on {provider}, per Kubernetes version")
-        for line in summary_lines(self.runs):
-            terminalreporter.write_line(line)
-        table = markdown(self.runs, provider)
-        terminalreporter.write_line("")
-        for line in table.splitlines():
-            terminalreporter.write_line(line)
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:  # GitHub's job summary: Markdown appended to this file
-            with open(summary, "a", encoding="utf-8") as out:
-                out.write(table + "\n")
+        report = self.report()
+        if report is not None:
+            show(terminalreporter, report)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A section of the run's end: its lines, and Markdown for GitHub's job summary."""
+
+    title: str
+    lines: list[str]
+    markdown: str = ""
+
+
+REPORTS = "cniqs-reports"  # the key of an xdist worker's reports in its workeroutput
+
+
+def on_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def send_to_controller(config: pytest.Config, report: Report) -> None:
+    """On an xdist worker, the report travels to the controller (e2e.plugins.parallel), which shows it; its
+    own terminal is nobody's."""
+    if on_worker(config):
+        output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
+        output.setdefault(REPORTS, []).append({"title": report.title, "lines": report.lines, "md": report.markdown})
+
+
+def received(workeroutput: dict[str, Any]) -> list[Report]:
+    return [Report(r["title"], list(r["lines"]), r["md"]) for r in workeroutput.get(REPORTS, [])]
+
+
+def show(terminalreporter: Any, report: Report) -> None:
+    """A report in the terminal summary; its Markdown also to GitHub's job summary ($GITHUB_STEP_SUMMARY)."""
+    terminalreporter.section(report.title)
+    for line in report.lines:
+        terminalreporter.write_line(line)
+    if not report.markdown:
+        return
+    terminalreporter.write_line("")
+    for line in report.markdown.splitlines():
+        terminalreporter.write_line(line)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:  # GitHub's job summary: Markdown appended to this file
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(report.markdown + "\n")
 
 
 def plugin(config: pytest.Config) -> VersionsPlugin:

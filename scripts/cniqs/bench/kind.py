@@ -1,6 +1,7 @@
 """A kind session split by phase: `python -m cniqs.bench kind [-- PYTEST ARGS]`.
 
-Runs the kind suite (`pytest e2e --provider kind`, on the engine and image source the environment names:
+Runs the kind suite as `tox -e e2e` does (`pytest e2e --provider kind -n 2`, on the engine and image source the
+environment names:
 KIND_EXPERIMENTAL_PROVIDER, CNIQS_REGISTRY_MIRROR) and prints, per Kubernetes version, where the session's
 wall time went: pull, kind create, configure, nodes ready, tests, teardown (the provider's own marks, which
 every kind run prints in its summary), and the suite's wall time.
@@ -38,7 +39,8 @@ def table(runs: list[dict[str, float]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(argv or [])
-    command = [sys.executable, "-m", "pytest", "e2e", "--provider", "kind", "-q", "-p", "no:cacheprovider", *argv]
+    command = [sys.executable, "-m", "pytest", "e2e", "--provider", "kind", "-n", "2", "-q", "-p", "no:cacheprovider"]
+    command += argv
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started

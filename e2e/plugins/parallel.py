@@ -1,0 +1,82 @@
+"""Pytest plugin: the e2e suite on pytest-xdist workers (`pytest -n 2`), each cluster's tests on one worker.
+
+The tests of one provider variant (a Kubernetes version: the session `backend` fixture's cluster) are one
+group, so each variant's cluster comes up once, as in a run without xdist. A module that brings clusters of
+its own (OWN_CLUSTERS: `cniqs up` through the console script, the workshop's own `kind create`) is a group of
+its own. Each group goes to one worker whole, in collection order (xdist's loadscope, grouped here: its
+loadgroup no longer groups under pytest 9), the biggest first; so the modules with their own clusters run
+beside the variant's tests instead of after them.
+
+What a worker's plugins would print at the end (the per-version report, the provider notices) reaches the
+controller in xdist's workeroutput, and the controller prints it (cniqs reports, e2e.plugins.versions_report).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from e2e.plugins.versions_report import Report, received, show
+
+# Modules whose tests make their clusters themselves (tests/kind/test_parallel.py checks that none of their
+# tests asks for `backend`).
+OWN_CLUSTERS = ("e2e/test_cli_kind.py", "e2e/test_cli_kube.py", "e2e/test_workshop.py")
+SESSION = "the session's cluster"  # the group of tests on a provider without variants (local)
+_MINOR = re.compile(r"\d+\.\d+")
+
+
+def group_of(nodeid: str) -> str:
+    """The group a test runs in: its module for a module with its own clusters, else the variant (the
+    Kubernetes minor that leads its parameter id, as the `backend` fixture's parametrization puts it)."""
+    path, _, rest = nodeid.partition("::")
+    if path in OWN_CLUSTERS:
+        return path
+    params = rest[rest.index("[") + 1 : -1] if rest.endswith("]") and "[" in rest else ""
+    lead = params.split("-", 1)[0]
+    return f"Kubernetes {lead}" if _MINOR.fullmatch(lead) else SESSION
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pragma: no cover - pytest-xdist is in the test extra; without it, no -n
+    LoadScopeScheduling = None
+
+
+if LoadScopeScheduling is not None:
+
+    class ClusterScheduling(LoadScopeScheduling):  # type: ignore[misc, valid-type]
+        """xdist's loadscope with group_of as the scope."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Group by cluster, for xdist's default distribution (`-n N`) and the grouping ones; others as asked."""
+    if LoadScopeScheduling is None or config.getvalue("dist") not in ("load", "loadscope", "loadgroup"):
+        return None
+    return ClusterScheduling(config, log)
+
+
+class WorkerReports:
+    """On the controller: the reports each worker sent, shown at the end in the order the workers ended."""
+
+    def __init__(self) -> None:
+        self.reports: list[Report] = []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        self.reports += received(getattr(node, "workeroutput", None) or {})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for report in self.reports:
+            show(terminalreporter, report)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(WorkerReports(), "cniqs-worker-reports")
