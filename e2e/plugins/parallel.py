@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from e2e.plugins.versions_report import Report, received, show
+from e2e.plugins.versions_report import Report, merged, received, show
 
 # Modules whose tests make their clusters themselves (tests/kind/test_parallel.py checks that none of their
 # tests asks for `backend`).
@@ -62,7 +62,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 class WorkerReports:
-    """On the controller: the reports each worker sent, shown at the end in the order the workers ended."""
+    """On the controller: the reports the workers sent, merged per section and shown at the end."""
 
     def __init__(self) -> None:
         self.reports: list[Report] = []
@@ -73,7 +73,7 @@ class WorkerReports:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        for report in self.reports:
+        for report in merged(self.reports):
             show(terminalreporter, report)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from cniqs import providers
 from cniqs.provider import Backend, Option, Provider, RunOptions
-from e2e.plugins.versions_report import Report, VersionsPlugin, send_to_controller, show
+from e2e.plugins.versions_report import Report, VersionsPlugin, on_worker, send_to_controller, show
 
 NOTICES = "cniqs-notices"
 # Providers whose runs a pytest plugin follows per variant (a cniqs.provider.Watcher), by name.
@@ -42,7 +42,7 @@ class Notices:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.lines:
+        if self.lines and not on_worker(terminalreporter.config):  # a worker's went to the controller
             show(terminalreporter, self.report())
 
 

@@ -180,23 +180,33 @@ class VersionsPlugin:
             self.run_of(version).artifacts = artifacts
             self.say(f"\ncni-quickstart {backend.name}: diagnostics of {report.nodeid} in {dest}")
 
-    def report(self) -> Report | None:
+    def reports(self) -> list[Report]:
+        """The run's per-version report: one section; on an xdist worker one part per version it ran, which the
+        controller merges with the other workers' parts in the versions' order (merged)."""
         if not any(run.outcomes for run in self.runs.values()):
-            return None  # nothing ran (--collect-only, or no kind test selected)
+            return []  # nothing ran (--collect-only, or no kind test selected)
         provider = self.config.getoption("--provider")
-        lines = [*self.said, *summary_lines(self.runs)]
-        return Report(f"cni-quickstart on {provider}, per Kubernetes version", lines, markdown(self.runs, provider))
+        title = f"cni-quickstart on {provider}, per Kubernetes version"
+        if not on_worker(self.config):
+            return [Report(title, summary_lines(self.runs), markdown(self.runs, provider))]
+        parts = []
+        for position, (version, run) in enumerate(self.runs.items()):
+            if run.outcomes:  # another worker ran the others
+                one = {version: run}
+                parts.append(Report(title, summary_lines(one), markdown(one, provider), position))
+        parts[0] = Report(title, [*self.said, *parts[0].lines], parts[0].markdown, parts[0].position)
+        return parts
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        report = self.report()
-        if report is not None:
+        for report in self.reports():
             send_to_controller(self.config, report)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        report = self.report()
-        if report is not None:
+        if on_worker(self.config):
+            return  # a worker's terminal is nobody's: its reports went to the controller (pytest_sessionfinish)
+        for report in self.reports():
             show(terminalreporter, report)
 
 
@@ -207,6 +217,7 @@ class Report:
     title: str
     lines: list[str]
     markdown: str = ""
+    position: int = 0  # where a worker's part goes among the parts of its section (merged)
 
 
 REPORTS = "cniqs-reports"  # the key of an xdist worker's reports in its workeroutput
@@ -221,11 +232,26 @@ def send_to_controller(config: pytest.Config, report: Report) -> None:
     own terminal is nobody's."""
     if on_worker(config):
         output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
-        output.setdefault(REPORTS, []).append({"title": report.title, "lines": report.lines, "md": report.markdown})
+        sent = {"title": report.title, "lines": report.lines, "md": report.markdown, "position": report.position}
+        output.setdefault(REPORTS, []).append(sent)
 
 
 def received(workeroutput: dict[str, Any]) -> list[Report]:
-    return [Report(r["title"], list(r["lines"]), r["md"]) for r in workeroutput.get(REPORTS, [])]
+    return [Report(r["title"], list(r["lines"]), r["md"], r["position"]) for r in workeroutput.get(REPORTS, [])]
+
+
+def merged(reports: list[Report]) -> list[Report]:
+    """The workers' parts as one report per section, each section's parts in their positions' order (the
+    versions as collected): what a run without xdist prints."""
+    sections: dict[str, list[Report]] = {}
+    for report in reports:
+        sections.setdefault(report.title, []).append(report)
+    out = []
+    for title, parts in sections.items():
+        parts.sort(key=lambda part: part.position)
+        lines = [line for part in parts for line in part.lines]
+        out.append(Report(title, lines, "\n".join(part.markdown for part in parts if part.markdown)))
+    return out
 
 
 def show(terminalreporter: Any, report: Report) -> None:
