@@ -54,8 +54,12 @@ def test_up_then_kubectl_by_hand_shows_the_fake_ip_and_down_leaves_nothing(tmp_p
         for step in (["cniqs", "install"], ["cniqs", "run", "test"]):
             ran = run_cniqs(step, tmp_path, provider="kube")
             assert ran.rc == 0, ran
-        nodes = by_hand(["kubectl", "get", "nodes"], env)
+        nodes = by_hand(["kubectl", "get", "nodes", "--no-headers"], env)
         assert nodes.returncode == 0 and " Ready " in nodes.stdout, nodes
+        # Each node's containerd serves NRI on a socket of its own, so a second cluster (or the host's own
+        # containerd) can start beside this one.
+        nri = [p for p in root.rglob("nri.sock") if p.is_socket()]
+        assert len(nri) == len(nodes.stdout.splitlines()), (nri, nodes.stdout)
         describe = by_hand(["kubectl", "describe", "pod", "test"], env)
         assert re.search(rf"^IP:\s+{re.escape(FAKE)}$", describe.stdout, re.M), describe.stdout
         inside = by_hand(["kubectl", "exec", "test", "--", "ip", "a", "s", "eth0"], env)

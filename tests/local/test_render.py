@@ -43,6 +43,18 @@ def test_cri_is_set_up_like_a_kind_node_that_runs_here() -> None:
     assert runc["options"]["SystemdCgroup"] is False
 
 
+def test_nri_is_left_to_containerd_unless_a_socket_is_given() -> None:
+    assert "io.containerd.nri.v1.nri" not in config()["plugins"]  # containerd 1.6 has no NRI plugin
+
+
+def test_a_node_with_its_own_nri_socket_keeps_it_inside_the_run_root() -> None:
+    opts = render.ContainerdOptions(sandbox_image="x", nri_socket=str(LAYOUT.nri_socket))
+    cfg = tomllib.loads(render.containerd_config(LAYOUT, opts))
+    socket = cfg["plugins"]["io.containerd.nri.v1.nri"]["socket_path"]
+    assert Path(socket).is_relative_to(LAYOUT.root) and socket != "/var/run/nri/nri.sock"
+    assert cfg["plugins"]["io.containerd.grpc.v1.cri"]["cni"]["max_conf_num"] == 1  # the CRI table is intact
+
+
 def test_paths_with_quotes_stay_valid_toml() -> None:
     odd = Layout("ab12cd34", Path('/tmp/with "quotes" and \\ slash'))
     cfg = tomllib.loads(render.containerd_config(odd, render.ContainerdOptions(sandbox_image="x")))

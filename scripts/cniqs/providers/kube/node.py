@@ -76,7 +76,9 @@ def _start_containerd(
     for plugin in KIND_PLUGINS:
         (layout.cni_bin / plugin).symlink_to(REFERENCE_PLUGINS / plugin)
     dirs = cni_dirs(state)
-    opts = local_render.ContainerdOptions(sandbox_image=pause, cni_bin=dirs.bin_dir, cni_conf=dirs.conf_dir)
+    opts = local_render.ContainerdOptions(
+        sandbox_image=pause, cni_bin=dirs.bin_dir, cni_conf=dirs.conf_dir, nri_socket=str(layout.nri_socket)
+    )
     layout.containerd_config.write_text(local_render.containerd_config(layout, opts))
     env = {**os.environ, "PATH": f"{tools_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"}
     var_log = layout.root / "var-log"

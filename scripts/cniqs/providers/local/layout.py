@@ -61,6 +61,7 @@ class Layout:
     containerd_state = Below("containerd/state")
     containerd_config = Below("containerd/config.toml")
     socket = Below("containerd/containerd.sock")
+    nri_socket = Below("containerd/nri.sock")
     runc_root = Below("containerd/runc")
     cni_bin = Below("cni/bin")
     cni_conf = Below("cni/net.d")

@@ -44,6 +44,10 @@ class ContainerdOptions:
     # bind-mounts each node's own dirs on one path all its nodes share, as kind's nodes all use /opt/cni/bin).
     cni_bin: str | None = None
     cni_conf: str | None = None
+    # containerd 2.x serves NRI on one socket per host (/var/run/nri/nri.sock) unless told otherwise: a second
+    # containerd on the host (another cluster's node, or the machine's own) then fails to start its NRI plugin.
+    # containerd 1.6 has no NRI plugin, so the local provider's Debian containerd leaves this unset.
+    nri_socket: str | None = None
 
 
 def containerd_config(layout: Layout, opts: ContainerdOptions) -> str:
@@ -96,6 +100,15 @@ disabled_plugins = [{disabled}]
       bin_dir = {q(opts.cni_bin or str(layout.cni_bin))}
       conf_dir = {q(opts.cni_conf or str(layout.cni_conf))}
       max_conf_num = {opts.cni_max_conf_num}
+{_nri_table(opts.nri_socket)}"""
+
+
+def _nri_table(socket: str | None) -> str:
+    if socket is None:
+        return ""
+    return f"""
+  [plugins."io.containerd.nri.v1.nri"]
+    socket_path = {q(socket)}
 """
 
 
