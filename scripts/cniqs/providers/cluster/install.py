@@ -14,7 +14,7 @@ from typing import Any
 
 from cniqs.common import cniconfig
 from cniqs.common.errors import InstallError
-from cniqs.common.run import check
+from cniqs.common.run import CommandError
 from cniqs.install import conflist, executable
 from cniqs.install.executable import NAME
 from cniqs.providers.cluster import commands as cmd
@@ -76,7 +76,9 @@ def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, st
     if result.rc != 0 and "GLIBC_" in result.stderr + result.stdout:
         node_glibc = nodes.run(cmd.node_glibc_version(nodes.access, node), timeout=30).stdout.strip() or "unknown"
         raise NodeInstallError(glibc_message(node, build.required_glibc(folder), node_glibc))
-    out = check(nodes.run, argv, f"run {nodes.cni.link} on {node}", input="", timeout=60)
+    if result.rc != 0:
+        raise CommandError(result, f"run {nodes.cni.link} on {node}")
+    out = result.stdout
     try:
         versions = json.loads(out).get("supportedVersions")
     except ValueError:
