@@ -20,7 +20,7 @@ import pytest
 
 from cniqs.install import conflist
 from cniqs.install.conflist import chain_entry
-from cniqs.provider import Backend, Pod, primary
+from cniqs.provider import Backend, Pod
 from e2e.support import (
     delete_pods,
     expect,
@@ -45,7 +45,7 @@ RACE_ROUNDS = 20
 def reported_matches_translation(backend: Backend, pod: Pod) -> str:
     """The pod's reported IP, checked against its real one translated into FAKE_V4."""
     real = [i.ip for i in real_interfaces(backend, pod) if i.version == 4]
-    reported = primary(backend.reported_views(pod))
+    reported = backend.reported_ips(pod)
     expect(len(real) == 1, f"expected one real IPv4 address, found {real}", backend, pod)
     want = str(translated(real[0], FAKE_V4))
     expect(reported == [want], f"reports {reported}, translating {real[0]} gives {want}", backend, pod)
@@ -65,7 +65,7 @@ def test_containerd_killed_and_restarted_keeps_pods_reporting_the_fake(node: Loc
         took = time.monotonic() - started
         assert node.run_state is not None and node.run_state.containerd_pid != killed, "containerd was not replaced"
         for pod, fake in zip(old, fakes, strict=True):
-            expect(primary(node.reported_views(pod)) == [fake], f"after the restart, not {fake} any more", node, pod)
+            expect(node.reported_ips(pod) == [fake], f"after the restart, not {fake} any more", node, pod)
         new = node.run_pod("after-crash")
         pods.append(new)
         reported_matches_translation(node, new)
@@ -145,7 +145,7 @@ def test_install_and_uninstall_racing_leave_the_loaded_chain_right(node: LocalBa
     try:
         real = real_ips(node, pod)
         fake = fixed_fakes(entry)
-        reported = primary(node.reported_views(pod))
+        reported = node.reported_ips(pod)
         expect(reported == (fake if want == derived else real), f"reports {reported} with {want['plugins'][-1]}",
                node, pod)  # fmt: skip
     finally:
@@ -187,7 +187,7 @@ def test_install_killed_before_its_rename_leaves_the_old_chain_loaded(node: Loca
     node.wait_loaded(node.base_chain(), timeout=2)
     pod = node.run_pod("after-crashed-install")
     try:
-        reported = primary(node.reported_views(pod))
+        reported = node.reported_ips(pod)
         expect(reported == real_ips(node, pod), f"reports {reported} after a crashed install", node, pod)
     finally:
         delete_pods(node, [pod])

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from cniqs.install.conflist import chain_entry
-from cniqs.provider import Backend, Pod, primary
+from cniqs.provider import Backend, Pod
 from e2e.support import delete_pods, expect, real_interfaces, run_pods, translated
 from e2e.support_local import leftovers, local
 
@@ -62,7 +62,7 @@ def test_fifty_pods_at_once_each_report_their_own_fake(backend: Backend, transla
     created = time.monotonic() - started
     try:
         real = each(pods, lambda p: [i for i in real_interfaces(backend, p) if i.version == 4])
-        reported = each(pods, lambda p: primary(backend.reported_views(p)))
+        reported = each(pods, backend.reported_ips)
         for pod, r, rep in zip(pods, real, reported, strict=True):
             expect(len(r) == 1, f"expected one real IPv4 address, found {r}", backend, pod)
             want = str(translated(r[0].ip, FAKE_V4))
@@ -111,8 +111,7 @@ def test_rapid_create_delete_cycles_leak_nothing(backend: Backend, translating: 
     for batch in range(0, CYCLES, CYCLE_BATCH):
         pods = run_pods(backend, [f"cycle-{n:03d}" for n in range(batch, batch + CYCLE_BATCH)], parallel=CYCLE_BATCH)
         try:
-            for pod, views in zip(pods, each(pods, backend.reported_views), strict=True):
-                ips = primary(views)
+            for pod, ips in zip(pods, each(pods, backend.reported_ips), strict=True):
                 expect(len(ips) == 1 and ips[0].startswith("192.0.2."), f"cycle pod reports {ips}", backend, pod)
             if batch == 0:  # the probe sees live pods' state, so an empty difference at the end means something
                 live = leftovers(node).minus(before)

@@ -12,7 +12,6 @@ import pytest
 
 from cniqs.install import conflist
 from cniqs.install.conflist import chain_entry
-from cniqs.provider import primary
 from e2e.support import delete_pods, expect, fixed_fakes
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ def test_installed_conflist_and_plugin_log_are_not_group_or_world_writable(node:
     node.install(chain_entry())
     pod = node.run_pod("modes")
     try:
-        expect(primary(node.reported_views(pod)) == fixed_fakes(chain_entry()), "no fake IP", node, pod)
+        expect(node.reported_ips(pod) == fixed_fakes(chain_entry()), "no fake IP", node, pod)
     finally:
         delete_pods(node, [pod])
     assert_safe(node.layout.cni_conf / conflist.INSTALLED_NAME)
@@ -53,7 +52,7 @@ def test_a_log_path_that_is_a_symlink_is_refused_on_the_node(node: LocalBackend)
     node.wait_loaded(plan.chain)
     pod = node.run_pod("symlinked-log")
     try:
-        reported = primary(node.reported_views(pod))
+        reported = node.reported_ips(pod)
         expect(reported == fixed_fakes(entry), f"reports {reported} with a symlinked log path", node, pod)
     finally:
         delete_pods(node, [pod])

@@ -76,7 +76,7 @@ def test_translate_mode_keeps_host_bits_and_never_collides(backend: Backend, var
     try:
 
         def look(pod: Pod) -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
-            reported = next(iter(backend.reported_views(pod).values()))
+            reported = backend.reported_ips(pod)
             return reported, [i.ip for i in real_interfaces(backend, pod) if i.version == 4]
 
         with ThreadPoolExecutor(max_workers=PARALLEL_PODS) as pool:

@@ -153,6 +153,10 @@ class Backend(Protocol):
         "crictl inspectp": [...]}. Tests assert that every view shows the same addresses.
         """
 
+    def reported_ips(self, pod: Pod) -> list[str]:
+        """The first of reported_views alone, in one read (no kubectl or crictl): what a test that checks many
+        pods at once compares, where the views' agreement is another test's."""
+
     def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult: ...
 
     def beliefs(self, pod: Pod) -> list[Belief]:

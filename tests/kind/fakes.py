@@ -13,6 +13,7 @@ from typing import Any
 
 from cniqs.common.run import Completed
 from cniqs.install.kindnet import KINDNET, kindnet_chain
+from cniqs.providers.cluster import commands
 from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind.commands import DOCKER
 
@@ -191,6 +192,11 @@ class FakeDocker:
                 return ok
             case "readlink":
                 return Completed(argv, 0, node.links[args[0]] + "\n", "") if args[0] in node.links else fail("")
+            case "sh" if cmd[2] == commands.WRITE_ATOMIC:
+                tmp, path = cmd[4:6]
+                node.files[tmp] = (stdin or "").encode()
+                node.move(tmp, path)
+                return ok
             case "sh":
                 return ok if node.exists(cmd[-1]) else fail("")
             case "sha256sum":

@@ -94,15 +94,9 @@ def test_crictl_runs_on_the_node() -> None:
 
 
 def test_node_file_commands() -> None:
-    assert k8s.node_write_stdin(DOCKER, "n", "/d/.f.tmp") == [
-        "docker",
-        "exec",
-        "-i",
-        "n",
-        "cp",
-        "/dev/stdin",
-        "/d/.f.tmp",
-    ]
+    assert k8s.node_write_atomic(DOCKER, "n", "/d/.f.tmp", "/d/f") == [
+        "docker", "exec", "-i", "n", "sh", "-c", k8s.WRITE_ATOMIC, "sh", "/d/.f.tmp", "/d/f",
+    ]  # fmt: skip
     assert k8s.node_rename(DOCKER, "n", "/d/a", "/d/b") == [
         "docker",
         "exec",

@@ -9,6 +9,7 @@ import pytest
 
 from cniqs.install import conflist
 from cniqs.providers.cluster import install
+from cniqs.providers.cluster.commands import WRITE_ATOMIC
 from cniqs.providers.cluster.nodes import NodeShellFiles
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
@@ -93,13 +94,9 @@ def test_docker_exec_files_write_through_a_temp_file_in_the_same_directory() -> 
     files = NodeShellFiles(on_docker(run), "kind-worker")
     plan = conflist.install(files, CONF, ENTRY)
     assert plan is not None
-    writes = [call for call in node.log if call[0] in ("cp", "mv", "chmod")]
+    writes = [call for call in node.log if call[0] in ("cp", "mv", "chmod", "sh")]
     tmp = f"{CONF}/.00-cni-quickstart.conflist.cniqs.tmp"
-    assert writes == [
-        ["cp", "/dev/stdin", tmp],
-        ["chmod", "0644", "--", tmp],
-        ["mv", "-f", "-T", "--", tmp, f"{CONF}/00-cni-quickstart.conflist"],
-    ]
+    assert writes == [["sh", "-c", WRITE_ATOMIC, "sh", tmp, f"{CONF}/00-cni-quickstart.conflist"]]
     assert json.loads(node.files[f"{CONF}/00-cni-quickstart.conflist"]) == plan.chain
     assert files.list_dir(CONF) == ["00-cni-quickstart.conflist", "10-kindnet.conflist"]
     assert conflist.uninstall(files, CONF)

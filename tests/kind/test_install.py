@@ -182,7 +182,7 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
     kube = ClusterBackend.__new__(ClusterBackend)  # no API server: the refusal comes before any API call
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: built.append((arch, force)) or folder
-    kube.nodes = ["kind-worker", "kind-control-plane"]
+    kube.nodes, kube.archs = ["kind-worker", "kind-control-plane"], {}
     with pytest.raises(install.NodeInstallError) as exc:
         kube.install_daemonset_nowait(ENTRY)
     assert "kind-control-plane: the plugin executable needs glibc 2.38 but the node has glibc 2.36" in str(exc.value)
@@ -198,7 +198,7 @@ def test_the_daemonset_is_built_for_one_architecture(folder: Path) -> None:
     kube = ClusterBackend.__new__(ClusterBackend)
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: pytest.fail("built for mixed nodes")
-    kube.nodes = ["kind-worker", "kind-control-plane"]
+    kube.nodes, kube.archs = ["kind-worker", "kind-control-plane"], {}
     with pytest.raises(RuntimeError, match=r"one architecture; these nodes run \['amd64', 'arm64'\]"):
         kube.install_daemonset_nowait(ENTRY)
 

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cniqs.common.beliefs import Belief
 from cniqs.common.run import CommandError, check
-from cniqs.common.waits import CNI_LOADED_SECONDS, POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
+from cniqs.common.waits import POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
 from cniqs.install import conflist, executable
 from cniqs.install.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
@@ -27,7 +27,8 @@ from cniqs.providers.cluster import beliefs as k8s_beliefs
 from cniqs.providers.cluster import commands as cmd
 from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, pods
 from cniqs.providers.cluster import install as node_install
-from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform, read_optional
+from cniqs.providers.cluster.install import DAEMONSET_BUILD
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, on_each, platform, read_optional
 
 DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
 
@@ -76,6 +77,7 @@ class ClusterBackend:
         self.entry: dict[str, Any] | None = None
         self.installed: dict[str, node_install.Installed] = {}
         self.manifests: dict[str, dict[str, str]] = {}
+        self.archs: dict[str, str] = {}  # node -> architecture (_archs)
 
     # lifecycle helpers used by the provider's open
 
@@ -117,15 +119,19 @@ class ClusterBackend:
     def load_image(self, archive: Path) -> None:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
         self.loaded_images.append(archive)
-        for node in self.nodes:
-            # Named by this run's namespace: a kube provider's nodes share the host's /tmp, and another run
-            # loading the same archive at once would otherwise remove it under this one's import.
-            dest = f"/tmp/.{self.namespace}-{archive.name}"
+        # Named by this run's namespace and the node: a kube provider's nodes share the host's /tmp, and another
+        # run, or another node of this one, loading the same archive at once would otherwise remove it under
+        # this one's import.
+
+        def one(node: str) -> None:
+            dest = f"/tmp/.{self.namespace}-{node}-{archive.name}"
             check(self.run, cmd.node_copy(self.shell.access, str(archive), node, dest), f"copy the image to {node}")
             try:
                 check(self.run, cmd.node_image_import(self.shell.access, node, dest), f"import on {node}", timeout=300)
             finally:
                 self.run(cmd.node_rm(self.shell.access, node, dest), timeout=30)
+
+        on_each(self.nodes, one)
 
     def provide_image(self, archive: Path, image: str) -> str:
         """Make an image built here available to every node; the name the nodes run it by."""
@@ -143,14 +149,13 @@ class ClusterBackend:
         provider's node build for the nodes' architecture (kind: native, else the container build), so it needs
         nothing the plain install does not. A node whose glibc is older than the plugin build's floor refuses it
         before the image is loaded anywhere."""
-        archs = sorted({parse.platform_arch(platform(self.shell, node)) for node in self.nodes})
+        archs = sorted(set(self._archs().values()))
         if len(archs) != 1:
             raise RuntimeError(f"the installer image is built for one architecture; these nodes run {archs}")
         plugin = self.builder(archs[0], self.rebuild)
         self.rebuild = False  # a forced rebuild is one build per run
         image = daemonset.build_image(plugin)
-        for node in self.nodes:
-            node_install.check_glibc(self.shell, node, image.plugin, node_install.DAEMONSET_BUILD)
+        on_each(self.nodes, lambda node: node_install.check_glibc(self.shell, node, image.plugin, DAEMONSET_BUILD))
         name = self.provide_image(image.archive, image.name)
         body = daemonset.manifest(
             name,
@@ -172,39 +177,40 @@ class ClusterBackend:
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(NodeShellFiles(self.shell, node), self.shell.cni.conf_dir)[1]
 
+    def _archs(self) -> dict[str, str]:
+        """Each node's architecture (asked once: a node keeps its own)."""
+        missing = [node for node in self.nodes if node not in self.archs]
+        found = on_each(missing, lambda node: parse.platform_arch(platform(self.shell, node)))
+        self.archs.update(found)
+        return {node: self.archs[node] for node in self.nodes}
+
     def install(self, entry: dict[str, Any]) -> None:
+        """The plugin on every node at once (each records itself in installed as soon as it is there, so a
+        failure on one node still leaves the others' installs known to uninstall)."""
+        archs = self._archs()
         builds: dict[str, tuple[Path, dict[str, str]]] = {}
-        for node in self.nodes:
-            arch = parse.platform_arch(platform(self.shell, node))
-            if arch not in builds:
-                folder = self.builder(arch, self.rebuild)
-                self.rebuild = False  # a forced rebuild is one build per run, not one per install
-                builds[arch] = (folder, executable.manifest(folder))
-            folder, expected = builds[arch]
+        for arch in sorted(set(archs.values())):
+            folder = self.builder(arch, self.rebuild)
+            self.rebuild = False  # a forced rebuild is one build per run, not one per install
+            builds[arch] = (folder, executable.manifest(folder))
+
+        def one(node: str) -> None:
+            folder, expected = builds[archs[node]]
             self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry)
             self.manifests[node] = expected
+            node_install.wait_chain(self.shell, node, entry)
+
         self.entry = dict(entry)
-        for node in self.nodes:
-            self._wait_chain(node, entry)
+        on_each(self.nodes, one)
 
     def uninstall(self) -> None:
-        for node in self.nodes:
+        def one(node: str) -> None:
             node_install.uninstall_conflist(self.shell, node)
-        for node in self.nodes:
-            self._wait_chain(node, None)
-        for node in self.nodes:
+            node_install.wait_chain(self.shell, node, None)  # the runtime runs the old chain before the binary goes
             node_install.uninstall_binary(self.shell, node)
             self.installed.pop(node, None)
 
-    def _wait_chain(self, node: str, entry: dict[str, Any] | None) -> None:
-        def probe() -> bool:
-            loaded, seen = node_install.chain_state(self.shell, node, entry)
-            if not loaded:
-                raise NotYet(f"loaded {seen}")
-            return True
-
-        what = "cni-quickstart in the loaded chain" if entry is not None else "a chain without cni-quickstart"
-        wait_until(f"{what} on {node} (crictl info)", probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+        on_each(self.nodes, one)
 
     def use_base_chain(self, variant: Any) -> None:
         """kindnet's chain in another variant (provider.ChainVariant: cni_version, dual_stack) on every node.
@@ -215,17 +221,7 @@ class ClusterBackend:
             raise RuntimeError("use_base_chain needs the plugin uninstalled first")
         version = None if variant is None else str(variant.cni_version)
         dual = False if variant is None else bool(variant.dual_stack)
-        chains = {node: node_install.use_base(self.shell, node, version, dual) for node in self.nodes}
-        for node, chain in chains.items():
-
-            def probe(node: str = node, chain: dict[str, Any] = chain) -> bool:
-                loaded, seen = node_install.base_state(self.shell, node, chain)
-                if not loaded:
-                    raise NotYet(f"loaded {seen}")
-                return True
-
-            what = f"base chain {chain['name']} {chain['cniVersion']} loaded on {node} (crictl info)"
-            wait_until(what, probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+        on_each(self.nodes, lambda node: node_install.use_base_loaded(self.shell, node, version, dual))
 
     # pods
 
@@ -275,6 +271,9 @@ class ClusterBackend:
             "kubectl describe": parse.describe_ips(self.describe_pod(pod)),
             "crictl inspectp": self.sandbox_ips(pod.node, obj.metadata.uid),
         }
+
+    def reported_ips(self, pod: Pod) -> list[str]:
+        return pods.status_ips(self.core.read_namespaced_pod(pod.name, pod.namespace))
 
     def sandbox_ips(self, node: str, pod_uid: str) -> list[str]:
         sandbox = self.sandbox_id(node, pod_uid)

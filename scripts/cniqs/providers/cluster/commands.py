@@ -89,12 +89,13 @@ def node_ls(access: NodeAccess, node: str, path: str) -> list[str]:
     return access.exec_argv(node, ["ls", "-1A", "--", path])
 
 
-def node_write_stdin(access: NodeAccess, node: str, path: str) -> list[str]:
-    return access.exec_argv(node, ["cp", "/dev/stdin", path], stdin=True)
+# stdin into tmp, made readable, renamed over path: one exec for NodeShellFiles.write_atomic's three steps.
+WRITE_ATOMIC = 'cat > "$1" && chmod 0644 "$1" && mv -f -T "$1" "$2"'
 
 
-def node_chmod(access: NodeAccess, node: str, mode: str, path: str) -> list[str]:
-    return access.exec_argv(node, ["chmod", mode, "--", path])
+def node_write_atomic(access: NodeAccess, node: str, tmp: str, path: str) -> list[str]:
+    """stdin to tmp (0644), then renamed over path (rename(2): a watcher sees one Rename, never a partial file)."""
+    return access.exec_argv(node, ["sh", "-c", WRITE_ATOMIC, "sh", tmp, path], stdin=True)
 
 
 def node_rename(access: NodeAccess, node: str, src: str, dest: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from cniqs.common import cniconfig
 from cniqs.common.errors import InstallError
 from cniqs.common.run import CommandError
+from cniqs.common.waits import CNI_LOADED_SECONDS, NotYet, wait_until
 from cniqs.install import conflist, executable
 from cniqs.install.executable import NAME
 from cniqs.providers.cluster import commands as cmd
@@ -131,6 +132,19 @@ def uninstall_binary(nodes: Nodes, node: str) -> bool:
     return executable.uninstall_executable(NodeShellFiles(nodes, node), nodes.cni.bin_dir)
 
 
+def wait_chain(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> None:
+    """Until the node's runtime has loaded the chain with this entry last (None: a chain without the plugin)."""
+
+    def probe() -> bool:
+        loaded, seen = chain_state(nodes, node, entry)
+        if not loaded:
+            raise NotYet(f"loaded {seen}")
+        return True
+
+    what = "cni-quickstart in the loaded chain" if entry is not None else "a chain without cni-quickstart"
+    wait_until(f"{what} on {node} (crictl info)", probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+
+
 def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:
     """(loaded as wanted, one-line description of what containerd has loaded)."""
     text = crictl_info(nodes, node)
@@ -173,6 +187,20 @@ def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool 
     chain = base_variant(kindnet, cni_version, dual_stack)
     files.write_atomic(f"{nodes.cni.conf_dir}/{BASE_NAME}", conflist.render(chain))
     return chain
+
+
+def use_base_loaded(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> None:
+    """use_base, then wait until the node's runtime has loaded the chain now in force."""
+    chain = use_base(nodes, node, cni_version, dual_stack)
+
+    def probe() -> bool:
+        loaded, seen = base_state(nodes, node, chain)
+        if not loaded:
+            raise NotYet(f"loaded {seen}")
+        return True
+
+    what = f"base chain {chain['name']} {chain['cniVersion']} loaded on {node} (crictl info)"
+    wait_until(what, probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
 
 
 def base_state(nodes: Nodes, node: str, chain: dict[str, Any]) -> tuple[bool, str]:

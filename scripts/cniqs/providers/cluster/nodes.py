@@ -6,15 +6,19 @@ The runner is the only thing that touches processes, so every helper is testable
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cniqs.common.run import CommandError, Runner, check
 from cniqs.install.executable import NAME
 from cniqs.providers.cluster import commands as cmd
 from cniqs.providers.cluster import parse
 from cniqs.providers.cluster.commands import NodeAccess
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,17 @@ class Nodes:
     access: NodeAccess
     cni: CniDirs = KUBELET_CNI
     runtime_socket: str = "/run/containerd/containerd.sock"  # containerd's CRI socket, on every node
+
+
+def on_each(names: Sequence[str], fn: Callable[[str], T]) -> dict[str, T]:
+    """fn(node) on every node at once (a node's commands are its own, and each is mostly waiting on its
+    runtime); the results by node, in names' order. Every call runs to its end; then the first failure in
+    names' order is raised."""
+    if len(names) < 2:
+        return {name: fn(name) for name in names}
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="node") as pool:
+        futures = {name: pool.submit(fn, name) for name in names}
+    return {name: future.result() for name, future in futures.items()}
 
 
 def machine(nodes: Nodes, node: str) -> str:
@@ -98,10 +113,7 @@ class NodeShellFiles:
         # Rename and ignores Create. The temp name ends in .tmp, which libcni never loads.
         directory, _, name = path.rpartition("/")
         tmp = f"{directory}/.{name}.cniqs.tmp"
-        access, what = self.nodes.access, f"write {path}"
-        self._check(cmd.node_write_stdin(access, self.node, tmp), what, input=text)
-        self._check(cmd.node_chmod(access, self.node, "0644", tmp), what)
-        self._check(cmd.node_rename(access, self.node, tmp, path), what)
+        self._check(cmd.node_write_atomic(self.nodes.access, self.node, tmp, path), f"write {path}", input=text)
 
     def remove(self, path: str) -> None:
         self._check(cmd.node_rm(self.nodes.access, self.node, path), f"remove {path}")

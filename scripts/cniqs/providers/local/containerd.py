@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from cniqs.common import procs
+from cniqs.common.run import run
 from cniqs.providers.local.layout import Layout
 
 CNI_CACHE = "/var/lib/cni"  # libcni's fixed cache dir: bind-mounted per run inside the private namespace
@@ -68,6 +69,11 @@ def stop(pid: int, layout: Layout, grace: float = 5) -> list[str]:
         if procs.wait_gone([pid], 5):
             return [f"containerd (pid {pid}) did not exit"]
     return []
+
+
+def import_image(layout: Layout, archive: Path) -> None:
+    """An image archive into the node's Kubernetes namespace, as kubelet's images are."""
+    run(["ctr", "-a", str(layout.socket), "-n", "k8s.io", "images", "import", str(archive)], timeout=120)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

@@ -229,7 +229,10 @@ class LocalBackend:
         return found
 
     def reported_views(self, pod: provider.Pod) -> dict[str, list[str]]:
-        return {"PodSandboxStatus": self.cri.sandbox_ips(pod.handle.sandbox_id)}
+        return {"PodSandboxStatus": self.reported_ips(pod)}
+
+    def reported_ips(self, pod: provider.Pod) -> list[str]:
+        return self.cri.sandbox_ips(pod.handle.sandbox_id)
 
     def exec(self, pod: provider.Pod, argv: Sequence[str], timeout: float = 30) -> provider.ExecResult:
         result = self.cri.exec_sync(pod.handle.container_id, argv, timeout)
@@ -290,10 +293,6 @@ def _populate_bin_dir(layout: Layout, plugin_folder: Path) -> None:
     for plugin in sorted(REFERENCE_PLUGINS.iterdir()):
         files.symlink(str(plugin), str(layout.cni_bin / plugin.name))
     executable.install_executable(files, plugin_folder, str(layout.cni_bin))
-
-
-def _import(layout: Layout, archive: Path) -> None:
-    run(["ctr", "-a", str(layout.socket), "-n", "k8s.io", "images", "import", str(archive)], timeout=120)
 
 
 def _images(layout: Layout, settings: Settings) -> tuple[list[Path], str, str]:
@@ -364,7 +363,7 @@ def _start(
     state.save(layout.state_file)
     until("containerd's CRI to answer", lambda: _alive(proc, layout) and cri.version(), timeout=30)
     for archive in archives:
-        _import(layout, archive)
+        containerd.import_image(layout, archive)
     until(f"image {image} in the CRI image store", lambda: cri.image_present(image), timeout=10)
     backend.wait_loaded(base_chain)
     for argv in services.probe_argv(layout):
