@@ -28,6 +28,8 @@ class MemoryFiles:
         return sorted(p.rsplit("/", 1)[1] for p in self.files if p.rsplit("/", 1)[0] == path)
 
     def read_text(self, path: str) -> str:
+        if path not in self.files:
+            raise FileNotFoundError(path)
         return self.files[path]
 
     def write_atomic(self, path: str, text: str) -> None:

@@ -84,9 +84,10 @@ class Plan:
     chain: dict[str, Any]
 
 
-def active_source(files: NodeFiles, conf_dir: str) -> tuple[str, dict[str, Any]]:
-    """(file name, chain) of the config install derives from: the first one libcni loads besides ours."""
-    names = conf_files(files.list_dir(conf_dir))
+def active_source(files: NodeFiles, conf_dir: str, listed: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """(file name, chain) of the config install derives from: the first one libcni loads besides ours (listed:
+    conf_dir's names, when the caller has just listed it)."""
+    names = conf_files(files.list_dir(conf_dir) if listed is None else listed)
     others = [n for n in names if n != INSTALLED_NAME]
     if not others:
         raise InstallError(f"no CNI config in {conf_dir}: install the cluster's network first")
@@ -128,7 +129,7 @@ def prev_result_risks(chain: dict[str, Any]) -> list[str]:
 def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
     """None when the plugin is already installed with this entry; raises InstallError when it cannot be."""
     names = conf_files(files.list_dir(conf_dir))
-    source, chain = active_source(files, conf_dir)
+    source, chain = active_source(files, conf_dir, names)
     derived = derive(chain, entry)
     text = render(derived)
     target = f"{conf_dir}/{INSTALLED_NAME}"
@@ -166,8 +167,6 @@ def install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | No
 def uninstall(files: NodeFiles, conf_dir: str) -> bool:
     """Remove the file install wrote, and nothing else. False when it was not there."""
     target = f"{conf_dir}/{INSTALLED_NAME}"
-    if INSTALLED_NAME not in files.list_dir(conf_dir):
-        return False
     current = _read_if_present(files, target)
     if current is None:
         return False

@@ -20,7 +20,9 @@ class NodeFiles(Protocol):
 
     def list_dir(self, path: str) -> list[str]: ...
 
-    def read_text(self, path: str) -> str: ...
+    def read_text(self, path: str) -> str:
+        """The file's text; FileNotFoundError when there is none."""
+        ...
 
     def write_atomic(self, path: str, text: str) -> None:
         """Write a temp file in the same directory and rename it over path (containerd reloads on Rename)."""
