@@ -27,7 +27,6 @@ from cniqs.providers.cluster import beliefs as k8s_beliefs
 from cniqs.providers.cluster import commands as cmd
 from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, pods
 from cniqs.providers.cluster import install as node_install
-from cniqs.providers.cluster.install import DAEMONSET_BUILD
 from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, on_each, platform, read_optional
 
 DEFAULT_LOG_FILE = str(chain_entry().get("logFile", ""))
@@ -119,11 +118,11 @@ class ClusterBackend:
     def load_image(self, archive: Path) -> None:
         """The archive into every node's runtime (no registry): copied to the node, imported with ctr."""
         self.loaded_images.append(archive)
-        # Named by this run's namespace and the node: a kube provider's nodes share the host's /tmp, and another
-        # run, or another node of this one, loading the same archive at once would otherwise remove it under
-        # this one's import.
 
         def one(node: str) -> None:
+            # Named by this run's namespace and the node: a kube provider's nodes share the host's /tmp, and
+            # another run, or another node of this one, loading the same archive at once would otherwise remove
+            # it under this one's import.
             dest = f"/tmp/.{self.namespace}-{node}-{archive.name}"
             check(self.run, cmd.node_copy(self.shell.access, str(archive), node, dest), f"copy the image to {node}")
             try:
@@ -155,7 +154,8 @@ class ClusterBackend:
         plugin = self.builder(archs[0], self.rebuild)
         self.rebuild = False  # a forced rebuild is one build per run
         image = daemonset.build_image(plugin)
-        on_each(self.nodes, lambda node: node_install.check_glibc(self.shell, node, image.plugin, DAEMONSET_BUILD))
+        remedy = node_install.DAEMONSET_BUILD
+        on_each(self.nodes, lambda node: node_install.check_glibc(self.shell, node, image.plugin, remedy))
         name = self.provide_image(image.archive, image.name)
         body = daemonset.manifest(
             name,
@@ -198,10 +198,10 @@ class ClusterBackend:
             folder, expected = builds[archs[node]]
             self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry)
             self.manifests[node] = expected
-            node_install.wait_chain(self.shell, node, entry)
 
-        self.entry = dict(entry)
         on_each(self.nodes, one)
+        self.entry = dict(entry)
+        on_each(self.nodes, lambda node: node_install.wait_chain(self.shell, node, entry))
 
     def uninstall(self) -> None:
         def one(node: str) -> None:

@@ -8,6 +8,7 @@ The conflist goes through cniqs.install.conflist (the one conflist installer for
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,17 +133,22 @@ def uninstall_binary(nodes: Nodes, node: str) -> bool:
     return executable.uninstall_executable(NodeShellFiles(nodes, node), nodes.cni.bin_dir)
 
 
-def wait_chain(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> None:
-    """Until the node's runtime has loaded the chain with this entry last (None: a chain without the plugin)."""
+def _until_loaded(what: str, state: Callable[[], tuple[bool, str]]) -> None:
+    """Until state() says the node's runtime has loaded what is wanted (its second item: what it has loaded)."""
 
     def probe() -> bool:
-        loaded, seen = chain_state(nodes, node, entry)
+        loaded, seen = state()
         if not loaded:
             raise NotYet(f"loaded {seen}")
         return True
 
+    wait_until(what, probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+
+
+def wait_chain(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> None:
+    """Until the node's runtime has loaded the chain with this entry last (None: a chain without the plugin)."""
     what = "cni-quickstart in the loaded chain" if entry is not None else "a chain without cni-quickstart"
-    wait_until(f"{what} on {node} (crictl info)", probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+    _until_loaded(f"{what} on {node} (crictl info)", lambda: chain_state(nodes, node, entry))
 
 
 def chain_state(nodes: Nodes, node: str, entry: dict[str, Any] | None) -> tuple[bool, str]:
@@ -192,15 +198,8 @@ def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool 
 def use_base_loaded(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> None:
     """use_base, then wait until the node's runtime has loaded the chain now in force."""
     chain = use_base(nodes, node, cni_version, dual_stack)
-
-    def probe() -> bool:
-        loaded, seen = base_state(nodes, node, chain)
-        if not loaded:
-            raise NotYet(f"loaded {seen}")
-        return True
-
     what = f"base chain {chain['name']} {chain['cniVersion']} loaded on {node} (crictl info)"
-    wait_until(what, probe, CNI_LOADED_SECONDS, retry_on=(CommandError,))
+    _until_loaded(what, lambda: base_state(nodes, node, chain))
 
 
 def base_state(nodes: Nodes, node: str, chain: dict[str, Any]) -> tuple[bool, str]:
