@@ -95,6 +95,18 @@ def test_names_are_read_from_an_oci_archive(tmp_path: Path) -> None:
     assert images.archive_image_names(path) == ["example.test/mine:2"]
 
 
+def test_a_rewrite_leaves_a_reader_of_the_archive_its_whole_file(tmp_path: Path) -> None:
+    first = images.test_image(FAKE_BUSYBOX, "amd64")
+    second = images.test_image(FAKE_BUSYBOX + b"\0", "amd64")
+    path = images.write(first, tmp_path)
+    with path.open("rb") as reader:  # another run copying the archive while this one writes it again
+        images.write(second, tmp_path)
+        assert reader.read() == first.archive
+    assert path.read_bytes() == second.archive
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_names_are_read_from_a_docker_save_archive(tmp_path: Path) -> None:
     manifest = json.dumps([{"Config": "c.json", "RepoTags": ["alpine:3.20"], "Layers": []}]).encode()
     path = tmp_path / "docker.tar"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +150,19 @@ def pause_image(busybox: bytes, arch: str, name: str = PAUSE_IMAGE) -> Built:
 
 
 def write(built: Built, folder: Path) -> Path:
+    """The archive into folder, under its image's name. Written beside it and renamed into place: runs that
+    share the folder (two kube clusters on two workers) write the same bytes at once, and a reader copying the
+    file while another run truncated it got a short blob ("short read: expected ... got ...")."""
     path = folder / (built.name.replace("/", "_").replace(":", "_") + ".oci.tar")
-    path.write_bytes(built.archive)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(built.archive)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
