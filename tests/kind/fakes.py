@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,6 +198,13 @@ class FakeDocker:
                 node.files[tmp] = (stdin or "").encode()
                 node.move(tmp, path)
                 return ok
+            case "sh" if len(cmd) == 3 and " && " in cmd[2]:  # commands.node_in_turn
+                result = ok
+                for words in in_turn_commands(cmd[2]):
+                    result = self.exec(argv, node, words, stdin, env)
+                    if result.rc != 0:
+                        break
+                return result
             case "sh":
                 return ok if node.exists(cmd[-1]) else fail("")
             case "sha256sum":
@@ -220,6 +228,17 @@ class FakeDocker:
                     return fail(f"{cmd[0]}: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found", 1)
                 return Completed(argv, 0, json.dumps({"cniVersion": "1.1.0", "supportedVersions": ["0.3.1"]}), "")
         return fail(f"fake docker: unknown command {cmd}", 127)
+
+
+def in_turn_commands(script: str) -> list[list[str]]:
+    """The commands of a node_in_turn script."""
+    commands: list[list[str]] = [[]]
+    for word in shlex.split(script):
+        if word == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return commands
 
 
 def on_docker(run: Any) -> Nodes:

@@ -4,6 +4,7 @@ an in-memory NodeFiles, and through NodeShellFiles against the fake docker."""
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
 
 import pytest
 
@@ -38,6 +39,9 @@ class MemoryFiles:
 
     def remove(self, path: str) -> None:
         self.files.pop(path, None)
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 NODES = {

@@ -15,7 +15,7 @@ from cniqs.providers.cluster.backend import ClusterBackend
 from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform
 from cniqs.providers.kind.commands import DOCKER
 from cniqs.ship import build
-from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
+from tests.kind.fakes import FakeDocker, FakeNode, in_turn_commands, kindnet_conflist, on_docker
 
 ENTRY = conflist.chain_entry(fakeIPv4="192.0.2.0/24")
 
@@ -51,9 +51,11 @@ def test_binary_steps_copy_then_swap_then_relink() -> None:
     executable.install_executable(NodeShellFiles(Nodes(run, DOCKER), "n"), Path("/b/cni-quickstart"), install.BIN_DIR)
     steps = recorded[1:]  # after the look whether something is installed already
     verbs = [s[3] if s[:2] == ["docker", "exec"] else s[1] for s in steps]
-    assert verbs == ["rm", "cp", "rm", "mv", "rm", "ln", "mv"]
+    assert verbs == ["rm", "cp", "sh"]  # the swap after the copy is one exec
     assert steps[1] == ["docker", "cp", "/b/cni-quickstart", f"n:{install.TMP_FOLDER}"]
-    assert steps[-1][-2:] == [install.TMP_LINK, install.LINK]
+    swap = in_turn_commands(steps[2][-1])
+    assert [c[0] for c in swap] == ["rm", "mv", "rm", "ln", "mv"]
+    assert swap[-1][-2:] == [install.TMP_LINK, install.LINK]
     # The temp names live in the bin dir (same filesystem: the renames are atomic) and are hidden.
     for tmp in (install.TMP_FOLDER, install.TMP_LINK):
         assert tmp.startswith(install.BIN_DIR + "/.")
@@ -225,3 +227,38 @@ def test_an_intact_install_is_not_copied_again(folder: Path) -> None:
     install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
     assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == 2
     assert nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] == b"so"
+
+
+def test_a_batch_sends_its_changes_in_one_exec_before_any_read_and_at_its_end() -> None:
+    docker, nodes = cluster("10.244.1.0/24")
+    node = nodes["kind-control-plane"]
+    node.files["/d/a"] = b"a"
+    files = NodeShellFiles(on_docker(docker), "kind-control-plane")
+    with files.batch():
+        files.rename("/d/a", "/d/b")
+        files.symlink("b", "/d/l")
+        assert docker.calls == []  # held
+        assert files.read_text("/d/b") == "a"  # a read sees what was held: it went first, in one exec
+        assert len(docker.calls) == 2
+        files.remove("/d/b")
+    assert len(docker.calls) == 3  # the one change left went at the end, on its own
+    assert "/d/b" not in node.files
+    assert node.links["/d/l"] == "b"
+
+
+def test_a_failing_change_in_a_batch_raises_and_the_ones_after_it_are_not_made() -> None:
+    docker, nodes = cluster("10.244.1.0/24")
+    files = NodeShellFiles(on_docker(docker), "kind-control-plane")
+    with pytest.raises(CommandError, match="rename /missing"), files.batch():
+        files.rename("/missing", "/d/x")
+        files.symlink("x", "/d/l")
+    assert "/d/l" not in nodes["kind-control-plane"].links
+
+
+def test_an_error_inside_a_batch_sends_nothing_it_held() -> None:
+    docker, _ = cluster("10.244.1.0/24")
+    files = NodeShellFiles(on_docker(docker), "kind-control-plane")
+    with pytest.raises(RuntimeError, match="stop"), files.batch():
+        files.remove("/d/a")
+        raise RuntimeError("stop")
+    assert docker.calls == []

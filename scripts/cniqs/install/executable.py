@@ -32,13 +32,14 @@ def install_executable(files: NodeFiles, folder: Path, bin_dir: str) -> str:
         raise InstallError(f"{link} exists and is not an install of ours (not cni-quickstart's symlink to "
                            f"{LINK_TARGET}); not touching it")  # fmt: skip
     tmp, tmp_link = temp_names(bin_dir)
-    files.remove_tree(tmp)
-    files.copy_tree(folder, tmp)
-    files.remove_tree(target)
-    files.rename(tmp, target)
-    files.remove_tree(tmp_link)
-    files.symlink(LINK_TARGET, tmp_link)
-    files.rename(tmp_link, link)
+    with files.batch():  # on a remote node: the removal, the copy, then the swap, three commands in all
+        files.remove_tree(tmp)
+        files.copy_tree(folder, tmp)
+        files.remove_tree(target)
+        files.rename(tmp, target)
+        files.remove_tree(tmp_link)
+        files.symlink(LINK_TARGET, tmp_link)
+        files.rename(tmp_link, link)
     return link
 
 
@@ -47,8 +48,9 @@ def uninstall_executable(files: NodeFiles, bin_dir: str) -> bool:
     link = f"{bin_dir}/{NAME}"
     if files.readlink(link) != LINK_TARGET:
         return False
-    files.remove(link)
-    files.remove_tree(f"{bin_dir}/{NAME}.d")
+    with files.batch():
+        files.remove(link)
+        files.remove_tree(f"{bin_dir}/{NAME}.d")
     return True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -52,6 +53,13 @@ class NodeFiles(Protocol):
 
     def exists(self, path: str) -> bool:
         """path exists as anything, a dangling symlink included."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """A block whose changes (remove, remove_tree, symlink, rename) may wait and reach the node together: in
+        order, each before any later read or copy, all by the block's end. The first that fails raises, and
+        the ones after it are not made; a block left by an exception drops what it still holds. Where a change
+        costs no more than a call (LocalFiles), none waits."""
         ...
 
 
@@ -111,6 +119,9 @@ class LocalFiles:
 
     def exists(self, path: str) -> bool:
         return Path(path).exists() or Path(path).is_symlink()
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 def remove_stale_temps(target: Path) -> list[Path]:

@@ -5,6 +5,7 @@ one per action; nothing here runs anything.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -98,17 +99,35 @@ def node_write_atomic(access: NodeAccess, node: str, tmp: str, path: str) -> lis
     return access.exec_argv(node, ["sh", "-c", WRITE_ATOMIC, "sh", tmp, path], stdin=True)
 
 
-def node_rename(access: NodeAccess, node: str, src: str, dest: str) -> list[str]:
+def rename(src: str, dest: str) -> list[str]:
     """rename(2) within one directory: -T so dest is replaced, never entered when it is a directory."""
-    return access.exec_argv(node, ["mv", "-f", "-T", "--", src, dest])
+    return ["mv", "-f", "-T", "--", src, dest]
+
+
+def rm(path: str, *, recursive: bool = False) -> list[str]:
+    return ["rm", "-rf" if recursive else "-f", "--", path]
+
+
+def symlink(target: str, link: str) -> list[str]:
+    return ["ln", "-s", "-f", "-n", "--", target, link]
+
+
+def node_rename(access: NodeAccess, node: str, src: str, dest: str) -> list[str]:
+    return access.exec_argv(node, rename(src, dest))
 
 
 def node_rm(access: NodeAccess, node: str, path: str, *, recursive: bool = False) -> list[str]:
-    return access.exec_argv(node, ["rm", "-rf" if recursive else "-f", "--", path])
+    return access.exec_argv(node, rm(path, recursive=recursive))
 
 
 def node_symlink(access: NodeAccess, node: str, target: str, link: str) -> list[str]:
-    return access.exec_argv(node, ["ln", "-s", "-f", "-n", "--", target, link])
+    return access.exec_argv(node, symlink(target, link))
+
+
+def node_in_turn(access: NodeAccess, node: str, commands: Sequence[Sequence[str]]) -> list[str]:
+    """Commands one after another in one exec, each only after the one before it succeeded; the exit code and
+    the message are the first failing command's."""
+    return access.exec_argv(node, ["sh", "-c", " && ".join(shlex.join(c) for c in commands)])
 
 
 def node_plugin_version(access: NodeAccess, node: str, executable: str) -> list[str]:

@@ -6,8 +6,9 @@ The runner is the only thing that touches processes, so every helper is testable
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -88,19 +89,56 @@ def crictl_info(nodes: Nodes, node: str) -> str:
 
 
 class NodeShellFiles:
-    """cniqs.install.nodefs.NodeFiles on a node, through its NodeAccess (kind: `docker exec`, `docker cp`)."""
+    """cniqs.install.nodefs.NodeFiles on a node, through its NodeAccess (kind: `docker exec`, `docker cp`).
+
+    Each operation is an exec into the node, which costs far more than what it runs; inside batch() the
+    changes (remove, rename, symlink) wait and go to the node together, in one exec, before anything that
+    reads the node or copies to it and when the batch ends.
+    """
 
     def __init__(self, nodes: Nodes, node: str) -> None:
         self.nodes = nodes
         self.node = node
+        self._held: list[tuple[list[str], str]] | None = None  # inside batch(): (command, what) not yet sent
 
     def _check(self, argv: list[str], what: str, *, input: str | None = None, timeout: float = 120) -> str:
         return check(self.nodes.run, argv, f"{what} on {self.node}", input=input, timeout=timeout)
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._held is not None:
+            yield  # inside a batch already: its end sends
+            return
+        self._held = []
+        try:
+            yield
+            self._send()
+        finally:
+            self._held = None
+
+    def _change(self, argv: list[str], what: str) -> None:
+        if self._held is None:
+            self._check(self.nodes.access.exec_argv(self.node, argv), what)
+        else:
+            self._held.append((argv, what))
+
+    def _send(self) -> None:
+        """What the batch holds, in one exec; nothing when it holds nothing."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        if len(held) == 1:
+            self._check(self.nodes.access.exec_argv(self.node, held[0][0]), held[0][1])
+            return
+        whats = ", ".join(what for _, what in held)
+        self._check(cmd.node_in_turn(self.nodes.access, self.node, [argv for argv, _ in held]), whats)
+
     def list_dir(self, path: str) -> list[str]:
+        self._send()
         return sorted(parse.lines(self._check(cmd.node_ls(self.nodes.access, self.node, path), f"list {path}")))
 
     def read_text(self, path: str) -> str:
+        self._send()
         result = self.nodes.run(cmd.node_cat(self.nodes.access, self.node, path), input=None, timeout=120)
         if result.rc != 0 and "No such file" in result.stderr:
             raise FileNotFoundError(f"{path} on {self.node}")  # what the installer's race handling expects
@@ -111,28 +149,32 @@ class NodeShellFiles:
     def write_atomic(self, path: str, text: str) -> None:
         # A temp file in the same directory, renamed over path: containerd's watcher reloads on
         # Rename and ignores Create. The temp name ends in .tmp, which libcni never loads.
+        self._send()
         directory, _, name = path.rpartition("/")
         tmp = f"{directory}/.{name}.cniqs.tmp"
         self._check(cmd.node_write_atomic(self.nodes.access, self.node, tmp, path), f"write {path}", input=text)
 
     def remove(self, path: str) -> None:
-        self._check(cmd.node_rm(self.nodes.access, self.node, path), f"remove {path}")
+        self._change(cmd.rm(path), f"remove {path}")
 
     def remove_tree(self, path: str) -> None:
-        self._check(cmd.node_rm(self.nodes.access, self.node, path, recursive=True), f"remove {path}")
+        self._change(cmd.rm(path, recursive=True), f"remove {path}")
 
     def copy_tree(self, src: Path, dest: str) -> None:
+        self._send()
         self._check(cmd.node_copy(self.nodes.access, str(src), self.node, dest), f"copy {src} to {dest}", timeout=300)
 
     def symlink(self, target: str, link: str) -> None:
-        self._check(cmd.node_symlink(self.nodes.access, self.node, target, link), f"link {link}")
+        self._change(cmd.symlink(target, link), f"link {link}")
 
     def rename(self, src: str, dest: str) -> None:
-        self._check(cmd.node_rename(self.nodes.access, self.node, src, dest), f"rename {shlex.quote(src)}")
+        self._change(cmd.rename(src, dest), f"rename {shlex.quote(src)}")
 
     def readlink(self, path: str) -> str | None:
+        self._send()
         result = self.nodes.run(cmd.node_readlink(self.nodes.access, self.node, path), timeout=30)
         return result.stdout.strip() if result.rc == 0 else None
 
     def exists(self, path: str) -> bool:
+        self._send()
         return self.nodes.run(cmd.node_exists(self.nodes.access, self.node, path), timeout=30).rc == 0
