@@ -25,7 +25,7 @@ from cniqs.install.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
 from cniqs.providers.cluster import beliefs as k8s_beliefs
 from cniqs.providers.cluster import commands as cmd
-from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, pods
+from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, podexec, pods
 from cniqs.providers.cluster import install as node_install
 from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, on_each, platform, read_optional
 
@@ -292,8 +292,7 @@ class ClusterBackend:
         return k8s_beliefs.read(self, pod)
 
     def exec(self, pod: Pod, argv: Sequence[str], timeout: float = 30) -> ExecResult:
-        result = self.run(cmd.kubectl_exec(self.kubeconfig, pod.namespace, pod.name, argv), timeout=timeout)
-        return ExecResult(result.rc, result.stdout, result.stderr)
+        return podexec.pod_exec(self.api_client.configuration, pod.namespace, pod.name, argv, timeout)
 
     def pod_cidrs(self, node: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return pods.node_cidrs(self.core.read_node(node))
