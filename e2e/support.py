@@ -107,10 +107,11 @@ def run_pods(
     return started
 
 
-def delete_pods(backend: Backend, pods: Sequence[Pod], parallel: int = PARALLEL_PODS) -> None:
+def delete_pods(backend: Backend, pods: Sequence[Pod], parallel: int | None = None) -> None:
+    """Delete pods, all at once unless parallel says how many; return when every one is gone."""
     if not pods:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(pods)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel or len(pods), len(pods)))) as pool:
         for future in [pool.submit(backend.delete_pod, p) for p in pods]:
             future.result()
 

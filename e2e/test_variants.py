@@ -72,7 +72,8 @@ def test_each_cni_version_reports_the_fake_ip(backend: Backend, variant_chain: C
 def test_translate_mode_keeps_host_bits_and_never_collides(backend: Backend, variant_chain: ChainVariant) -> None:
     entry = chain_entry(mode="translate")
     backend.install(entry)
-    pods = run_pods(backend, [f"tr-{n:02d}" for n in range(TRANSLATE_PODS)])
+    # all at once: the runtime's concurrent ADDs are where two pods could be handed one fake
+    pods = run_pods(backend, [f"tr-{n:02d}" for n in range(TRANSLATE_PODS)], parallel=TRANSLATE_PODS)
     try:
 
         def look(pod: Pod) -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
