@@ -61,9 +61,6 @@ def test_kubectl_commands_always_name_the_kubeconfig() -> None:
     assert k8s.kubectl_describe_pod("/kc", "ns", "p") == [
         "kubectl", "--kubeconfig", "/kc", "describe", "pod", "--namespace", "ns", "p",
     ]  # fmt: skip
-    assert k8s.kubectl_exec("/kc", "ns", "p", ["ip", "a", "s"]) == [
-        "kubectl", "--kubeconfig", "/kc", "exec", "--namespace", "ns", "p", "--", "ip", "a", "s",
-    ]  # fmt: skip
     assert k8s.kubectl_events("/kc", "ns")[:6] == [
         "kubectl",
         "--kubeconfig",

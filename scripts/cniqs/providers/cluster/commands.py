@@ -39,10 +39,6 @@ def kubectl_events(kubeconfig: str, namespace: str) -> list[str]:
     return kubectl(kubeconfig, "get", "events", "--namespace", namespace, "--sort-by=.metadata.creationTimestamp")
 
 
-def kubectl_exec(kubeconfig: str, namespace: str, pod: str, argv: Sequence[str]) -> list[str]:
-    return kubectl(kubeconfig, "exec", "--namespace", namespace, pod, "--", *argv)
-
-
 def kubectl_get_nodes_wide(kubeconfig: str) -> list[str]:
     return kubectl(kubeconfig, "get", "nodes", "-o", "wide")
 
