@@ -19,7 +19,7 @@ def test_kind_binary_env_precedence() -> None:
 def test_kind_commands() -> None:
     assert commands.kind_create("kind", "cniqs-1-35-abc", IMAGE, "/w/commands.yaml", "/w/kc") == [
         "kind", "create", "cluster", "--name", "cniqs-1-35-abc", "--image", IMAGE,
-        "--config", "/w/commands.yaml", "--wait", "5m", "--kubeconfig", "/w/kc", "--retain",
+        "--config", "/w/commands.yaml", "--wait", "0s", "--kubeconfig", "/w/kc", "--retain",
     ]  # fmt: skip
     assert commands.kind_delete("kind", "n", "/w/kc") == [
         "kind",

@@ -184,7 +184,7 @@ def test_the_daemonset_refuses_a_node_with_an_older_glibc_before_loading_its_ima
     kube = ClusterBackend.__new__(ClusterBackend)  # no API server: the refusal comes before any API call
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: built.append((arch, force)) or folder
-    kube.nodes, kube.archs = ["kind-worker", "kind-control-plane"], {}
+    kube.nodes, kube.archs, kube.glibc = ["kind-worker", "kind-control-plane"], {}, {}
     with pytest.raises(install.NodeInstallError) as exc:
         kube.install_daemonset_nowait(ENTRY)
     assert "kind-control-plane: the plugin executable needs glibc 2.38 but the node has glibc 2.36" in str(exc.value)
@@ -200,7 +200,7 @@ def test_the_daemonset_is_built_for_one_architecture(folder: Path) -> None:
     kube = ClusterBackend.__new__(ClusterBackend)
     kube.shell, kube.run, kube.rebuild, kube.loaded_images = on_docker(run), run, False, []
     kube.builder = lambda arch, force: pytest.fail("built for mixed nodes")
-    kube.nodes, kube.archs = ["kind-worker", "kind-control-plane"], {}
+    kube.nodes, kube.archs, kube.glibc = ["kind-worker", "kind-control-plane"], {}, {}
     with pytest.raises(RuntimeError, match=r"one architecture; these nodes run \['amd64', 'arm64'\]"):
         kube.install_daemonset_nowait(ENTRY)
 
@@ -262,3 +262,13 @@ def test_an_error_inside_a_batch_sends_nothing_it_held() -> None:
         files.remove("/d/a")
         raise RuntimeError("stop")
     assert docker.calls == []
+
+
+def test_a_node_glibc_read_before_is_not_asked_again(folder: Path) -> None:
+    run, _ = cluster("10.244.0.0/24")
+    (folder / "_internal" / "libpython3.so").write_bytes(b"\0GLIBC_2.38\0")
+    glibc = install.node_glibc(on_docker(run), "kind-control-plane")
+    asked = len(run.calls)
+    with pytest.raises(install.NodeInstallError, match="needs glibc 2.38 but the node has glibc 2.36"):
+        install.check_glibc(on_docker(run), "kind-control-plane", folder, glibc=glibc)
+    assert len(run.calls) == asked

@@ -77,6 +77,7 @@ class ClusterBackend:
         self.installed: dict[str, node_install.Installed] = {}
         self.manifests: dict[str, dict[str, str]] = {}
         self.archs: dict[str, str] = {}  # node -> architecture (_archs)
+        self.glibc: dict[str, str] = {}  # node -> its C library, as getconf names it (_glibcs)
 
     # lifecycle helpers used by the provider's open
 
@@ -155,7 +156,8 @@ class ClusterBackend:
         self.rebuild = False  # a forced rebuild is one build per run
         image = daemonset.build_image(plugin)
         remedy = node_install.DAEMONSET_BUILD
-        on_each(self.nodes, lambda node: node_install.check_glibc(self.shell, node, image.plugin, remedy))
+        glibcs = self._glibcs()
+        on_each(self.nodes, lambda node: node_install.check_glibc(self.shell, node, image.plugin, remedy, glibcs[node]))
         name = self.provide_image(image.archive, image.name)
         body = daemonset.manifest(
             name,
@@ -184,10 +186,16 @@ class ClusterBackend:
         self.archs.update(found)
         return {node: self.archs[node] for node in self.nodes}
 
+    def _glibcs(self) -> dict[str, str]:
+        """Each node's C library (asked once: a node keeps its own)."""
+        missing = [node for node in self.nodes if node not in self.glibc]
+        self.glibc.update(on_each(missing, lambda node: node_install.node_glibc(self.shell, node)))
+        return {node: self.glibc[node] for node in self.nodes}
+
     def install(self, entry: dict[str, Any]) -> None:
         """The plugin on every node at once (each records itself in installed as soon as it is there, so a
         failure on one node still leaves the others' installs known to uninstall)."""
-        archs = self._archs()
+        archs, glibcs = self._archs(), self._glibcs()
         builds: dict[str, tuple[Path, dict[str, str]]] = {}
         for arch in sorted(set(archs.values())):
             folder = self.builder(arch, self.rebuild)
@@ -196,7 +204,7 @@ class ClusterBackend:
 
         def one(node: str) -> None:
             folder, expected = builds[archs[node]]
-            self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry)
+            self.installed[node], _ = node_install.install(self.shell, node, folder, expected, entry, glibcs[node])
             self.manifests[node] = expected
 
         on_each(self.nodes, one)

@@ -50,22 +50,28 @@ class Installed:
     conflist: str | None
 
 
-def check_glibc(nodes: Nodes, node: str, folder: Path, remedy: str = CONTAINER_BUILD) -> None:
+def node_glibc(nodes: Nodes, node: str) -> str:
+    """The node's C library as getconf names it (`glibc 2.36`); empty when it cannot be read."""
+    return nodes.run(cmd.node_glibc_version(nodes.access, node), timeout=30).stdout.strip()
+
+
+def check_glibc(nodes: Nodes, node: str, folder: Path, remedy: str = CONTAINER_BUILD, glibc: str | None = None) -> None:
     """Refuse (NodeInstallError) a build whose glibc floor (build.required_glibc) is newer than the node's C
-    library (getconf GNU_LIBC_VERSION), before anything reaches the node. A node whose glibc cannot be read
-    is not refused here: the plain install's VERSION run on the node still catches a build that cannot start."""
+    library (glibc: node_glibc's answer, asked here when not given), before anything reaches the node. A node
+    whose glibc cannot be read is not refused here: the plain install's VERSION run on the node still catches a
+    build that cannot start."""
     needed = build.required_glibc(folder)
     if needed is None:
         return
-    node_glibc = nodes.run(cmd.node_glibc_version(nodes.access, node), timeout=30).stdout.strip()
-    have = build.glibc_version(node_glibc)
+    node_glibc_ = node_glibc(nodes, node) if glibc is None else glibc
+    have = build.glibc_version(node_glibc_)
     wanted = build.glibc_version(needed)
     if have is not None and wanted is not None and wanted > have:
-        raise NodeInstallError(glibc_message(node, needed, node_glibc, remedy))
+        raise NodeInstallError(glibc_message(node, needed, node_glibc_, remedy))
 
 
-def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str]) -> None:
-    check_glibc(nodes, node, folder)
+def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str], glibc: str | None = None) -> None:
+    check_glibc(nodes, node, folder, glibc=glibc)
     files = NodeShellFiles(nodes, node)
     if not (files.readlink(nodes.cni.link) == executable.LINK_TARGET and verified(nodes, node, expected)):
         try:
@@ -76,8 +82,8 @@ def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, st
     argv = cmd.node_plugin_version(nodes.access, node, nodes.cni.link)
     result = nodes.run(argv, input="", timeout=60)
     if result.rc != 0 and "GLIBC_" in result.stderr + result.stdout:
-        node_glibc = nodes.run(cmd.node_glibc_version(nodes.access, node), timeout=30).stdout.strip() or "unknown"
-        raise NodeInstallError(glibc_message(node, build.required_glibc(folder), node_glibc))
+        found = node_glibc(nodes, node) or "unknown"
+        raise NodeInstallError(glibc_message(node, build.required_glibc(folder), found))
     if result.rc != 0:
         raise CommandError(result, f"run {nodes.cni.link} on {node}")
     out = result.stdout
@@ -117,9 +123,10 @@ def verify_binary(nodes: Nodes, node: str, expected: dict[str, str]) -> None:
 
 
 def install(
-    nodes: Nodes, node: str, folder: Path, expected: dict[str, str], entry: dict[str, Any]
+    nodes: Nodes, node: str, folder: Path, expected: dict[str, str], entry: dict[str, Any], glibc: str | None = None
 ) -> tuple[Installed, conflist.Plan | None]:
-    install_binary(nodes, node, folder, expected)
+    """The executable, then the conflist, on one node (glibc: the node's, as node_glibc read it before)."""
+    install_binary(nodes, node, folder, expected, glibc)
     plan = conflist.install(NodeShellFiles(nodes, node), nodes.cni.conf_dir, entry)
     return Installed(node, True, None if plan is None else plan.path), plan
 
@@ -187,8 +194,7 @@ def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool 
         files.read_text(f"{nodes.cni.conf_dir}/{KINDNET_NAME}"), f"{node}:{nodes.cni.conf_dir}/{KINDNET_NAME}"
     )
     if cni_version is None:
-        if BASE_NAME in files.list_dir(nodes.cni.conf_dir):
-            files.remove(f"{nodes.cni.conf_dir}/{BASE_NAME}")
+        files.remove(f"{nodes.cni.conf_dir}/{BASE_NAME}")  # nothing when there is none
         return kindnet
     chain = base_variant(kindnet, cni_version, dual_stack)
     files.write_atomic(f"{nodes.cni.conf_dir}/{BASE_NAME}", conflist.render(chain))

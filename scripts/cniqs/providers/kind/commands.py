@@ -14,7 +14,9 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 
 KIND_ENV_VARS = ("CNIQS_KIND", "KIND")
-DEFAULT_WAIT = "5m"
+# kind returns once the nodes have joined; the provider configures the cluster (mirror hosts, CoreDNS's zone)
+# while they become Ready, then waits for that itself (ClusterBackend.wait_nodes_ready).
+DEFAULT_WAIT = "0s"
 
 
 def kind_binary(environ: Mapping[str, str] | None = None) -> str:
