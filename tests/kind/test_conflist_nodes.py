@@ -127,14 +127,17 @@ def test_use_base_writes_its_own_file_and_install_derives_from_it() -> None:
     node = FakeNode()
     node.files[f"{CONF}/10-kindnet.conflist"] = kindnet_conflist("10.244.1.0/24").encode()
     run = FakeDocker({"w": node})
+    assert install.use_base(on_docker(run), "w", None) is None  # no variant to remove: nothing changes
+    assert node.log == [["sh", "-c", 'test -e "$1" || test -L "$1"', "sh", f"{CONF}/{install.BASE_NAME}"]]
     chain = install.use_base(on_docker(run), "w", "1.0.0")
-    assert chain["cniVersion"] == "1.0.0"
+    assert chain is not None and chain["cniVersion"] == "1.0.0"
     assert install.base_state(on_docker(run), "w", chain)[0]
     plan = conflist.install(NodeShellFiles(on_docker(run), "w"), CONF, ENTRY)
     assert plan is not None and plan.source == f"{CONF}/{install.BASE_NAME}"
     assert plan.chain["cniVersion"] == "1.0.0"
     conflist.uninstall(NodeShellFiles(on_docker(run), "w"), CONF)
-    install.use_base(on_docker(run), "w", None)
+    restored = install.use_base(on_docker(run), "w", None)
+    assert restored is not None and restored["cniVersion"] == "0.3.1"  # kindnet's own, which the runtime loads now
     assert NodeShellFiles(on_docker(run), "w").list_dir(CONF) == ["10-kindnet.conflist"]
 
 

@@ -187,23 +187,28 @@ def base_variant(kindnet: dict[str, Any], cni_version: str, dual_stack: bool) ->
     return derived
 
 
-def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> dict[str, Any]:
-    """Write (or with cni_version None remove) the base variant on a node; returns the chain now in force."""
+def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> dict[str, Any] | None:
+    """Write (or with cni_version None remove) the base variant on a node; the chain now in force, or None when
+    nothing changed (no variant to remove: the runtime runs kindnet's own chain already)."""
     files = NodeShellFiles(nodes, node)
-    kindnet = conflist.parse_chain(
-        files.read_text(f"{nodes.cni.conf_dir}/{KINDNET_NAME}"), f"{node}:{nodes.cni.conf_dir}/{KINDNET_NAME}"
-    )
+    base = f"{nodes.cni.conf_dir}/{BASE_NAME}"
+    if cni_version is None and not files.exists(base):
+        return None
+    source = f"{nodes.cni.conf_dir}/{KINDNET_NAME}"
+    kindnet = conflist.parse_chain(files.read_text(source), f"{node}:{source}")
     if cni_version is None:
-        files.remove(f"{nodes.cni.conf_dir}/{BASE_NAME}")  # nothing when there is none
+        files.remove(base)
         return kindnet
     chain = base_variant(kindnet, cni_version, dual_stack)
-    files.write_atomic(f"{nodes.cni.conf_dir}/{BASE_NAME}", conflist.render(chain))
+    files.write_atomic(base, conflist.render(chain))
     return chain
 
 
 def use_base_loaded(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool = False) -> None:
-    """use_base, then wait until the node's runtime has loaded the chain now in force."""
+    """use_base, then wait until the node's runtime has loaded the chain now in force (if it changed)."""
     chain = use_base(nodes, node, cni_version, dual_stack)
+    if chain is None:
+        return
     what = f"base chain {chain['name']} {chain['cniVersion']} loaded on {node} (crictl info)"
     _until_loaded(what, lambda: base_state(nodes, node, chain))
 
