@@ -191,8 +191,11 @@ class FakeDocker:
                 target, link = [a for a in args if not a.startswith("-")]
                 node.links[link] = target
                 return ok
-            case "readlink":
-                return Completed(argv, 0, node.links[args[0]] + "\n", "") if args[0] in node.links else fail("")
+            case "sh" if cmd[2] == commands.LINK_STATE:
+                path = cmd[-1]
+                if path in node.links:
+                    return Completed(argv, 0, f"link {node.links[path]}\n", "")
+                return Completed(argv, 0, "other\n" if node.exists(path) else "none\n", "")
             case "sh" if cmd[2] == commands.WRITE_ATOMIC:
                 tmp, path = cmd[4:6]
                 node.files[tmp] = (stdin or "").encode()

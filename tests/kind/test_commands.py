@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cniqs.common.errors import ParseError
 from cniqs.providers.cluster import commands as k8s
+from cniqs.providers.cluster import parse
 from cniqs.providers.kind import commands
 from cniqs.providers.kind.commands import DOCKER
 
@@ -142,3 +149,21 @@ def test_node_file_commands() -> None:
     assert k8s.node_plugin_version(DOCKER, "n", "/opt/cni/bin/cni-quickstart") == [
         "docker", "exec", "-i", "-e", "CNI_COMMAND=VERSION", "n", "/opt/cni/bin/cni-quickstart",
     ]  # fmt: skip
+
+
+def test_the_link_state_script_tells_a_link_something_else_and_nothing(tmp_path: Path) -> None:
+    """LINK_STATE run by a real sh, as on a node."""
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to("file")
+    (tmp_path / "dangling").symlink_to("missing")
+
+    def state(name: str) -> tuple[bool, str | None]:
+        argv = ["sh", "-c", k8s.LINK_STATE, "sh", str(tmp_path / name)]
+        return parse.link_state(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+
+    assert state("link") == (True, "file")
+    assert state("dangling") == (True, "missing")
+    assert state("file") == (True, None)
+    assert state("nothing") == (False, None)
+    with pytest.raises(ParseError):
+        parse.link_state("")

@@ -272,3 +272,13 @@ def test_a_node_glibc_read_before_is_not_asked_again(folder: Path) -> None:
     with pytest.raises(install.NodeInstallError, match="needs glibc 2.38 but the node has glibc 2.36"):
         install.check_glibc(on_docker(run), "kind-control-plane", folder, glibc=glibc)
     assert len(run.calls) == asked
+
+
+def test_whether_a_path_exists_is_learned_with_its_link_and_forgotten_at_a_change() -> None:
+    docker, nodes = cluster("10.244.1.0/24")
+    files = NodeShellFiles(on_docker(docker), "kind-control-plane")
+    assert files.readlink("/d/l") is None
+    asked = len(docker.calls)
+    assert files.exists("/d/l") is False and len(docker.calls) == asked  # answered by the readlink
+    files.symlink("t", "/d/l")
+    assert files.exists("/d/l") is True and len(docker.calls) == asked + 2  # the change made it ask again

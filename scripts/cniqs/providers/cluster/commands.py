@@ -69,8 +69,16 @@ def node_sha256sum(access: NodeAccess, node: str, paths: Sequence[str]) -> list[
     return access.exec_argv(node, ["sha256sum", "--", *paths])
 
 
-def node_readlink(access: NodeAccess, node: str, path: str) -> list[str]:
-    return access.exec_argv(node, ["readlink", "--", path])
+# What path is, in one line: `link TARGET`, `other` (exists, not a symlink) or `none`.
+LINK_STATE = (
+    'if [ -L "$1" ]; then printf "link %s\\n" "$(readlink -- "$1")"; elif [ -e "$1" ]; then echo other; '
+    "else echo none; fi"
+)
+
+
+def node_link_state(access: NodeAccess, node: str, path: str) -> list[str]:
+    """A symlink's target, or whether path exists as something else (parse.link_state reads the answer)."""
+    return access.exec_argv(node, ["sh", "-c", LINK_STATE, "sh", path])
 
 
 def node_exists(access: NodeAccess, node: str, path: str) -> list[str]:

@@ -100,6 +100,7 @@ class NodeShellFiles:
         self.nodes = nodes
         self.node = node
         self._held: list[tuple[list[str], str]] | None = None  # inside batch(): (command, what) not yet sent
+        self._seen: dict[str, bool] = {}  # path -> exists, as readlink last saw it; forgotten at any change
 
     def _check(self, argv: list[str], what: str, *, input: str | None = None, timeout: float = 120) -> str:
         return check(self.nodes.run, argv, f"{what} on {self.node}", input=input, timeout=timeout)
@@ -117,6 +118,7 @@ class NodeShellFiles:
             self._held = None
 
     def _change(self, argv: list[str], what: str) -> None:
+        self._seen.clear()
         if self._held is None:
             self._check(self.nodes.access.exec_argv(self.node, argv), what)
         else:
@@ -150,6 +152,7 @@ class NodeShellFiles:
         # A temp file in the same directory, renamed over path: containerd's watcher reloads on
         # Rename and ignores Create. The temp name ends in .tmp, which libcni never loads.
         self._send()
+        self._seen.clear()
         directory, _, name = path.rpartition("/")
         tmp = f"{directory}/.{name}.cniqs.tmp"
         self._check(cmd.node_write_atomic(self.nodes.access, self.node, tmp, path), f"write {path}", input=text)
@@ -162,6 +165,7 @@ class NodeShellFiles:
 
     def copy_tree(self, src: Path, dest: str) -> None:
         self._send()
+        self._seen.clear()
         self._check(cmd.node_copy(self.nodes.access, str(src), self.node, dest), f"copy {src} to {dest}", timeout=300)
 
     def symlink(self, target: str, link: str) -> None:
@@ -171,10 +175,16 @@ class NodeShellFiles:
         self._change(cmd.rename(src, dest), f"rename {shlex.quote(src)}")
 
     def readlink(self, path: str) -> str | None:
+        """Also learns whether path exists, which exists(path) then answers without an exec until the next
+        change made through this object."""
         self._send()
-        result = self.nodes.run(cmd.node_readlink(self.nodes.access, self.node, path), timeout=30)
-        return result.stdout.strip() if result.rc == 0 else None
+        found, target = parse.link_state(self._check(cmd.node_link_state(self.nodes.access, self.node, path),
+                                                     f"look at {path}", timeout=30))  # fmt: skip
+        self._seen[path] = found
+        return target
 
     def exists(self, path: str) -> bool:
         self._send()
+        if path in self._seen:
+            return self._seen[path]
         return self.nodes.run(cmd.node_exists(self.nodes.access, self.node, path), timeout=30).rc == 0

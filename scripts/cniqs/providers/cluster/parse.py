@@ -26,6 +26,16 @@ def platform_arch(platform: str) -> str:
     return platform.split("/", 1)[1]
 
 
+def link_state(out: str) -> tuple[bool, str | None]:
+    """commands.node_link_state's answer: (path exists, its symlink target or None when it is no symlink)."""
+    line = out.strip()
+    if line.startswith("link "):
+        return True, line.removeprefix("link ")
+    if line in ("other", "none"):
+        return line == "other", None
+    raise ParseError(f"unexpected answer about a path: {out[:200]!r}")
+
+
 # lists, one item a line (crictl --quiet, ls -1)
 
 
