@@ -111,8 +111,12 @@ class Backend(Protocol):
     """
 
     name: str
-    targets: Targets
     nodes: Sequence[str]
+
+    @property
+    def targets(self) -> Targets:
+        """What the connectivity checks reach (ready to be reached once read)."""
+        ...
 
     def close(self) -> None:
         """Let go of the backend's connections; whatever runs keeps running (teardown is the provider's)."""

@@ -191,3 +191,11 @@ def test_parse_zone_names_the_option_and_the_form() -> None:
         coredns.parse_zone("corp.example")
     with pytest.raises(ValueError, match="not a DNS zone"):
         coredns.parse_zone("bad zone=10.0.0.53")
+
+
+def test_forward_zone_without_wait_restarts_coredns_and_leaves_the_wait_to_the_caller() -> None:
+    run = FakeCluster()
+    coredns.forward_zone(run, "/w/kc", "corp.example", ["10.0.0.53"], wait=False)
+    assert [argv[3:5] for argv in run.calls][1:] == [["replace", "-f"], ["rollout", "restart"]]
+    coredns.wait_restarted(run, "/w/kc")
+    assert run.calls[-1][3:5] == ["rollout", "status"]

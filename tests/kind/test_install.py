@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from cniqs.common.run import CommandError, Completed
 from cniqs.install import conflist, executable
+from cniqs.provider import Targets
 from cniqs.providers.cluster import daemonset, install
 from cniqs.providers.cluster.backend import ClusterBackend
 from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform
@@ -282,3 +284,14 @@ def test_whether_a_path_exists_is_learned_with_its_link_and_forgotten_at_a_chang
     assert files.exists("/d/l") is False and len(docker.calls) == asked  # answered by the readlink
     files.symlink("t", "/d/l")
     assert files.exists("/d/l") is True and len(docker.calls) == asked + 2  # the change made it ask again
+
+
+def test_what_the_targets_wait_for_runs_once_at_the_first_look() -> None:
+    backend = ClusterBackend.__new__(ClusterBackend)
+    targets = Targets(ip="192.0.2.1", name="target.example", url=None)
+    backend._targets, backend._before_targets, backend._targets_lock = targets, None, threading.Lock()
+    settled: list[int] = []
+    backend.before_targets(lambda: settled.append(1))
+    assert settled == []
+    assert backend.targets is targets and backend.targets is targets
+    assert settled == [1]

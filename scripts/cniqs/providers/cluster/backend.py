@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import shlex
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from cniqs.common.beliefs import Belief
-from cniqs.common.run import CommandError, check
+from cniqs.common.run import check
 from cniqs.common.waits import POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait_until
 from cniqs.install import conflist, executable
 from cniqs.install.conflist import chain_entry
@@ -57,7 +58,9 @@ class ClusterBackend:
         self.run = nodes.run
         self.cluster = cluster
         self.builder = builder
-        self.targets = targets
+        self._targets = targets
+        self._before_targets: Callable[[], None] | None = None
+        self._targets_lock = threading.Lock()
         self.pod_image = pod_image
         self.rebuild = rebuild
         self.namespace = namespace or f"cniqs-e2e-{secrets.token_hex(3)}"
@@ -78,6 +81,19 @@ class ClusterBackend:
         self.manifests: dict[str, dict[str, str]] = {}
         self.archs: dict[str, str] = {}  # node -> architecture (_archs)
         self.glibc: dict[str, str] = {}  # node -> its C library, as getconf names it (_glibcs)
+
+    @property
+    def targets(self) -> Targets:
+        """What the connectivity checks reach; the first look waits for what the provider left to settle
+        (before_targets: kind at a site, CoreDNS restarting with the site's zone)."""
+        with self._targets_lock:
+            if self._before_targets is not None:
+                settle, self._before_targets = self._before_targets, None
+                settle()
+        return self._targets
+
+    def before_targets(self, settle: Callable[[], None]) -> None:
+        self._before_targets = settle  # run once, at the first look at targets
 
     # lifecycle helpers used by the provider's open
 
@@ -336,19 +352,10 @@ class ClusterBackend:
         return check(self.run, cmd.kubectl_describe_pod(self.kubeconfig, pod.namespace, pod.name), "kubectl describe")
 
     def diagnostics(self) -> str:
-        parts = []
-        for node in self.nodes:
-            try:
-                _, chain = node_install.chain_state(self.shell, node, self.entry)
-            except CommandError as exc:
-                chain = str(exc)
-            log_tail = (read_optional(self.shell, node, self.log_file) or "(no plugin log)").splitlines()[-10:]
-            parts.append(f"== {node}: loaded chain {chain}\n" + "\n".join(log_tail))
-        events = self.run(cmd.kubectl_events(self.kubeconfig, self.namespace), timeout=30)
-        parts.append(
-            f"== events in {self.namespace}\n" + "\n".join((events.stdout or events.stderr).splitlines()[-20:])
-        )
-        return "\n".join(parts)
+        return diagnostics.summary(
+            self.shell, self.nodes, self.entry, log_file=self.log_file, kubeconfig=self.kubeconfig,
+            namespace=self.namespace,
+        )  # fmt: skip
 
     def collect(self, dest: Path) -> Path:
         """Namespace and node state into dest (a failing test's artifacts)."""

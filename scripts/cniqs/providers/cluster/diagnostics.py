@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from cniqs.common.run import Runner
+from cniqs.common.run import CommandError, Runner
 from cniqs.providers.cluster import commands as cmd
+from cniqs.providers.cluster import install as node_install
 from cniqs.providers.cluster.commands import NodeAccess
-from cniqs.providers.cluster.nodes import KUBELET_CNI, CniDirs, Nodes
+from cniqs.providers.cluster.nodes import KUBELET_CNI, CniDirs, Nodes, read_optional
 
 
 def slug(text: str, limit: int = 120) -> str:
@@ -63,3 +65,22 @@ def collect(
         commands.update(node_commands(nodes.access, node, log_file, nodes.cni))
     capture(nodes.run, commands, dest)
     return dest
+
+
+def summary(
+    nodes: Nodes, node_names: Sequence[str], entry: dict[str, Any] | None, *, log_file: str, kubeconfig: str,
+    namespace: str,
+) -> str:  # fmt: skip
+    """A failing test's few lines: each node's loaded chain and the end of its plugin log, the namespace's
+    latest events."""
+    parts = []
+    for node in node_names:
+        try:
+            _, chain = node_install.chain_state(nodes, node, entry)
+        except CommandError as exc:
+            chain = str(exc)
+        log_tail = (read_optional(nodes, node, log_file) or "(no plugin log)").splitlines()[-10:]
+        parts.append(f"== {node}: loaded chain {chain}\n" + "\n".join(log_tail))
+    events = nodes.run(cmd.kubectl_events(kubeconfig, namespace), timeout=30)
+    parts.append(f"== events in {namespace}\n" + "\n".join((events.stdout or events.stderr).splitlines()[-20:]))
+    return "\n".join(parts)

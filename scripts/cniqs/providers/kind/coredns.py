@@ -106,8 +106,9 @@ def parse_zone(text: str) -> tuple[str, list[str]]:
     return zone.strip(), upstreams
 
 
-def forward_zone(run: Runner, kubeconfig: str, zone: str, servers: Sequence[str]) -> None:
-    """Make the cluster's CoreDNS answer `zone` from `servers` only, and wait until it runs with that."""
+def forward_zone(run: Runner, kubeconfig: str, zone: str, servers: Sequence[str], *, wait: bool = True) -> None:
+    """Make the cluster's CoreDNS answer `zone` from `servers` only: its Corefile updated and its pods restarted;
+    then (wait) until it runs with that, else the caller waits with wait_restarted before the zone is asked."""
     configmap = json.loads(check(run, get_configmap(kubeconfig), "the coredns ConfigMap"))
     corefile = configmap.get("data", {}).get("Corefile", "")
     if not corefile:
@@ -115,13 +116,20 @@ def forward_zone(run: Runner, kubeconfig: str, zone: str, servers: Sequence[str]
     configmap["data"]["Corefile"] = with_zone(corefile, zone, servers)
     check(run, replace_from_stdin(kubeconfig), "update the coredns ConfigMap", input=json.dumps(configmap))
     check(run, restart(kubeconfig), "restart CoreDNS")
+    if wait:
+        wait_restarted(run, kubeconfig)
+
+
+def wait_restarted(run: Runner, kubeconfig: str) -> None:
+    """Until CoreDNS's restarted pods run (they answer with the new Corefile)."""
     check(run, rollout_status(kubeconfig), "CoreDNS back up", timeout=240)
 
 
-def configure_zone(run: Runner, kubeconfig: Path, dns_zone: str) -> str | None:
-    """--kind-dns-zone's zone forwarded (none when empty); the line that says so."""
+def configure_zone(run: Runner, kubeconfig: Path, dns_zone: str, *, wait: bool = True) -> str | None:
+    """--kind-dns-zone's zone forwarded (none when empty); the line that says so. Without wait, CoreDNS may
+    still be restarting: wait_restarted before the zone is asked."""
     if not dns_zone:
         return None
     zone, servers = parse_zone(dns_zone)
-    forward_zone(run, str(kubeconfig), zone, servers)
+    forward_zone(run, str(kubeconfig), zone, servers, wait=wait)
     return f"CoreDNS answers {zone} from {' '.join(servers)}"

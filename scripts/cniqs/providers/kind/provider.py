@@ -284,7 +284,9 @@ def _configure(suite: _SuiteRun, cluster: kind_cluster.Cluster, image: Images) -
     for line in suite.forwarded:
         watcher.note(minor, line)
     configure_mirror(run_process, engine, cluster.nodes(run_process), image.registry)
-    if (zone := coredns.configure_zone(run_process, cluster.kubeconfig, opts.dns_zone)) is not None:
+    # CoreDNS restarts with the zone while the session goes on; the first look at the backend's targets waits.
+    zone = coredns.configure_zone(run_process, cluster.kubeconfig, opts.dns_zone, wait=False)
+    if zone is not None:
         watcher.note(minor, zone)
     targets = egress.run_targets(run_process, opts.egress_mode, opts.targets, engine)
     watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
@@ -292,6 +294,8 @@ def _configure(suite: _SuiteRun, cluster: kind_cluster.Cluster, image: Images) -
         run_process, cluster, targets, image.pod, rebuild=opts.rebuild,
         access=commands.access(engine), registry=image.registry,
     )  # fmt: skip
+    if zone is not None:
+        backend.before_targets(lambda: coredns.wait_restarted(run_process, str(cluster.kubeconfig)))
     watcher.opened(minor, backend, opts.artifacts / cluster.name)
     suite.phases.mark("configure")  # the bridge rule, mirror hosts, DNS zone, egress
     backend.wait_nodes_ready()
