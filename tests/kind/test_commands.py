@@ -101,7 +101,7 @@ def test_node_file_commands() -> None:
     assert k8s.node_write_atomic(DOCKER, "n", "/d/.f.tmp", "/d/f") == [
         "docker", "exec", "-i", "n", "sh", "-c", k8s.WRITE_ATOMIC, "sh", "/d/.f.tmp", "/d/f",
     ]  # fmt: skip
-    assert k8s.node_rename(DOCKER, "n", "/d/a", "/d/b") == [
+    assert DOCKER.exec_argv("n", k8s.rename("/d/a", "/d/b")) == [
         "docker",
         "exec",
         "n",
@@ -131,7 +131,7 @@ def test_node_file_commands() -> None:
         "/a",
         "/b",
     ]
-    assert k8s.node_symlink(DOCKER, "n", "t", "/l") == [
+    assert DOCKER.exec_argv("n", k8s.symlink("t", "/l")) == [
         "docker",
         "exec",
         "n",

@@ -116,16 +116,8 @@ def symlink(target: str, link: str) -> list[str]:
     return ["ln", "-s", "-f", "-n", "--", target, link]
 
 
-def node_rename(access: NodeAccess, node: str, src: str, dest: str) -> list[str]:
-    return access.exec_argv(node, rename(src, dest))
-
-
 def node_rm(access: NodeAccess, node: str, path: str, *, recursive: bool = False) -> list[str]:
     return access.exec_argv(node, rm(path, recursive=recursive))
-
-
-def node_symlink(access: NodeAccess, node: str, target: str, link: str) -> list[str]:
-    return access.exec_argv(node, symlink(target, link))
 
 
 def node_in_turn(access: NodeAccess, node: str, commands: Sequence[Sequence[str]]) -> list[str]:
