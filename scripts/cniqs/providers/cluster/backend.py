@@ -195,18 +195,17 @@ class ClusterBackend:
     def active_chain(self, node: str) -> dict[str, Any]:
         return conflist.active_source(NodeShellFiles(self.shell, node), self.shell.cni.conf_dir)[1]
 
+    def _per_node(self, known: dict[str, str], ask: Callable[[str], str]) -> dict[str, str]:
+        """What ask(node) says of each node, asked once per node (a node keeps its own): known holds the
+        answers so far."""
+        known.update(on_each([node for node in self.nodes if node not in known], ask))
+        return {node: known[node] for node in self.nodes}
+
     def _archs(self) -> dict[str, str]:
-        """Each node's architecture (asked once: a node keeps its own)."""
-        missing = [node for node in self.nodes if node not in self.archs]
-        found = on_each(missing, lambda node: parse.platform_arch(platform(self.shell, node)))
-        self.archs.update(found)
-        return {node: self.archs[node] for node in self.nodes}
+        return self._per_node(self.archs, lambda node: parse.platform_arch(platform(self.shell, node)))
 
     def _glibcs(self) -> dict[str, str]:
-        """Each node's C library (asked once: a node keeps its own)."""
-        missing = [node for node in self.nodes if node not in self.glibc]
-        self.glibc.update(on_each(missing, lambda node: node_install.node_glibc(self.shell, node)))
-        return {node: self.glibc[node] for node in self.nodes}
+        return self._per_node(self.glibc, lambda node: node_install.node_glibc(self.shell, node))
 
     def install(self, entry: dict[str, Any]) -> None:
         """The plugin on every node at once (each records itself in installed as soon as it is there, so a
