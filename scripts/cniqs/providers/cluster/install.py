@@ -63,11 +63,11 @@ def check_glibc(nodes: Nodes, node: str, folder: Path, remedy: str = CONTAINER_B
     needed = build.required_glibc(folder)
     if needed is None:
         return
-    node_glibc_ = node_glibc(nodes, node) if glibc is None else glibc
-    have = build.glibc_version(node_glibc_)
+    found = node_glibc(nodes, node) if glibc is None else glibc
+    have = build.glibc_version(found)
     wanted = build.glibc_version(needed)
     if have is not None and wanted is not None and wanted > have:
-        raise NodeInstallError(glibc_message(node, needed, node_glibc_, remedy))
+        raise NodeInstallError(glibc_message(node, needed, found, remedy))
 
 
 def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str], glibc: str | None = None) -> None:
