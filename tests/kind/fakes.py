@@ -196,6 +196,18 @@ class FakeDocker:
                 if path in node.links:
                     return Completed(argv, 0, f"link {node.links[path]}\n", "")
                 return Completed(argv, 0, "other\n" if node.exists(path) else "none\n", "")
+            case "sh" if cmd[2] == commands.READ_DIR:
+                path, boundary, suffixes = cmd[4], cmd[5], tuple(cmd[6:])
+                if path not in node.dirs:
+                    return fail("", commands.READ_DIR_MISSING)
+                out = []
+                for name in node.listdir(path):
+                    real = node.resolve(f"{path}/{name}")
+                    if name.endswith(suffixes) and real in node.files:
+                        out.append(f"{boundary} f {name}\n{node.files[real].decode()}\n")
+                    else:
+                        out.append(f"{boundary} - {name}\n")
+                return Completed(argv, 0, "".join(out), "")
             case "sh" if cmd[2] == commands.WRITE_ATOMIC:
                 tmp, path = cmd[4:6]
                 node.files[tmp] = (stdin or "").encode()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cniqs.common.errors import ParseError
+from cniqs.install.nodefs import LocalFiles
 from cniqs.providers.cluster import commands as k8s
 from cniqs.providers.cluster import parse
 from cniqs.providers.kind import commands
@@ -167,3 +168,30 @@ def test_the_link_state_script_tells_a_link_something_else_and_nothing(tmp_path:
     assert state("nothing") == (False, None)
     with pytest.raises(ParseError):
         parse.link_state("")
+
+
+def test_the_read_dir_script_answers_what_local_files_read(tmp_path: Path) -> None:
+    """READ_DIR run by a real sh, as on a node, gives what LocalFiles.read_dir reads from the same directory:
+    every name, the text of the files named *SUFFIX (hidden, empty, no final newline, behind a symlink)."""
+    (tmp_path / "10-a.conflist").write_text('{"a": 1}\n')
+    (tmp_path / ".hidden.conf").write_text("no newline at the end")
+    (tmp_path / "empty.json").write_text("")
+    (tmp_path / "with space.conf").write_text("x\n\nlines\n\n")
+    (tmp_path / "other.txt").write_text("not asked")
+    (tmp_path / "dir.conf").mkdir()
+    (tmp_path / "link.conf").symlink_to("10-a.conflist")
+    (tmp_path / "dangling.conf").symlink_to("missing")
+    suffixes = (".conf", ".conflist", ".json")
+    argv = ["sh", "-c", k8s.READ_DIR, "sh", str(tmp_path), "BOUNDARY", *suffixes]
+    answer = parse.dir_texts(subprocess.run(argv, capture_output=True, text=True, check=True).stdout, "BOUNDARY")
+    assert answer == LocalFiles().read_dir(str(tmp_path), suffixes)
+    assert answer == {
+        "10-a.conflist": '{"a": 1}\n', ".hidden.conf": "no newline at the end", "empty.json": "",
+        "with space.conf": "x\n\nlines\n\n", "other.txt": None, "dir.conf": None, "link.conf": '{"a": 1}\n',
+        "dangling.conf": None,
+    }  # fmt: skip
+    missing = subprocess.run(["sh", "-c", k8s.READ_DIR, "sh", str(tmp_path / "none"), "B"], capture_output=True)
+    assert missing.returncode == k8s.READ_DIR_MISSING
+    assert parse.dir_texts("", "B") == {}
+    with pytest.raises(ParseError):
+        parse.dir_texts("not a listing\n", "B")

@@ -10,7 +10,7 @@ import pytest
 
 from cniqs.install import conflist
 from cniqs.providers.cluster import install
-from cniqs.providers.cluster.commands import WRITE_ATOMIC
+from cniqs.providers.cluster.commands import READ_DIR, WRITE_ATOMIC
 from cniqs.providers.cluster.nodes import NodeShellFiles
 from tests.kind.fakes import FakeDocker, FakeNode, kindnet_conflist, on_docker
 
@@ -27,6 +27,9 @@ class MemoryFiles:
 
     def list_dir(self, path: str) -> list[str]:
         return sorted(p.rsplit("/", 1)[1] for p in self.files if p.rsplit("/", 1)[0] == path)
+
+    def read_dir(self, path: str, suffixes: tuple[str, ...]) -> dict[str, str | None]:
+        return {name: self.files[f"{path}/{name}"] if name.endswith(suffixes) else None for name in self.list_dir(path)}
 
     def read_text(self, path: str) -> str:
         if path not in self.files:
@@ -100,9 +103,9 @@ def test_docker_exec_files_write_through_a_temp_file_in_the_same_directory() -> 
     files = NodeShellFiles(on_docker(run), "kind-worker")
     plan = conflist.install(files, CONF, ENTRY)
     assert plan is not None
-    writes = [call for call in node.log if call[0] in ("cp", "mv", "chmod", "sh")]
     tmp = f"{CONF}/.00-cni-quickstart.conflist.cniqs.tmp"
-    assert writes == [["sh", "-c", WRITE_ATOMIC, "sh", tmp, f"{CONF}/00-cni-quickstart.conflist"]]
+    assert [call[2] for call in node.log] == [READ_DIR, WRITE_ATOMIC]  # the conf dir read in one exec, one write
+    assert node.log[1] == ["sh", "-c", WRITE_ATOMIC, "sh", tmp, f"{CONF}/00-cni-quickstart.conflist"]
     assert json.loads(node.files[f"{CONF}/00-cni-quickstart.conflist"]) == plan.chain
     assert files.list_dir(CONF) == ["00-cni-quickstart.conflist", "10-kindnet.conflist"]
     assert conflist.uninstall(files, CONF)
@@ -139,6 +142,11 @@ def test_use_base_writes_its_own_file_and_install_derives_from_it() -> None:
     restored = install.use_base(on_docker(run), "w", None)
     assert restored is not None and restored["cniVersion"] == "0.3.1"  # kindnet's own, which the runtime loads now
     assert NodeShellFiles(on_docker(run), "w").list_dir(CONF) == ["10-kindnet.conflist"]
+
+
+def test_docker_exec_files_read_a_missing_dir_as_file_not_found() -> None:
+    with pytest.raises(FileNotFoundError):
+        NodeShellFiles(on_docker(FakeDocker({"w": FakeNode()})), "w").read_dir("/etc/cni/none", (".conf",))
 
 
 def test_docker_exec_files_report_a_vanished_file_as_file_not_found() -> None:

@@ -84,11 +84,14 @@ class Plan:
     chain: dict[str, Any]
 
 
-def active_source(files: NodeFiles, conf_dir: str, listed: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+def active_source(
+    files: NodeFiles, conf_dir: str, listed: dict[str, str | None] | None = None
+) -> tuple[str, dict[str, Any]]:
     """(file name, chain) of the config install derives from: the first one libcni loads besides ours (listed:
-    conf_dir's names, when the caller has just listed it)."""
-    names = conf_files(files.list_dir(conf_dir) if listed is None else listed)
-    others = [n for n in names if n != INSTALLED_NAME]
+    conf_dir as files.read_dir read it, when the caller has just read it)."""
+    if listed is None:
+        listed = files.read_dir(conf_dir, CONF_EXTENSIONS)
+    others = [n for n in conf_files(list(listed)) if n != INSTALLED_NAME]
     if not others:
         raise InstallError(f"no CNI config in {conf_dir}: install the cluster's network first")
     source = others[0]
@@ -97,7 +100,10 @@ def active_source(files: NodeFiles, conf_dir: str, listed: list[str] | None = No
             f"{conf_dir}/{source} sorts before {INSTALLED_NAME}; containerd would keep loading it. "
             "Rename it or remove it first."
         )
-    return source, parse_chain(files.read_text(f"{conf_dir}/{source}"), f"{conf_dir}/{source}")
+    text = listed[source]
+    if text is None:
+        raise InstallError(f"{conf_dir}/{source} is not a file; cni-quickstart can only be chained to a conflist")
+    return source, parse_chain(text, f"{conf_dir}/{source}")
 
 
 # Plugins known to act on prevResult after ADD, and what the rewritten result makes them do. From 0.4.0 on,
@@ -127,15 +133,16 @@ def prev_result_risks(chain: dict[str, Any]) -> list[str]:
 
 
 def plan_install(files: NodeFiles, conf_dir: str, entry: dict[str, Any]) -> Plan | None:
-    """None when the plugin is already installed with this entry; raises InstallError when it cannot be."""
-    names = conf_files(files.list_dir(conf_dir))
-    source, chain = active_source(files, conf_dir, names)
+    """None when the plugin is already installed with this entry; raises InstallError when it cannot be. The conf
+    dir is read once (files.read_dir): its names and every config's text."""
+    listed = files.read_dir(conf_dir, CONF_EXTENSIONS)
+    source, chain = active_source(files, conf_dir, listed)
     derived = derive(chain, entry)
     text = render(derived)
     target = f"{conf_dir}/{INSTALLED_NAME}"
-    current = _read_if_present(files, target) if INSTALLED_NAME in names else None
-    if current is not None:
-        if not _ours(current):
+    if INSTALLED_NAME in listed:
+        current = listed[INSTALLED_NAME]
+        if current is None or not _ours(current):
             raise InstallError(f"{target} exists and was not written by cni-quickstart; not touching it")
         if current == text:
             return None

@@ -21,6 +21,11 @@ class NodeFiles(Protocol):
 
     def list_dir(self, path: str) -> list[str]: ...
 
+    def read_dir(self, path: str, suffixes: tuple[str, ...]) -> dict[str, str | None]:
+        """Every name in the directory path, with the text of each regular file (a symlink to one included) whose
+        name ends with one of suffixes; None for every other name. FileNotFoundError when path is missing."""
+        ...
+
     def read_text(self, path: str) -> str:
         """The file's text; FileNotFoundError when there is none."""
         ...
@@ -68,6 +73,18 @@ class LocalFiles:
 
     def list_dir(self, path: str) -> list[str]:
         return sorted(p.name for p in Path(path).iterdir())
+
+    def read_dir(self, path: str, suffixes: tuple[str, ...]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for entry in sorted(Path(path).iterdir()):
+            text = None
+            if entry.name.endswith(suffixes) and entry.is_file():
+                try:
+                    text = entry.read_text()
+                except FileNotFoundError:
+                    continue  # removed since it was listed: as if it had not been there
+            found[entry.name] = text
+        return found
 
     def read_text(self, path: str) -> str:
         return Path(path).read_text()

@@ -94,6 +94,25 @@ def node_ls(access: NodeAccess, node: str, path: str) -> list[str]:
     return access.exec_argv(node, ["ls", "-1A", "--", path])
 
 
+# A directory's names, one header line each (`BOUNDARY KIND NAME`: KIND `f` when the text follows, `-` when it
+# does not), each regular file whose name ends with one of the suffixes followed by its text and a newline.
+# BOUNDARY is a random word the caller picks, so no file's text can pass for a header (parse.dir_texts).
+# Exit 3 (READ_DIR_MISSING): there is no such directory.
+READ_DIR = (
+    'cd -- "$1" 2>/dev/null || exit 3; b=$2; shift 2; for f in * .*; do case $f in .|..) continue ;; esac; '
+    '[ -e "$f" ] || [ -L "$f" ] || continue; k=-; '
+    'if [ -f "$f" ]; then for s in "$@"; do case $f in *"$s") k=f ;; esac; done; fi; '
+    'printf "%s %s %s\\n" "$b" "$k" "$f"; if [ $k = f ]; then cat -- "$f" || exit 1; echo; fi; done'
+)
+
+READ_DIR_MISSING = 3
+
+
+def node_read_dir(access: NodeAccess, node: str, path: str, boundary: str, suffixes: Sequence[str]) -> list[str]:
+    """path's names and the text of its files named *SUFFIX, in one exec (parse.dir_texts reads the answer)."""
+    return access.exec_argv(node, ["sh", "-c", READ_DIR, "sh", path, boundary, *suffixes])
+
+
 # stdin into tmp, made readable, renamed over path: one exec for NodeShellFiles.write_atomic's three steps.
 WRITE_ATOMIC = 'cat > "$1" && chmod 0644 "$1" && mv -f -T "$1" "$2"'
 

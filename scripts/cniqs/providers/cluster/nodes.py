@@ -5,6 +5,7 @@ The runner is the only thing that touches processes, so every helper is testable
 
 from __future__ import annotations
 
+import secrets
 import shlex
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +139,17 @@ class NodeShellFiles:
     def list_dir(self, path: str) -> list[str]:
         self._send()
         return sorted(parse.lines(self._check(cmd.node_ls(self.nodes.access, self.node, path), f"list {path}")))
+
+    def read_dir(self, path: str, suffixes: tuple[str, ...]) -> dict[str, str | None]:
+        self._send()
+        boundary = f"cniqs-{secrets.token_hex(8)}"
+        argv = cmd.node_read_dir(self.nodes.access, self.node, path, boundary, suffixes)
+        result = self.nodes.run(argv, timeout=120)
+        if result.rc == cmd.READ_DIR_MISSING:
+            raise FileNotFoundError(f"{path} on {self.node}")
+        if result.rc != 0:
+            raise CommandError(result, f"read {path} on {self.node}")
+        return parse.dir_texts(result.stdout, boundary)
 
     def read_text(self, path: str) -> str:
         self._send()

@@ -36,6 +36,25 @@ def link_state(out: str) -> tuple[bool, str | None]:
     raise ParseError(f"unexpected answer about a path: {out[:200]!r}")
 
 
+def dir_texts(out: str, boundary: str) -> dict[str, str | None]:
+    """commands.node_read_dir's answer: name -> the file's text, or None for a name whose text was not asked."""
+    if not out:
+        return {}
+    if not out.startswith(boundary + " ") or not out.endswith("\n"):
+        raise ParseError(f"unexpected listing of a directory: {out[:200]!r}")
+    found: dict[str, str | None] = {}
+    for part in ("\n" + out[:-1]).split(f"\n{boundary} ")[1:]:
+        kind, _, rest = part.partition(" ")
+        if kind == "f":
+            name, _, text = rest.partition("\n")
+            found[name] = text
+        elif kind == "-" and "\n" not in rest:
+            found[rest] = None
+        else:
+            raise ParseError(f"unexpected entry in a directory listing: {part[:200]!r}")
+    return found
+
+
 # lists, one item a line (crictl --quiet, ls -1)
 
 
