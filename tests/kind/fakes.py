@@ -3,10 +3,13 @@ the first CNI config by name, driven through the same argv the backend builds.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import posixpath
 import shlex
+import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +149,26 @@ class FakeDocker:
                 node.files[target] = data
         return Completed(argv, 0, "", "")
 
+    def unpack(self, argv: list[str], node: FakeNode, dest: str, data: str) -> Completed:
+        """commands.UNPACK: mkdir dest (it must not exist), then the base64 tar archive on stdin into it."""
+        if node.exists(dest):
+            return Completed(argv, 1, "", f"mkdir: cannot create directory '{dest}': File exists")
+        node.dirs.add(dest)
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(data))) as tar:
+            for info in tar.getmembers():
+                rel = posixpath.normpath(info.name)
+                if rel == ".":
+                    continue
+                target = f"{dest}/{rel}"
+                if info.isdir():
+                    node.dirs.add(target)
+                elif info.issym():
+                    node.links[target] = info.linkname
+                else:
+                    content = tar.extractfile(info).read()  # type: ignore[union-attr]
+                    node.files[target] = content + b"\0" if rel in node.corrupt else content
+        return Completed(argv, 0, "", "")
+
     def exec(
         self, argv: list[str], node: FakeNode, cmd: list[str], stdin: str | None, env: dict[str, str]
     ) -> Completed:
@@ -208,6 +231,8 @@ class FakeDocker:
                     else:
                         out.append(f"{boundary} - {name}\n")
                 return Completed(argv, 0, "".join(out), "")
+            case "sh" if cmd[2] == commands.UNPACK:
+                return self.unpack(argv, node, cmd[4], stdin or "")
             case "sh" if cmd[2] == commands.WRITE_ATOMIC:
                 tmp, path = cmd[4:6]
                 node.files[tmp] = (stdin or "").encode()

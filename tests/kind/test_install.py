@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import tarfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +17,7 @@ from cniqs.install import conflist, executable
 from cniqs.provider import Targets
 from cniqs.providers.cluster import daemonset, install
 from cniqs.providers.cluster.backend import ClusterBackend
+from cniqs.providers.cluster.commands import UNPACK
 from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, platform
 from cniqs.providers.kind.commands import DOCKER
 from cniqs.ship import build
@@ -43,21 +47,28 @@ def cluster(*subnets: str) -> tuple[FakeDocker, dict[str, FakeNode]]:
     return FakeDocker(nodes), nodes
 
 
-def test_binary_steps_copy_then_swap_then_relink() -> None:
-    recorded: list[list[str]] = []
+def test_binary_steps_copy_then_swap_then_relink(folder: Path) -> None:
+    recorded: list[tuple[list[str], str | None]] = []
 
     def run(argv: Sequence[str], *, input: str | None = None, timeout: float | None = None) -> Completed:
-        recorded.append(list(argv))
-        return Completed(list(argv), 1 if "test -e" in " ".join(argv) else 0, "", "")
+        recorded.append((list(argv), input))
+        return Completed(list(argv), 1 if "test -e" in " ".join(argv) else 0, "", "")  # nothing is installed yet
 
-    executable.install_executable(NodeShellFiles(Nodes(run, DOCKER), "n"), Path("/b/cni-quickstart"), install.BIN_DIR)
-    steps = recorded[1:]  # after the look whether something is installed already
-    verbs = [s[3] if s[:2] == ["docker", "exec"] else s[1] for s in steps]
-    assert verbs == ["rm", "cp", "sh"]  # the swap after the copy is one exec
-    assert steps[1] == ["docker", "cp", "/b/cni-quickstart", f"n:{install.TMP_FOLDER}"]
-    swap = in_turn_commands(steps[2][-1])
-    assert [c[0] for c in swap] == ["rm", "mv", "rm", "ln", "mv"]
-    assert swap[-1][-2:] == [install.TMP_LINK, install.LINK]
+    executable.install_executable(NodeShellFiles(Nodes(run, DOCKER), "n"), folder, install.BIN_DIR)
+    assert len(recorded) == 2  # the look whether something is installed already, then one exec for the rest
+    argv, data = recorded[1]
+    assert argv[:3] == ["docker", "exec", "-i"]  # the archive goes on its stdin
+    steps = in_turn_commands(argv[-1])
+    assert [c[0] for c in steps] == ["rm", "sh", "rm", "mv", "rm", "ln", "mv"]
+    assert steps[0] == ["rm", "-rf", "--", install.TMP_FOLDER]
+    assert steps[1] == ["sh", "-c", UNPACK, "sh", install.TMP_FOLDER]  # the copy, after the stale temp went
+    assert steps[3] == ["mv", "-f", "-T", "--", install.TMP_FOLDER, install.FOLDER]
+    assert steps[-1][-2:] == [install.TMP_LINK, install.LINK]
+    assert data is not None
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(data))) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert tar.extractfile(members["./cni-quickstart"]).read() == b"\x7fELF fake executable"  # type: ignore[union-attr]
+    assert {m.uid for m in members.values()} == {0}
     # The temp names live in the bin dir (same filesystem: the renames are atomic) and are hidden.
     for tmp in (install.TMP_FOLDER, install.TMP_LINK):
         assert tmp.startswith(install.BIN_DIR + "/.")
@@ -218,17 +229,39 @@ def test_arm_nodes_map_to_arm64() -> None:
     assert platform(on_docker(run), "mac") == "linux/arm64"
 
 
+def copies(run: FakeDocker) -> int:
+    """How many execs unpacked an archive on a node (a copy)."""
+    return sum(1 for call in run.calls if any(UNPACK in word for word in call))
+
+
 def test_an_intact_install_is_not_copied_again(folder: Path) -> None:
     run, nodes = cluster("10.244.0.0/24")
     expected = executable.manifest(folder)
     install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
-    copies = sum(1 for c in run.calls if c[:2] == ["docker", "cp"])
+    assert copies(run) == 1
     install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
-    assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == copies == 1
+    assert copies(run) == 1
     nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] = b"tampered"
     install.install_binary(on_docker(run), "kind-control-plane", folder, expected)
-    assert sum(1 for c in run.calls if c[:2] == ["docker", "cp"]) == 2
+    assert copies(run) == 2
     assert nodes["kind-control-plane"].files[f"{install.FOLDER}/_internal/lib/x.so"] == b"so"
+
+
+def test_a_batch_sends_one_copy_per_exec_and_a_copy_outside_one_on_its_own(folder: Path, tmp_path: Path) -> None:
+    docker, nodes = cluster("10.244.1.0/24")
+    files = NodeShellFiles(on_docker(docker), "kind-control-plane")
+    with files.batch():
+        files.copy_tree(folder, "/d/one")
+        files.copy_tree(folder, "/d/two")  # the exec's stdin holds one archive: the first copy goes now
+        assert copies(docker) == 1
+    assert copies(docker) == 2 and len(docker.calls) == 2
+    files.copy_tree(folder, "/d/three")
+    assert len(docker.calls) == 3
+    node = nodes["kind-control-plane"]
+    for dest in ("/d/one", "/d/two", "/d/three"):
+        assert node.files[f"{dest}/_internal/lib/x.so"] == b"so"
+    with pytest.raises(CommandError, match="copy .* to /d/one"):
+        files.copy_tree(folder, "/d/one")  # the destination must not exist yet
 
 
 def test_a_batch_sends_its_changes_in_one_exec_before_any_read_and_at_its_end() -> None:

@@ -32,7 +32,7 @@ def install_executable(files: NodeFiles, folder: Path, bin_dir: str) -> str:
         raise InstallError(f"{link} exists and is not an install of ours (not cni-quickstart's symlink to "
                            f"{LINK_TARGET}); not touching it")  # fmt: skip
     tmp, tmp_link = temp_names(bin_dir)
-    with files.batch():  # on a remote node: the removal, the copy, then the swap, three commands in all
+    with files.batch():  # on a remote node: the removal, the copy and the swap in one exec
         files.remove_tree(tmp)
         files.copy_tree(folder, tmp)
         files.remove_tree(target)

@@ -61,8 +61,8 @@ class NodeFiles(Protocol):
         ...
 
     def batch(self) -> AbstractContextManager[None]:
-        """A block whose changes (remove, remove_tree, symlink, rename) may wait and reach the node together: in
-        order, each before any later read or copy, all by the block's end. The first that fails raises, and
+        """A block whose changes (remove, remove_tree, copy_tree, symlink, rename) may wait and reach the node
+        together: in order, each before any later read, all by the block's end. The first that fails raises, and
         the ones after it are not made; a block left by an exception drops what it still holds. Where a change
         costs no more than a call (LocalFiles), none waits."""
         ...

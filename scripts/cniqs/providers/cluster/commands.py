@@ -139,10 +139,20 @@ def node_rm(access: NodeAccess, node: str, path: str, *, recursive: bool = False
     return access.exec_argv(node, rm(path, recursive=recursive))
 
 
-def node_in_turn(access: NodeAccess, node: str, commands: Sequence[Sequence[str]]) -> list[str]:
+def node_in_turn(access: NodeAccess, node: str, commands: Sequence[Sequence[str]], *, stdin: bool = False) -> list[str]:
     """Commands one after another in one exec, each only after the one before it succeeded; the exit code and
-    the message are the first failing command's."""
-    return access.exec_argv(node, ["sh", "-c", " && ".join(shlex.join(c) for c in commands)])
+    the message are the first failing command's. stdin: one of them reads the exec's input."""
+    return access.exec_argv(node, ["sh", "-c", " && ".join(shlex.join(c) for c in commands)], stdin=stdin)
+
+
+# A new directory $1, filled from a base64-encoded tar archive on stdin (base64 and tar are part of every
+# node's Debian userland; base64, because the exec's input is text).
+UNPACK = 'mkdir -- "$1" && base64 -d | tar -xf - -C "$1"'
+
+
+def unpack(dest: str) -> list[str]:
+    """The command that makes dest (it must not exist yet) from an archive on stdin (nodes.tree_archive)."""
+    return ["sh", "-c", UNPACK, "sh", dest]
 
 
 def node_plugin_version(access: NodeAccess, node: str, executable: str) -> list[str]:

@@ -5,8 +5,11 @@ The runner is the only thing that touches processes, so every helper is testable
 
 from __future__ import annotations
 
+import base64
+import io
 import secrets
 import shlex
+import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -89,18 +92,34 @@ def crictl_info(nodes: Nodes, node: str) -> str:
     return check(nodes.run, cmd.crictl_info(nodes.access, node), f"crictl info on {node}", timeout=30)
 
 
+def tree_archive(src: Path) -> str:
+    """A local directory as a base64-encoded tar archive (commands.UNPACK): its files, folders and symlinks as
+    they are, with their modes, owned by root."""
+
+    def as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(src, arcname=".", filter=as_root)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 class NodeShellFiles:
-    """cniqs.install.nodefs.NodeFiles on a node, through its NodeAccess (kind: `docker exec`, `docker cp`).
+    """cniqs.install.nodefs.NodeFiles on a node, through its NodeAccess (kind: `docker exec`).
 
     Each operation is an exec into the node, which costs far more than what it runs; inside batch() the
-    changes (remove, rename, symlink) wait and go to the node together, in one exec, before anything that
-    reads the node or copies to it and when the batch ends.
+    changes (remove, rename, symlink, and one copy, whose archive goes on the exec's stdin) wait and go to the
+    node together, in one exec, before anything that reads the node and when the batch ends.
     """
 
     def __init__(self, nodes: Nodes, node: str) -> None:
         self.nodes = nodes
         self.node = node
         self._held: list[tuple[list[str], str]] | None = None  # inside batch(): (command, what) not yet sent
+        self._input: str | None = None  # the held copy's archive: the exec's stdin
         self._seen: dict[str, bool] = {}  # path -> exists, as readlink last saw it; forgotten at any change
 
     def _check(self, argv: list[str], what: str, *, input: str | None = None, timeout: float = 120) -> str:
@@ -116,25 +135,32 @@ class NodeShellFiles:
             yield
             self._send()
         finally:
-            self._held = None
+            self._held = self._input = None
 
-    def _change(self, argv: list[str], what: str) -> None:
+    def _change(self, argv: list[str], what: str, data: str | None = None) -> None:
+        """A change, sent now or held in a batch; data: what it reads on stdin (at most one held change has)."""
         self._seen.clear()
         if self._held is None:
-            self._check(self.nodes.access.exec_argv(self.node, argv), what)
+            self._run_changes([(argv, what)], data)
         else:
             self._held.append((argv, what))
+            self._input = data if data is not None else self._input
 
     def _send(self) -> None:
         """What the batch holds, in one exec; nothing when it holds nothing."""
         if not self._held:
             return
-        held, self._held = self._held, []
-        if len(held) == 1:
-            self._check(self.nodes.access.exec_argv(self.node, held[0][0]), held[0][1])
-            return
-        whats = ", ".join(what for _, what in held)
-        self._check(cmd.node_in_turn(self.nodes.access, self.node, [argv for argv, _ in held]), whats)
+        held, data = self._held, self._input
+        self._held, self._input = [], None
+        self._run_changes(held, data)
+
+    def _run_changes(self, changes: list[tuple[list[str], str]], data: str | None) -> None:
+        stdin, timeout = data is not None, 120 if data is None else 300
+        if len(changes) == 1:
+            argv = self.nodes.access.exec_argv(self.node, changes[0][0], stdin=stdin)
+        else:
+            argv = cmd.node_in_turn(self.nodes.access, self.node, [argv for argv, _ in changes], stdin=stdin)
+        self._check(argv, ", ".join(what for _, what in changes), input=data, timeout=timeout)
 
     def list_dir(self, path: str) -> list[str]:
         self._send()
@@ -176,9 +202,10 @@ class NodeShellFiles:
         self._change(cmd.rm(path, recursive=True), f"remove {path}")
 
     def copy_tree(self, src: Path, dest: str) -> None:
-        self._send()
-        self._seen.clear()
-        self._check(cmd.node_copy(self.nodes.access, str(src), self.node, dest), f"copy {src} to {dest}", timeout=300)
+        """In a batch, the copy waits with the changes (in one exec) unless one is waiting already."""
+        if self._input is not None:
+            self._send()
+        self._change(cmd.unpack(dest), f"copy {src} to {dest}", tree_archive(src))
 
     def symlink(self, target: str, link: str) -> None:
         self._change(cmd.symlink(target, link), f"link {link}")
