@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cniqs.providers.kind import coredns
 from cniqs.toolchain import kubebin
 
 UPSTREAM = """module k8s.io/kubernetes
@@ -71,3 +72,21 @@ def test_every_kind_minor_the_proxy_serves_is_pinned_here_too() -> None:
 
     buildable = {image.minor for image in IMAGES if int(image.minor.split(".")[1]) >= kubebin.OLDEST_SERVED_MINOR}
     assert buildable <= set(kubebin.KUBE_RELEASES), sorted(buildable - set(kubebin.KUBE_RELEASES))
+
+
+def test_coredns_is_built_with_every_plugin_the_cluster_corefiles_name() -> None:
+    """The directives of kubeadm's default Corefile (cmd/kubeadm/app/phases/addons/dns, 1.34 to 1.37) and of the
+    zone block the kind provider adds; each plugin registers the directive of its name, metrics registers
+    prometheus."""
+    kubeadm = {"errors", "health", "ready", "kubernetes", "prometheus", "forward", "cache", "loop", "reload",
+               "loadbalance"}  # fmt: skip
+    block = coredns.zone_block("example.test", ["192.0.2.1"])
+    ours = {line.split()[0] for line in block.splitlines()[1:-1] if not line.strip().startswith("#")}
+    assert ours == {"errors", "cache", "forward"}
+    registered = {"prometheus" if p == "metrics" else p for p in kubebin.COREDNS_PLUGINS}
+    assert kubeadm | ours <= registered
+    main = kubebin.COREDNS.main
+    assert main.startswith("package main\n") and "coremain.Run()" in main
+    assert all(f'_ "github.com/coredns/coredns/plugin/{p}"' in main for p in kubebin.COREDNS_PLUGINS)
+    assert kubebin.COREDNS.stamp.startswith(kubebin.COREDNS.version + "+")  # a changed main is built again
+    assert kubebin.ETCD.stamp == kubebin.ETCD.version

@@ -17,6 +17,7 @@ reuses them. Go's own module and build caches are the usual ones (`go env GOMODC
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -57,6 +58,22 @@ class Tool:
     # Modules whose go.mod has replace directives (etcd) refuse `go install pkg@version`: build them from
     # a generated wrapper module that requires them, as for k8s.io/kubernetes.
     wrapped: bool = False
+    # The Go source of a main package of our own, built in the wrapper module in place of package (CoreDNS: a
+    # build with only the plugins a kind cluster uses).
+    main: str = ""
+
+    @property
+    def stamp(self) -> str:
+        """A cached build's version file: the version, and the digest of our own main when there is one."""
+        digest = hashlib.sha256(self.main.encode()).hexdigest()[:12]
+        return f"{self.version}+{digest}" if self.main else self.version
+
+
+def coredns_main(plugins: Iterable[str]) -> str:
+    """CoreDNS's main with only these plugins linked in (each registers itself in its package's init)."""
+    imports = "".join(f'\t_ "github.com/coredns/coredns/plugin/{plugin}"\n' for plugin in sorted(plugins))
+    runner = '"github.com/coredns/coredns/coremain"'
+    return f"package main\n\nimport (\n\t{runner}\n\n{imports})\n\nfunc main() {{ coremain.Run() }}\n"
 
 
 # crictl at the release kind's current node images ship; containerd 2.x as on kind's nodes (Debian's
@@ -84,7 +101,16 @@ TOOLS = (CRICTL, CONTAINERD, CONTAINERD_SHIM, CTR)
 # asks for: kubeadm 1.37.2 asks for etcd 3.7.0-0 and CoreDNS v1.14.6 and gets these), and the kind CLI itself.
 NODE_COMMANDS = ("kubeadm", "kube-proxy")
 ETCD = Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", "go.etcd.io/etcd/server/v3", wrapped=True)
-COREDNS = Tool("coredns", "github.com/coredns/coredns", "v1.12.1", "github.com/coredns/coredns")
+# CoreDNS with the plugins of kubeadm's Corefile and of the zone block cniqs.providers.kind.coredns adds (plus
+# log and hosts), in a main of our own as CoreDNS documents for a build with fewer plugins: the full command
+# also compiles every cloud and tracing plugin (route53, azure, clouddns, tracing ...), half its build time.
+COREDNS_PLUGINS = (
+    "cache", "errors", "forward", "health", "hosts", "kubernetes", "loadbalance", "log", "loop", "metrics", "ready",
+    "reload",
+)  # fmt: skip
+COREDNS = Tool(
+    "coredns", "github.com/coredns/coredns", "v1.12.1", "github.com/coredns/coredns", main=coredns_main(COREDNS_PLUGINS)
+)
 # The versions table's kind release (cniqs.providers.kind.nodeimages.KIND_VERSION; tests/kind checks they agree),
 # built the way the CI workflow installs it for Docker users: `go install` of its module.
 KIND = Tool("kind", "sigs.k8s.io/kind", "v0.33.0", "sigs.k8s.io/kind")
@@ -309,7 +335,7 @@ def build_tools(tools: Sequence[Tool] = TOOLS, goarch: str | None = None) -> Pat
     log = bin_dir.parent / "build.log"
     for tool in tools:
         stamp = bin_dir / f".{tool.name}.version"
-        if (bin_dir / tool.name).is_file() and stamp.is_file() and stamp.read_text() == tool.version:
+        if (bin_dir / tool.name).is_file() and stamp.is_file() and stamp.read_text() == tool.stamp:
             continue
         t0 = time.monotonic()
         _say(f"kubebin: building {tool.name} {tool.version} (log {log})")
@@ -320,17 +346,20 @@ def build_tools(tools: Sequence[Tool] = TOOLS, goarch: str | None = None) -> Pat
         if goarch:
             env.update(GOOS="linux", GOARCH=goarch)
         flags = ["-trimpath", "-ldflags", "-s -w"] + (["-tags", tool.tags] if tool.tags else [])
-        if tool.wrapped or goarch:  # `go install` refuses to put a cross-compiled binary in GOBIN
+        if tool.wrapped or tool.main or goarch:  # `go install` refuses to put a cross-compiled binary in GOBIN
             work = bin_dir.parent / f"module-{tool.name}"
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             (work / "go.mod").write_text(f"module cniqs.local/{tool.name}build\n\ngo 1.24\n")
+            if tool.main:
+                (work / "main.go").write_text(tool.main)
             _run(["go", "get", f"{tool.package}@{tool.version}"], work, log, env)
-            _run(["go", "build", *flags, "-o", str(gobin / tool.name), tool.package], work, log, env)
+            package = "." if tool.main else tool.package
+            _run(["go", "build", *flags, "-o", str(gobin / tool.name), package], work, log, env)
         else:
             _run(["go", "install", *flags, f"{tool.package}@{tool.version}"], bin_dir.parent, log, env)
         os.replace(gobin / tool.name, bin_dir / tool.name)
-        stamp.write_text(tool.version)
+        stamp.write_text(tool.stamp)
         _say(f"kubebin: {tool.name} built in {time.monotonic() - t0:.0f} s")
     return bin_dir
 
