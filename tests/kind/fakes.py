@@ -231,6 +231,12 @@ class FakeDocker:
                     else:
                         out.append(f"{boundary} - {name}\n")
                 return Completed(argv, 0, "".join(out), "")
+            case "sh" if cmd[2] == commands.CHECK_PLUGIN:
+                exe, boundary, paths = cmd[4], cmd[5], cmd[6:]
+                sums = self.exec(argv, node, ["sha256sum", "--", *paths], None, env)
+                ran = self.exec(argv, node, [exe], None, {"CNI_COMMAND": "VERSION"})
+                out = f"{sums.stdout}{boundary}\n{ran.stdout}{ran.stderr}{boundary} {ran.rc}\n"
+                return Completed(argv, 0, out, "")
             case "sh" if cmd[2] == commands.UNPACK:
                 return self.unpack(argv, node, cmd[4], stdin or "")
             case "sh" if cmd[2] == commands.WRITE_ATOMIC:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -123,15 +124,6 @@ def test_node_file_commands() -> None:
         "/d/x",
     ]
     assert k8s.node_rm(DOCKER, "n", "/d/x") == ["docker", "exec", "n", "rm", "-f", "--", "/d/x"]
-    assert k8s.node_sha256sum(DOCKER, "n", ["/a", "/b"]) == [
-        "docker",
-        "exec",
-        "n",
-        "sha256sum",
-        "--",
-        "/a",
-        "/b",
-    ]
     assert DOCKER.exec_argv("n", k8s.symlink("t", "/l")) == [
         "docker",
         "exec",
@@ -147,8 +139,8 @@ def test_node_file_commands() -> None:
     assert k8s.node_uname_machine(DOCKER, "n") == ["docker", "exec", "n", "uname", "-m"]
     # The path is an argument of the script, never part of it.
     assert k8s.node_exists(DOCKER, "n", "/a b")[-1] == "/a b"
-    assert k8s.node_plugin_version(DOCKER, "n", "/opt/cni/bin/cni-quickstart") == [
-        "docker", "exec", "-i", "-e", "CNI_COMMAND=VERSION", "n", "/opt/cni/bin/cni-quickstart",
+    assert k8s.node_check_plugin(DOCKER, "n", "/opt/cni/bin/cni-quickstart", "B", ["/a b"]) == [
+        "docker", "exec", "n", "sh", "-c", k8s.CHECK_PLUGIN, "sh", "/opt/cni/bin/cni-quickstart", "B", "/a b",
     ]  # fmt: skip
 
 
@@ -195,3 +187,23 @@ def test_the_read_dir_script_answers_what_local_files_read(tmp_path: Path) -> No
     assert parse.dir_texts("", "B") == {}
     with pytest.raises(ParseError):
         parse.dir_texts("not a listing\n", "B")
+
+
+def test_the_plugin_check_script_hashes_then_runs_it_once(tmp_path: Path) -> None:
+    """CHECK_PLUGIN run by a real sh, as on a node: the hashes, then the VERSION run's output and exit code."""
+    plugin = tmp_path / "plugin"
+    plugin.write_text('#!/bin/sh\nprintf "%s" "{\\"cmd\\": \\"$CNI_COMMAND\\"}"; echo oops >&2; exit 3\n')
+    plugin.chmod(0o755)
+    (tmp_path / "data").write_text("x")
+
+    def check(*paths: Path) -> tuple[dict[str, str], str, int]:
+        argv = ["sh", "-c", k8s.CHECK_PLUGIN, "sh", str(plugin), "B0", *map(str, paths)]
+        return parse.plugin_check(subprocess.run(argv, capture_output=True, text=True).stdout, "B0")
+
+    sums, printed, rc = check(tmp_path / "data", tmp_path / "missing")
+    assert sums == {str(tmp_path / "data"): hashlib.sha256(b"x").hexdigest()}  # a missing file: no line
+    assert (printed, rc) == ('{"cmd": "VERSION"}oops\n', 3)  # no newline of its own: the answer still parses
+    plugin.unlink()
+    assert check()[2] == 127  # nothing to run
+    with pytest.raises(ParseError):
+        parse.plugin_check("B0\nno end\n", "B0")

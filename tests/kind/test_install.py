@@ -151,7 +151,10 @@ def test_an_unrunnable_executable_is_reported(folder: Path) -> None:
         return original(argv, node, cmd, stdin, env)
 
     run.exec = broken  # type: ignore[method-assign]
-    with pytest.raises(CommandError, match="run /opt/cni/bin/cni-quickstart on kind-control-plane"):
+    with pytest.raises(
+        install.NodeInstallError,
+        match=r"kind-control-plane: /opt/cni/bin/cni-quickstart VERSION failed \(exit 127\): .*false-command",
+    ):
         install.install_binary(on_docker(run), "kind-control-plane", folder, executable.manifest(folder))
 
 

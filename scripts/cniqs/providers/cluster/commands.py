@@ -65,10 +65,6 @@ def node_uname_machine(access: NodeAccess, node: str) -> list[str]:
     return access.exec_argv(node, ["uname", "-m"])
 
 
-def node_sha256sum(access: NodeAccess, node: str, paths: Sequence[str]) -> list[str]:
-    return access.exec_argv(node, ["sha256sum", "--", *paths])
-
-
 # What path is, in one line: `link TARGET`, `other` (exists, not a symlink) or `none`.
 LINK_STATE = (
     'if [ -L "$1" ]; then printf "link %s\\n" "$(readlink -- "$1")"; elif [ -e "$1" ]; then echo other; '
@@ -155,9 +151,18 @@ def unpack(dest: str) -> list[str]:
     return ["sh", "-c", UNPACK, "sh", dest]
 
 
-def node_plugin_version(access: NodeAccess, node: str, executable: str) -> list[str]:
-    """Run the installed plugin once (CNI VERSION): proves it starts on this node's userland."""
-    return access.exec_argv(node, [executable], stdin=True, env={"CNI_COMMAND": "VERSION"})
+# The installed files hashed (sha256sum's lines), a line `BOUNDARY`, then the plugin run once (CNI VERSION, no
+# stdin), its output and errors, and a last line `BOUNDARY EXIT-CODE`: install's checks after a copy in one exec
+# (parse.plugin_check reads the answer). BOUNDARY is a random word the caller picks.
+CHECK_PLUGIN = (
+    'exe=$1 b=$2; shift 2; sha256sum -- "$@"; echo "$b"; CNI_COMMAND=VERSION "$exe" </dev/null 2>&1; echo "$b $?"'
+)
+
+
+def node_check_plugin(access: NodeAccess, node: str, executable: str, boundary: str, paths: Sequence[str]) -> list[str]:
+    """Hash paths and run executable once (CNI VERSION): the copy arrived intact, and it starts on this node's
+    userland."""
+    return access.exec_argv(node, ["sh", "-c", CHECK_PLUGIN, "sh", executable, boundary, *paths])
 
 
 def node_glibc_version(access: NodeAccess, node: str) -> list[str]:

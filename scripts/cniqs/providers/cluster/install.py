@@ -8,6 +8,7 @@ The conflist goes through cniqs.install.conflist (the one conflist installer for
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from cniqs.install import conflist, executable
 from cniqs.install.executable import NAME
 from cniqs.providers.cluster import commands as cmd
 from cniqs.providers.cluster import parse
-from cniqs.providers.cluster.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info, sha256sums
+from cniqs.providers.cluster.nodes import KUBELET_CNI, Nodes, NodeShellFiles, crictl_info
 from cniqs.ship import build
 
 # The default CNI dirs (kubelet's and containerd's), where a provider's Nodes name no others.
@@ -71,28 +72,33 @@ def check_glibc(nodes: Nodes, node: str, folder: Path, remedy: str = CONTAINER_B
 
 
 def install_binary(nodes: Nodes, node: str, folder: Path, expected: dict[str, str], glibc: str | None = None) -> None:
+    """The build in place on the node, checked: every file against the build, and one VERSION run. Where the
+    node holds it intact already, nothing is copied (two execs: the look at the link, the check)."""
     check_glibc(nodes, node, folder, glibc=glibc)
     files = NodeShellFiles(nodes, node)
-    if not (files.readlink(nodes.cni.link) == executable.LINK_TARGET and verified(nodes, node, expected)):
+    checked = check_plugin(nodes, node, expected) if files.readlink(nodes.cni.link) == executable.LINK_TARGET else None
+    if checked is None or checked.problems:
         try:
             executable.install_executable(files, folder, nodes.cni.bin_dir)
         except InstallError as exc:
             raise NodeInstallError(f"{node}: {exc}") from None
-        verify_binary(nodes, node, expected)
-    argv = cmd.node_plugin_version(nodes.access, node, nodes.cni.link)
-    result = nodes.run(argv, input="", timeout=60)
-    if result.rc != 0 and "GLIBC_" in result.stderr + result.stdout:
+        checked = check_plugin(nodes, node, expected)
+        checked.raise_problems()
+    if checked.version_rc != 0 and "GLIBC_" in checked.version_output:
         found = node_glibc(nodes, node) or "unknown"
         raise NodeInstallError(glibc_message(node, build.required_glibc(folder), found))
-    if result.rc != 0:
-        raise CommandError(result, f"run {nodes.cni.link} on {node}")
-    out = result.stdout
+    if checked.version_rc != 0:
+        raise NodeInstallError(
+            f"{node}: {nodes.cni.link} VERSION failed (exit {checked.version_rc}): {checked.version_output[-500:]}"
+        )
     try:
-        versions = json.loads(out).get("supportedVersions")
-    except ValueError:
+        versions = json.loads(checked.version_output).get("supportedVersions")
+    except (ValueError, AttributeError):
         versions = None
     if not versions:
-        raise NodeInstallError(f"{node}: {nodes.cni.link} VERSION printed {out[:200]!r}, not a CNI version answer")
+        raise NodeInstallError(
+            f"{node}: {nodes.cni.link} VERSION printed {checked.version_output[:200]!r}, not a CNI version answer"
+        )
 
 
 def glibc_message(node: str, needed: str | None, node_glibc: str, remedy: str = CONTAINER_BUILD) -> str:
@@ -103,23 +109,42 @@ def glibc_message(node: str, needed: str | None, node_glibc: str, remedy: str = 
     )
 
 
-def verified(nodes: Nodes, node: str, expected: dict[str, str]) -> bool:
-    try:
-        verify_binary(nodes, node, expected)
-    except NodeInstallError:
-        return False
-    return True
+@dataclass(frozen=True)
+class PluginCheck:
+    """What one look at the installed plugin found (check_plugin): its files against the build, and its VERSION
+    run."""
+
+    node: str
+    problems: list[str]  # empty: every file matches the build
+    version_output: str
+    version_rc: int
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise NodeInstallError(
+                f"{self.node}: the copied plugin does not match the build: " + "; ".join(self.problems)
+            )
 
 
-def verify_binary(nodes: Nodes, node: str, expected: dict[str, str]) -> None:
-    """sha256 of every file on the node against the build; the executable also through the symlink."""
+def check_plugin(nodes: Nodes, node: str, expected: dict[str, str]) -> PluginCheck:
+    """sha256 of every file on the node against the build (the executable also through the symlink), and the
+    plugin run once (CNI VERSION), in one exec."""
     paths = [f"{nodes.cni.folder}/{rel}" for rel in sorted(expected)]
-    actual = sha256sums(nodes, node, [*paths, nodes.cni.link])
+    boundary = f"cniqs-{secrets.token_hex(8)}"
+    argv = cmd.node_check_plugin(nodes.access, node, nodes.cni.link, boundary, [*paths, nodes.cni.link])
+    result = nodes.run(argv, timeout=60)
+    if result.rc != 0:
+        raise CommandError(result, f"check the plugin on {node}")
+    actual, printed, rc = parse.plugin_check(result.stdout, boundary)
     problems = parse.manifest_problems(expected, actual, nodes.cni.folder)
     if actual.get(nodes.cni.link) != expected.get(NAME):
         problems.append(f"{nodes.cni.link} does not resolve to the built executable")
-    if problems:
-        raise NodeInstallError(f"{node}: the copied plugin does not match the build: " + "; ".join(problems))
+    return PluginCheck(node, problems, printed, rc)
+
+
+def verify_binary(nodes: Nodes, node: str, expected: dict[str, str]) -> None:
+    """The installed files against the build (NodeInstallError names what differs)."""
+    check_plugin(nodes, node, expected).raise_problems()
 
 
 def install(

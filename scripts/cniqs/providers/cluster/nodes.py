@@ -76,12 +76,6 @@ def platform(nodes: Nodes, node: str) -> str:
     return parse.machine_to_platform(machine(nodes, node))
 
 
-def sha256sums(nodes: Nodes, node: str, paths: Sequence[str]) -> dict[str, str]:
-    result = nodes.run(cmd.node_sha256sum(nodes.access, node, paths), timeout=60)
-    # sha256sum exits 1 when a file is missing but still prints the others: compare what it printed.
-    return parse.sha256sum(result.stdout)
-
-
 def read_optional(nodes: Nodes, node: str, path: str) -> str | None:
     """A node file's text, or None when it cannot be read (missing)."""
     result = nodes.run(cmd.node_cat(nodes.access, node, path), timeout=30)

@@ -131,6 +131,15 @@ def sha256sum(text: str) -> dict[str, str]:
     return found
 
 
+def plugin_check(out: str, boundary: str) -> tuple[dict[str, str], str, int]:
+    """commands.node_check_plugin's answer: (path -> sha256, what the VERSION run printed, its exit code)."""
+    sums, sep, rest = out.partition(f"{boundary}\n")
+    printed, sep2, code = rest.rpartition(f"{boundary} ")
+    if not sep or not sep2 or not code.strip().isdigit():
+        raise ParseError(f"unexpected answer from the plugin check: {out[-300:]!r}")
+    return sha256sum(sums), printed, int(code)
+
+
 def manifest_problems(expected: dict[str, str], actual: dict[str, str], root: str) -> list[str]:
     """Compare a local manifest {relative path: digest} with node sha256sum output under root."""
     problems = []
