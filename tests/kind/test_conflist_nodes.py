@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 import pytest
 
+from cniqs.common.errors import InstallError
 from cniqs.install import conflist
 from cniqs.providers.cluster import install
 from cniqs.providers.cluster.commands import READ_DIR, WRITE_ATOMIC
@@ -131,7 +132,7 @@ def test_use_base_writes_its_own_file_and_install_derives_from_it() -> None:
     node.files[f"{CONF}/10-kindnet.conflist"] = kindnet_conflist("10.244.1.0/24").encode()
     run = FakeDocker({"w": node})
     assert install.use_base(on_docker(run), "w", None) is None  # no variant to remove: nothing changes
-    assert node.log == [["sh", "-c", 'test -e "$1" || test -L "$1"', "sh", f"{CONF}/{install.BASE_NAME}"]]
+    assert [call[2] for call in node.log] == [READ_DIR]  # one look at the conf dir
     chain = install.use_base(on_docker(run), "w", "1.0.0")
     assert chain is not None and chain["cniVersion"] == "1.0.0"
     assert install.base_state(on_docker(run), "w", chain)[0]
@@ -154,3 +155,10 @@ def test_docker_exec_files_report_a_vanished_file_as_file_not_found() -> None:
     run = FakeDocker({"w": FakeNode()})
     with pytest.raises(FileNotFoundError):
         NodeShellFiles(on_docker(run), "w").read_text(f"{CONF}/00-cni-quickstart.conflist")
+
+
+def test_use_base_without_kindnets_file_says_so() -> None:
+    run = FakeDocker({"w": FakeNode()})
+    with pytest.raises(InstallError, match="10-kindnet.conflist is missing or not a file"):
+        install.use_base(on_docker(run), "w", "1.0.0")
+    assert install.use_base(on_docker(run), "w", None) is None  # nothing to restore: no variant is there

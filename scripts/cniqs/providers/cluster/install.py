@@ -216,11 +216,14 @@ def use_base(nodes: Nodes, node: str, cni_version: str | None, dual_stack: bool 
     """Write (or with cni_version None remove) the base variant on a node; the chain now in force, or None when
     nothing changed (no variant to remove: the runtime runs kindnet's own chain already)."""
     files = NodeShellFiles(nodes, node)
-    base = f"{nodes.cni.conf_dir}/{BASE_NAME}"
-    if cni_version is None and not files.exists(base):
+    base, source = f"{nodes.cni.conf_dir}/{BASE_NAME}", f"{nodes.cni.conf_dir}/{KINDNET_NAME}"
+    listed = files.read_dir(nodes.cni.conf_dir, conflist.CONF_EXTENSIONS)  # one exec: is there a variant, kindnet's
+    if cni_version is None and BASE_NAME not in listed:
         return None
-    source = f"{nodes.cni.conf_dir}/{KINDNET_NAME}"
-    kindnet = conflist.parse_chain(files.read_text(source), f"{node}:{source}")
+    text = listed.get(KINDNET_NAME)
+    if text is None:
+        raise InstallError(f"{node}:{source} is missing or not a file: kindnetd writes it when it starts")
+    kindnet = conflist.parse_chain(text, f"{node}:{source}")
     if cni_version is None:
         files.remove(base)
         return kindnet
