@@ -31,6 +31,8 @@ def command_line(args: Any) -> str:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event == "subprocess.Popen" and _echo_to:
         _echo_to[-1].command(command_line(args[1]))
+    elif event == "cniqs.node_shell" and _echo_to:  # a node command through a kept shell, named as its exec
+        _echo_to[-1].command(command_line(args[0]))
 
 
 def elapsed(seconds: float) -> str:

@@ -12,6 +12,7 @@ from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.kind import commands, mirror, nodebuild, release
 from cniqs.providers.kind.cluster import Cluster
 from cniqs.providers.kind.commands import DOCKER, ContainerAccess
+from cniqs.providers.kind.nodeshell import ShellRunner
 
 
 class KindBackend(ClusterBackend):
@@ -32,11 +33,19 @@ class KindBackend(ClusterBackend):
 
         self.kind = cluster.kind
         self.registry = registry
+        # The nodes' commands through a shell kept open on each node (cniqs.providers.kind.nodeshell).
+        self.shells = ShellRunner(run, access)
         super().__init__(
-            "kind", Nodes(run, access), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
+            "kind", Nodes(self.shells, access), cluster.name, cluster.kubeconfig, cluster.nodes(run), builder, targets,
             pod_image, rebuild=rebuild, namespace=namespace,
         )  # fmt: skip
         self.load_checked = False
+
+    def close(self) -> None:
+        try:
+            self.shells.close()
+        finally:
+            super().close()
 
     def check_load(self) -> None:
         """Refused (one line, the kind release needed) when this kind's `kind load` cannot read the nodes'

@@ -134,6 +134,23 @@ class ContainerAccess:
     def copy_argv(self, src: str, node: str, dest: str) -> list[str]:
         return [self.cli, *docker_cp(src, node, dest)[1:]]
 
+    def parse_exec(self, argv: Sequence[str]) -> tuple[str, list[str], dict[str, str], bool] | None:
+        """(node, command, env, stdin) of an argv exec_argv built; None for any other argv."""
+        if len(argv) < 4 or argv[0] != self.cli or argv[1] != "exec":
+            return None
+        rest, env, stdin = list(argv[2:]), {}, False
+        while rest and rest[0].startswith("-"):
+            if rest[0] == "-i":
+                stdin, rest = True, rest[1:]
+            elif rest[0] == "-e" and len(rest) > 1 and "=" in rest[1]:
+                key, _, value = rest[1].partition("=")
+                env[key], rest = value, rest[2:]
+            else:
+                return None  # a flag exec_argv never gives
+        if len(rest) < 2:
+            return None
+        return rest[0], rest[1:], env, stdin
+
 
 DOCKER = ContainerAccess()
 PODMAN = ContainerAccess("podman")
