@@ -27,6 +27,8 @@ class LocalShells(ContainerAccess):
     ) -> list[str]:
         if list(argv) == ["sh"] and stdin:
             self.opened.append(node)
+            if node == "gone":  # what docker exec says of a container that is not there
+                return ["sh", "-c", "echo 'Error response from daemon: No such container: gone' >&2; exit 1"]
             return ["sh"]
         return super().exec_argv(node, argv, stdin=stdin, env=env)
 
@@ -117,6 +119,20 @@ def test_a_shell_that_ends_under_a_command_is_reported_and_replaced(shells: tupl
     assert gone.rc == 125 and "the node shell ended" in gone.stderr
     assert runner(on(access, "n", "echo", "again")).stdout == "again\n"
     assert access.opened == ["n", "n"]
+
+
+def test_a_builtin_cannot_change_the_kept_shell(shells: tuple[ShellRunner, LocalShells]) -> None:
+    runner, access = shells
+    assert runner(on(access, "n", "exit", "3")).rc == 3
+    assert runner(on(access, "n", "cd", "/proc")).rc == 0
+    assert runner(on(access, "n", "pwd")).stdout != "/proc\n"
+    assert access.opened == ["n"]  # the same shell all along
+
+
+def test_a_node_that_is_gone_says_so(shells: tuple[ShellRunner, LocalShells]) -> None:
+    runner, access = shells
+    result = runner(on(access, "gone", "true"))
+    assert result.rc == 125 and "No such container: gone" in result.stderr
 
 
 def test_close_ends_every_shell_and_removes_its_files() -> None:

@@ -8,7 +8,7 @@ separate exec gives: the command's exit code, its stdout and its stderr, apart.
 
 Per command the shell is sent one line (two with input: the input, base64, follows as a here-document):
 
-    K=V CMD ARGS... </dev/null >OUT 2>ERR; r=$?; printf ...    (a header: mark, exit code, sizes of OUT, ERR)
+    (K=V CMD ARGS...) >OUT 2>ERR </dev/null; r=$?; printf ...   (a header: mark, exit code, sizes of OUT, ERR)
 
 and answers with the header and the two files, which Python reads by their sizes. OUT and ERR are files of
 this shell's own under the node's /tmp, removed when it closes. A shell that does not answer in time is killed
@@ -27,6 +27,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,6 @@ from cniqs.common.run import Completed, Runner
 from cniqs.providers.kind.commands import ContainerAccess
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-EXEC_SECONDS = 120.0  # a command given no timeout (run_process would wait for ever; a shell must not)
 
 
 class ShellLost(RuntimeError):
@@ -52,7 +52,8 @@ def command_line(argv: Sequence[str], env: Mapping[str, str], out: str, err: str
         if not _ENV_KEY.fullmatch(key):
             raise ValueError(f"not an environment variable name: {key!r}")
     assigned = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
-    command = f"{assigned}{shlex.join(argv)} >{out} 2>{err}"
+    # In a subshell: a command that is a shell builtin (cd, exit, exec ...) cannot change the kept shell.
+    command = f"({assigned}{shlex.join(argv)}) >{out} 2>{err}"
     run = f"base64 -d <<'{here}' | {command}" if here else f"{command} </dev/null"
     header = f'printf "{mark} %d %d %d\\n" "$r" "$(wc -c <{out})" "$(wc -c <{err})"'
     return f"{run}; r=$?; {header}; cat {out} {err}\n"
@@ -74,11 +75,12 @@ class NodeShell:
         self.out, self.err = f"/tmp/.cniqs-shell-{self.tag}.out", f"/tmp/.cniqs-shell-{self.tag}.err"
         # A session of its own, so kill() ends what it started on this machine; it ends with this process too,
         # at the end of its stdin.
+        self.errors = tempfile.TemporaryFile()  # what docker exec itself says (a node that is gone ...)
         self.proc = subprocess.Popen(
             list(open_argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.errors,
             start_new_session=True,
         )
         self.buffer = b""
@@ -86,45 +88,55 @@ class NodeShell:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def said(self) -> str:
+        """The last lines docker exec (or the shell itself) wrote to its own stderr."""
+        self.errors.seek(0)
+        return " | ".join(self.errors.read().decode(errors="replace").strip().splitlines()[-3:])
+
     def run(
-        self, argv: Sequence[str], env: Mapping[str, str], data: str | None, timeout: float
+        self, argv: Sequence[str], env: Mapping[str, str], data: str | None, timeout: float | None
     ) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr) of argv run in this shell, with data on its stdin (None: no stdin);
+        timeout None waits as long as the command runs, as run_process does."""
         mark = f"cniqs-{secrets.token_hex(8)}"
         here = f"CNIQS_INPUT_{secrets.token_hex(8)}" if data is not None else ""
         script = command_line(argv, env, self.out, self.err, mark, here)
         if data is not None:
             script += base64.encodebytes(data.encode()).decode("ascii") + f"{here}\n"
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(script.encode())
             self.proc.stdin.flush()
         except OSError as exc:
-            raise ShellLost(f"the node shell is gone: {exc}") from None
+            self.proc.wait()
+            raise ShellLost(f"the node shell is gone ({exc}): {self.said()}") from None
         rc, out_size, err_size = parse_header(self._read_line(deadline), mark)
         body = self._read_exact(out_size + err_size, deadline)
         return rc, body[:out_size].decode(errors="replace"), body[out_size:].decode(errors="replace")
 
-    def _fill(self, deadline: float) -> None:
+    def _fill(self, deadline: float | None) -> None:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise ShellLost("the node shell did not answer in time", timed_out=True)
+        if deadline is not None:
+            with selectors.DefaultSelector() as sel:
+                sel.register(fd, selectors.EVENT_READ)
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise ShellLost("the node shell did not answer in time", timed_out=True)
         chunk = os.read(fd, 1 << 16)
         if not chunk:
-            raise ShellLost(f"the node shell ended (exit {self.proc.wait()})")
+            said = self.said()
+            raise ShellLost(f"the node shell ended (exit {self.proc.wait()})" + (f": {said}" if said else ""))
         self.buffer += chunk
 
-    def _read_line(self, deadline: float) -> bytes:
+    def _read_line(self, deadline: float | None) -> bytes:
         while b"\n" not in self.buffer:
             self._fill(deadline)
         line, _, self.buffer = self.buffer.partition(b"\n")
         return line
 
-    def _read_exact(self, size: int, deadline: float) -> bytes:
+    def _read_exact(self, size: int, deadline: float | None) -> bytes:
         while len(self.buffer) < size:
             self._fill(deadline)
         data, self.buffer = self.buffer[:size], self.buffer[size:]
@@ -150,9 +162,10 @@ class NodeShell:
         if self.alive():
             self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.proc.stdin, self.proc.stdout, self.errors):
             if stream is not None and not stream.closed:
-                stream.close()
+                with contextlib.suppress(OSError):  # stdin's unsent bytes, to a shell that is gone
+                    stream.close()
 
 
 class ShellRunner:
@@ -175,13 +188,12 @@ class ShellRunner:
         node, command, env, stdin = parsed
         sys.audit("cniqs.node_shell", list(argv))  # what `cniqs -v` echoes, as for a process of its own
         shell = self._take(node)
-        limit = EXEC_SECONDS if timeout is None else timeout
         try:
-            rc, out, err = shell.run(command, env, input if stdin else None, limit)
+            rc, out, err = shell.run(command, env, input if stdin else None, timeout)
         except ShellLost as exc:
             self._drop(node, shell)
             if exc.timed_out:
-                return Completed(list(argv), 124, "", f"timed out after {limit:g} s")
+                return Completed(list(argv), 124, "", f"timed out after {timeout:g} s")
             return Completed(list(argv), 125, "", f"{exc} (node {node})")
         with self._lock:
             self._idle.setdefault(node, []).append(shell)
