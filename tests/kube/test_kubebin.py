@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from cniqs.common import cache
 from cniqs.providers.kind import coredns
 from cniqs.toolchain import kubebin
 
@@ -90,3 +96,21 @@ def test_coredns_is_built_with_every_plugin_the_cluster_corefiles_name() -> None
     assert all(f'_ "github.com/coredns/coredns/plugin/{p}"' in main for p in kubebin.COREDNS_PLUGINS)
     assert kubebin.COREDNS.stamp.startswith(kubebin.COREDNS.version + "+")  # a changed main is built again
     assert kubebin.ETCD.stamp == kubebin.ETCD.version
+
+
+def test_a_cache_entry_is_built_by_one_process_at_a_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """entry_lock across processes (flock): a second holder waits until the first lets go."""
+    entry = tmp_path / "kube" / "v1.37.2-go"
+    script = (
+        "import sys, time; from pathlib import Path; from cniqs.common.cache import entry_lock\n"
+        "with entry_lock(Path(sys.argv[1])):\n"
+        "    print(time.monotonic(), flush=True); time.sleep(0.5); print(time.monotonic(), flush=True)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(cache.__file__).parents[2])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(entry)], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    spans = sorted(tuple(float(t) for t in proc.communicate()[0].split()) for proc in procs)
+    assert spans[0][1] <= spans[1][0]  # the second got the lock only after the first had left it
+    assert (tmp_path / "kube" / "v1.37.2-go.lock").exists() and not entry.exists()

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cniqs.common.cache import cache_root
+from cniqs.common.cache import cache_root, entry_lock
 
 # Kubernetes patch releases this project pins, newest first: the first is the default. Every kind-table
 # minor that the module proxy serves is in this table too (tests/kube), so both tiers test the same Kubernetes.
@@ -237,9 +237,15 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
     """Build one pinned release's commands (cached); returns the bin dir."""
     release = release_for(minor)
     bin_dir = kube_bin_dir(minor)
-    if _complete(bin_dir, commands):
-        _say(f"kubebin: Kubernetes {release}: cached in {bin_dir}")
-        return bin_dir
+    # One build of a release at a time: .ci/run's background builds and the kube tier may ask for it together.
+    with entry_lock(bin_dir.parent):
+        if _complete(bin_dir, commands):
+            _say(f"kubebin: Kubernetes {release}: cached in {bin_dir}")
+            return bin_dir
+        return _build_kube(minor, release, bin_dir, commands)
+
+
+def _build_kube(minor: str, release: str, bin_dir: Path, commands: Sequence[str]) -> Path:
     work = bin_dir.parent / "module"
     work.mkdir(parents=True, exist_ok=True)
     log = bin_dir.parent / "build.log"
@@ -255,21 +261,9 @@ def build_kube(minor: str, commands: Sequence[str] = KUBE_COMMANDS) -> Path:
     # One `go build` for all the commands: the scheduler keeps both cores busy across their shared packages,
     # and links one command while it compiles the next, where a build per command idled at each one's tail.
     t0 = time.monotonic()
-    _run(
-        [
-            "go",
-            "build",
-            "-trimpath",
-            "-ldflags",
-            version_ldflags(release),
-            "-o",
-            f"{tmp}{os.sep}",
-            *(f"k8s.io/kubernetes/cmd/{command}" for command in commands),
-        ],
-        work,
-        log,
-        env,
-    )
+    packages = [f"k8s.io/kubernetes/cmd/{command}" for command in commands]
+    argv = ["go", "build", "-trimpath", "-ldflags", version_ldflags(release), "-o", f"{tmp}{os.sep}", *packages]
+    _run(argv, work, log, env)
     timings["compile"] = round(time.monotonic() - t0, 1)
     _say(f"kubebin: Kubernetes {release}: {', '.join(commands)} built in {timings['compile']:.0f} s")
     _replace_bin_dir(tmp, bin_dir)
