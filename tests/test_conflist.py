@@ -241,3 +241,13 @@ def test_the_active_source_is_what_install_derives_from(conf_dir: Path) -> None:
     assert name == "10-kindnet.conflist" and chain["name"] == "kindnet"
     install(FILES, str(conf_dir), chain_entry())
     assert active_source(FILES, str(conf_dir))[0] == "10-kindnet.conflist", "never the plugin's own file"
+
+
+def test_a_config_removed_between_listing_and_reading_counts_as_not_there(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LocalFiles.read_dir while an uninstall removes the plugin's file: never a name without its text."""
+    listed = sorted(conf_dir.iterdir())
+    gone = conf_dir / INSTALLED_NAME  # listed, then removed before it is read
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter([*listed, gone]))
+    assert INSTALLED_NAME not in FILES.read_dir(str(conf_dir), (".conflist",))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -77,13 +78,12 @@ class LocalFiles:
     def read_dir(self, path: str, suffixes: tuple[str, ...]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}
         for entry in sorted(Path(path).iterdir()):
-            text = None
-            if entry.name.endswith(suffixes) and entry.is_file():
-                try:
-                    text = entry.read_text()
-                except FileNotFoundError:
-                    continue  # removed since it was listed: as if it had not been there
-            found[entry.name] = text
+            try:
+                found[entry.name] = _regular_text(entry) if entry.name.endswith(suffixes) else None
+            except FileNotFoundError:
+                if os.path.lexists(entry):
+                    found[entry.name] = None  # a dangling symlink
+                # else removed since it was listed (a concurrent uninstall): as if it had not been there
         return found
 
     def read_text(self, path: str) -> str:
@@ -139,6 +139,17 @@ class LocalFiles:
 
     def batch(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+
+def _regular_text(entry: Path) -> str | None:
+    """A regular file's text (through a symlink too), read from one open; None for anything else (a directory,
+    a FIFO: never blocked on). FileNotFoundError when there is nothing to open."""
+    fd = os.open(entry, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read().decode()
 
 
 def remove_stale_temps(target: Path) -> list[Path]:

@@ -96,9 +96,10 @@ def node_ls(access: NodeAccess, node: str, path: str) -> list[str]:
 # Exit 3 (READ_DIR_MISSING): there is no such directory.
 READ_DIR = (
     'cd -- "$1" 2>/dev/null || exit 3; b=$2; shift 2; for f in * .*; do case $f in .|..) continue ;; esac; '
-    '[ -e "$f" ] || [ -L "$f" ] || continue; k=-; '
-    'if [ -f "$f" ]; then for s in "$@"; do case $f in *"$s") k=f ;; esac; done; fi; '
-    'printf "%s %s %s\\n" "$b" "$k" "$f"; if [ $k = f ]; then cat -- "$f" || exit 1; echo; fi; done'
+    'k=-; for s in "$@"; do case $f in *"$s") k=f ;; esac; done; '
+    # One open for the text: a file removed since the glob is left out, as if it had not been there.
+    'if [ $k = f ] && [ -f "$f" ] && { printf "%s f %s\\n" "$b" "$f"; cat <&3; echo; } 3<"$f" 2>/dev/null; '
+    'then continue; fi; [ -e "$f" ] || [ -L "$f" ] || continue; printf "%s - %s\\n" "$b" "$f"; done'
 )
 
 READ_DIR_MISSING = 3
