@@ -242,3 +242,34 @@ def test_a_name_kind_finds_taken_is_never_deleted(tmp_path: Path) -> None:
         cluster.create(kind, made, "IMG", 0, "ipv4", logs=tmp_path / "d")
     assert kind.actions() == ["get clusters", "create cluster"]
     assert not made.created and not made.deleted  # someone else's: the teardown leaves it too
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_delete_kills_podman_nodes_first_and_deletes_whatever_the_kill_did(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cniqs.common.run import Completed
+    from cniqs.providers.kind import commands
+
+    monkeypatch.setenv(commands.PROVIDER_VAR, engine)
+    calls: list[list[str]] = []
+
+    def run(argv, *, input=None, timeout=None):  # type: ignore[no-untyped-def]
+        calls.append(list(argv))
+        if argv[1:3] == ["get", "nodes"]:
+            return Completed(list(argv), 0, "demo-worker\ndemo-control-plane\n", "")
+        if argv[1:2] == ["kill"]:  # one node was stopped already: the kill fails, the delete goes on
+            return Completed(list(argv), 125, "", "Error: can only kill running containers")
+        return Completed(list(argv), 0, "", "")
+
+    made = cluster.prepare("/k/kind", "demo", tmp_path)
+    made.delete(run)
+    delete = commands.kind_delete("/k/kind", "demo", str(made.kubeconfig))
+    if engine == "podman":
+        assert calls == [
+            commands.kind_get_nodes("/k/kind", "demo"),
+            ["podman", "kill", "demo-worker", "demo-control-plane"],
+            delete,
+        ]
+    else:  # `docker rm -f` kills at once
+        assert calls == [delete]

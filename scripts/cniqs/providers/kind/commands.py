@@ -167,6 +167,11 @@ def pull(engine_name: str, image: str, *, insecure: bool = False) -> list[str]:
     return [engine_name, "pull", "--quiet", *flags, image]
 
 
+def kill(engine_name: str, containers: Sequence[str]) -> list[str]:
+    """SIGKILL, at once (the engine's default signal for kill)."""
+    return [engine_name, "kill", *containers]
+
+
 def network_id(engine_name: str, network: str) -> list[str]:
     return [engine_name, "network", "inspect", "--format", "{{.ID}}", network]
 
