@@ -117,3 +117,11 @@ def test_the_entrypoint_serves_docker_dns_only_where_resolv_conf_names_it() -> N
     text = nodefiles.ENTRYPOINT
     assert "grep -q '^nameserver 127\\.0\\.0\\.11' /etc/resolv.conf" in text
     assert 'exec "$@"' in text.splitlines()[-1]
+
+
+def test_the_images_are_imported_as_kind_imports_them() -> None:
+    """Pinned and left packed (the CRI unpacks an image when a container of it is first made), written by ctr
+    itself rather than streamed through containerd's transfer service."""
+    flags = nodefiles.IMPORT_FLAGS.split()
+    assert {"--no-unpack", "--local", "--label=io.cri-containerd.pinned=pinned"} <= set(flags)
+    assert f"images import {nodefiles.IMPORT_FLAGS} " in nodefiles.PRELOAD_SERVICE

@@ -116,10 +116,20 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 """
 
-# The import takes half a minute or more on two cores. kind waits 30 s for multi-user.target's "Reached target"
-# line (kind pkg/cluster/internal/providers/docker/provision.go). A target waits for each unit it wants (unless
-# that unit sets DefaultDependencies=no), and for whatever those units are ordered after: so nothing the boot
-# starts is ordered after the import, and kubelet's drop-in asks for it when kubelet really starts.
+# The import can take half a minute on two cores with several nodes booting at once. kind waits 30 s for
+# multi-user.target's "Reached target" line (kind pkg/cluster/internal/providers/docker/provision.go). A target
+# waits for each unit it wants (unless that unit sets DefaultDependencies=no), and for whatever those units are
+# ordered after: so nothing the boot starts is ordered after the import, and kubelet's drop-in asks for it when
+# kubelet really starts.
+#
+# As kind's own node images hold theirs (kind's `build node-image` imports them so): pinned, so that kubelet's image
+# garbage collection leaves them, and not unpacked. The CRI unpacks an image into a snapshot the first time a
+# container of it is made, so a node unpacks only what it runs (a worker: pause, kube-proxy, kindnet). --local:
+# ctr writes the content itself, where containerd 2's transfer service streamed all of it through its API again.
+# Measured in a node, into an empty store, of the 600 MiB archive: 10.1 s as it was, 8.7 s not unpacked, 3.0 s
+# not unpacked and --local (sha256sum alone reads it in 3.3 s).
+IMPORT_FLAGS = "--local --no-unpack --label=io.cri-containerd.pinned=pinned"
+
 PRELOAD_SERVICE = f"""[Unit]
 Description=Import the images built into this node into containerd (no registry is reachable)
 DefaultDependencies=no
@@ -132,7 +142,8 @@ ConditionDirectoryNotEmpty={PRELOAD_DIR}
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -ec 'for a in {PRELOAD_DIR}/*.tar; do /usr/local/bin/ctr -n k8s.io images import "$a"; done'
+ExecStart=/bin/sh -ec 'for a in {PRELOAD_DIR}/*.tar; do \\
+ /usr/local/bin/ctr -n k8s.io images import {IMPORT_FLAGS} "$a"; done'
 
 [Install]
 WantedBy=multi-user.target

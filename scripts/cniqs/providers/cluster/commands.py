@@ -5,6 +5,7 @@ one per action; nothing here runs anything.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -88,6 +89,12 @@ def node_cat(access: NodeAccess, node: str, path: str) -> list[str]:
 
 def node_ls(access: NodeAccess, node: str, path: str) -> list[str]:
     return access.exec_argv(node, ["ls", "-1A", "--", path])
+
+
+def boundary() -> str:
+    """A fresh marker for one command's output (READ_DIR, CHECK_PLUGIN, the kind node shells): random, so no
+    file's text or program's output holds it by chance."""
+    return f"cniqs-{secrets.token_hex(8)}"
 
 
 # A directory's names, one header line each (`BOUNDARY KIND NAME`: KIND `f` when the text follows, `-` when it

@@ -8,7 +8,6 @@ The conflist goes through cniqs.install.conflist (the one conflist installer for
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +129,7 @@ def check_plugin(nodes: Nodes, node: str, expected: dict[str, str]) -> PluginChe
     """sha256 of every file on the node against the build (the executable also through the symlink), and the
     plugin run once (CNI VERSION), in one exec."""
     paths = [f"{nodes.cni.folder}/{rel}" for rel in sorted(expected)]
-    boundary = f"cniqs-{secrets.token_hex(8)}"
+    boundary = cmd.boundary()
     argv = cmd.node_check_plugin(nodes.access, node, nodes.cni.link, boundary, [*paths, nodes.cni.link])
     result = nodes.run(argv, timeout=60)
     if result.rc != 0:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-import secrets
 import shlex
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
@@ -162,7 +161,7 @@ class NodeShellFiles:
 
     def read_dir(self, path: str, suffixes: tuple[str, ...]) -> dict[str, str | None]:
         self._send()
-        boundary = f"cniqs-{secrets.token_hex(8)}"
+        boundary = cmd.boundary()
         argv = cmd.node_read_dir(self.nodes.access, self.node, path, boundary, suffixes)
         result = self.nodes.run(argv, timeout=120)
         if result.rc == cmd.READ_DIR_MISSING:

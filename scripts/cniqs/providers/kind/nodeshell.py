@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from cniqs.common.run import Completed, Runner
+from cniqs.providers.cluster.commands import boundary
 from cniqs.providers.kind.commands import ContainerAccess
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -98,7 +99,7 @@ class NodeShell:
     ) -> tuple[int, str, str]:
         """(exit code, stdout, stderr) of argv run in this shell, with data on its stdin (None: no stdin);
         timeout None waits as long as the command runs, as run_process does."""
-        mark = f"cniqs-{secrets.token_hex(8)}"
+        mark = boundary()
         here = f"CNIQS_INPUT_{secrets.token_hex(8)}" if data is not None else ""
         script = command_line(argv, env, self.out, self.err, mark, here)
         if data is not None:
