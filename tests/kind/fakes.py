@@ -197,6 +197,9 @@ class FakeDocker:
                 return ok
             case "chmod":
                 return ok
+            case "mkdir" if cmd[1] == "-p":
+                node.dirs.update(args[1:])
+                return ok
             case "mv":
                 src, dest = [a for a in args if not a.startswith("-")]
                 if not node.exists(src):

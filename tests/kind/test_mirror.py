@@ -117,6 +117,23 @@ def test_node_files_one_per_mirrored_registry_and_the_mirror() -> None:
     assert patch["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["config_path"] == mirror.CERTS_DIR
 
 
+def test_configure_mirror_writes_every_node_in_one_exec_and_leaves_no_staging() -> None:
+    from cniqs.providers.kind.images import configure_mirror
+    from tests.kind.fakes import FakeDocker, FakeNode
+
+    m = mirror.Mirror("10.0.0.5:5000", "http")
+    old = "/etc/containerd/certs.d/docker.io/hosts.toml"
+    nodes = {"c-control-plane": FakeNode(files={old: b"server = 'https://elsewhere'"}), "c-worker": FakeNode()}
+    docker = FakeDocker(nodes)
+    configure_mirror(docker, "docker", sorted(nodes), mirror.Registry(m))
+    wanted = mirror.node_files(m)
+    for name, node in nodes.items():
+        assert {path: node.files[path].decode() for path in wanted} == wanted, name
+        assert not [p for p in [*node.files, *node.dirs] if "/.cniqs-" in p], name
+    assert len(docker.calls) == len(nodes)  # one exec per node
+    assert all(call[:3] == ["docker", "exec", "-i"] for call in docker.calls)  # the archive on stdin
+
+
 # --- the registry's API, with a fake fetch ----------------------------------------------------------------
 
 

@@ -188,6 +188,10 @@ class NodeShellFiles:
         tmp = f"{directory}/.{name}.cniqs.tmp"
         self._check(cmd.node_write_atomic(self.nodes.access, self.node, tmp, path), f"write {path}", input=text)
 
+    def make_dirs(self, paths: Sequence[str]) -> None:
+        """The folders and their parents (mkdir -p); a change, so in a batch it waits with the others."""
+        self._change(["mkdir", "-p", "--", *paths], "make " + ", ".join(paths))
+
     def remove(self, path: str) -> None:
         self._change(cmd.rm(path), f"remove {path}")
 

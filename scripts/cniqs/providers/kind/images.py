@@ -4,11 +4,14 @@ hosts.toml files in every node send containerd's pulls to the mirror."""
 
 from __future__ import annotations
 
+import secrets
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from cniqs.common.run import Runner, check
-from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles
+from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, on_each
 from cniqs.providers.kind import commands, mirror, versions
 from cniqs.providers.kind.options import KindOptions
 
@@ -47,14 +50,29 @@ def containerd_patches(image: Images) -> list[str]:
 
 
 def configure_mirror(run: Runner, engine: str, node_names: Sequence[str], registry: mirror.Registry | None) -> None:
-    """containerd's hosts.toml files in every node: pulls of docker.io, registry.k8s.io and the mirror go to it."""
+    """containerd's hosts.toml files in every node: pulls of docker.io, registry.k8s.io and the mirror go to it.
+
+    All nodes at once, each in one exec: the files arrive as one archive in a folder of their own under
+    certs.d, and each is renamed over its place from there (containerd never reads half a file)."""
     if registry is None:
         return
     nodes = Nodes(run, commands.access(engine))
     wanted = mirror.node_files(registry.mirror)
-    folders = sorted({path.rsplit("/", 1)[0] for path in wanted})
-    for node in node_names:
-        check(run, nodes.access.exec_argv(node, ["mkdir", "-p", *folders]), f"make {mirror.CERTS_DIR} on {node}")
-        files = NodeShellFiles(nodes, node)
+    with tempfile.TemporaryDirectory(prefix="cniqs-hosts-") as tmp:
+        local = Path(tmp)
         for path, text in wanted.items():
-            files.write_atomic(path, text)
+            file = local / PurePosixPath(path).relative_to(mirror.CERTS_DIR)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text)
+            file.chmod(0o644)
+        on_each(list(node_names), lambda node: _write_hosts(NodeShellFiles(nodes, node), local, wanted))
+
+
+def _write_hosts(files: NodeShellFiles, local: Path, wanted: dict[str, str]) -> None:
+    staging = f"{mirror.CERTS_DIR}/.cniqs-{secrets.token_hex(4)}"
+    with files.batch():
+        files.make_dirs(sorted({path.rsplit("/", 1)[0] for path in wanted}))
+        files.copy_tree(local, staging)
+        for path in wanted:
+            files.rename(f"{staging}/{PurePosixPath(path).relative_to(mirror.CERTS_DIR)}", path)
+        files.remove_tree(staging)
