@@ -12,10 +12,8 @@ import shlex
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from cniqs.common.beliefs import Belief
@@ -24,9 +22,9 @@ from cniqs.common.waits import POD_GONE_SECONDS, POD_READY_SECONDS, NotYet, wait
 from cniqs.install import conflist, executable
 from cniqs.install.conflist import chain_entry
 from cniqs.provider import ExecResult, Pod, Targets
+from cniqs.providers.cluster import api, daemonset, diagnostics, installer, parse, podexec, pods
 from cniqs.providers.cluster import beliefs as k8s_beliefs
 from cniqs.providers.cluster import commands as cmd
-from cniqs.providers.cluster import daemonset, diagnostics, installer, parse, podexec, pods
 from cniqs.providers.cluster import install as node_install
 from cniqs.providers.cluster.nodes import Nodes, NodeShellFiles, on_each, platform, read_optional
 
@@ -65,11 +63,7 @@ class ClusterBackend:
         self.rebuild = rebuild
         self.namespace = namespace or f"cniqs-e2e-{secrets.token_hex(3)}"
         self.kubeconfig = str(kubeconfig)
-        self.api_client = k8s_config.new_client_from_config(config_file=self.kubeconfig)
-        # Any: the API takes plain dict bodies at run time, which its annotations do not admit.
-        self.core: Any = cast(Any, k8s.CoreV1Api(self.api_client))
-        self.discovery: Any = cast(Any, k8s.DiscoveryV1Api(self.api_client))
-        self.apps: Any = cast(Any, k8s.AppsV1Api(self.api_client))
+        self.api_client, self.core, self.discovery, self.apps = api.connect(self.kubeconfig)
         self.loaded_images: list[Path] = []  # archives load_image put on every node (a node that joins needs them)
         api_nodes = {n.metadata.name: n for n in self.core.list_node().items}
         # Only Kubernetes nodes count (kind also lists an HA load balancer container as a node).

@@ -24,6 +24,7 @@ from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.phases import Phases
 from cniqs.common.run import run_process
 from cniqs.provider import NullWatcher, Option, RunOptions, State, Targets, Watcher
+from cniqs.providers.cluster import api
 from cniqs.providers.cluster.backend import DEFAULT_LOG_FILE
 from cniqs.providers.kind import cluster as kind_cluster
 from cniqs.providers.kind import commands, coredns, egress, forwarding, mirror, network, release, versions
@@ -104,6 +105,7 @@ class KindProvider:
         watcher.record(minor, image=image.node)
         watcher.note(minor, f"node image: {image.note}")
         workdir = Path(tempfile.mkdtemp(prefix="cniqs-kind-"))
+        api.load_soon()  # while kind creates the cluster
         suite = _SuiteRun(opts, watcher, minor, kind, engine, network.kind_network(engine), workdir)
         failed = False
         try:
@@ -290,6 +292,7 @@ def _configure(suite: _SuiteRun, cluster: kind_cluster.Cluster, image: Images) -
         watcher.note(minor, zone)
     targets = egress.run_targets(run_process, opts.egress_mode, opts.targets, engine)
     watcher.note(minor, f"connectivity ({opts.egress_mode}): {egress.describe(targets)}")
+    suite.phases.mark("configure")  # the bridge rule, mirror hosts, DNS zone, egress
     backend = suite.backend = KindBackend(
         run_process, cluster, targets, image.pod, rebuild=opts.rebuild,
         access=commands.access(engine), registry=image.registry,
@@ -297,7 +300,7 @@ def _configure(suite: _SuiteRun, cluster: kind_cluster.Cluster, image: Images) -
     if zone is not None:
         backend.before_targets(lambda: coredns.wait_restarted(run_process, str(cluster.kubeconfig)))
     watcher.opened(minor, backend, opts.artifacts / cluster.name)
-    suite.phases.mark("configure")  # the bridge rule, mirror hosts, DNS zone, egress
+    suite.phases.mark("backend")  # its API client, the nodes as the API lists them
     backend.wait_nodes_ready()
     if not cluster.created:
         # A reused cluster may hold what an interrupted run left: start from the cluster's own chain.

@@ -20,6 +20,7 @@ from cniqs.common.errors import NodeGone, Refused
 from cniqs.common.run import run_process
 from cniqs.common.signals import interrupt_on_termination
 from cniqs.provider import Option, RunOptions, State, Targets
+from cniqs.providers.cluster import api
 from cniqs.providers.cluster.backend import Builder, ClusterBackend
 from cniqs.providers.cluster.nodes import Nodes
 from cniqs.providers.cluster.options import K8S_VERSION
@@ -177,6 +178,7 @@ class KubeProvider:
         if watcher is not None:
             watcher.record(minor, image=f"Kubernetes {kubebin.release_for(minor)} built here")
         keep = bool(options.get("--kube-keep", False))
+        api.load_soon()  # while the cluster comes up
         with (
             interrupt_on_termination(),
             kube_cluster.up(minor, workers=workers, keep=keep, say=options.say) as cluster,
