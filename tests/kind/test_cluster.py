@@ -268,7 +268,7 @@ def test_delete_kills_podman_nodes_first_and_deletes_whatever_the_kill_did(
     if engine == "podman":
         assert calls == [
             commands.kind_get_nodes("/k/kind", "demo"),
-            ["podman", "kill", "demo-worker", "demo-control-plane"],
+            ["podman", "kill", "demo-control-plane", "demo-worker"],
             delete,
         ]
     else:  # `docker rm -f` kills at once

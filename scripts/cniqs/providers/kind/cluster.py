@@ -104,8 +104,10 @@ class Cluster:
         2 s. Only the stop differs: the same removal follows, and leaves nothing behind on either engine."""
         engine = commands.engine()
         if engine == "podman":
-            listed = run(commands.kind_get_nodes(self.kind, self.name), timeout=60)
-            nodes = names(listed.stdout) if listed.rc == 0 else []
+            try:
+                nodes = self.nodes(run)
+            except CommandError:
+                nodes = []  # kind's delete below says what is wrong
             if nodes:
                 # A node already stopped makes this fail; kind's removal below is what must not.
                 run(commands.kill(engine, nodes), timeout=60)

@@ -58,21 +58,23 @@ def configure_mirror(run: Runner, engine: str, node_names: Sequence[str], regist
         return
     nodes = Nodes(run, commands.access(engine))
     wanted = mirror.node_files(registry.mirror)
+    rel = {path: str(PurePosixPath(path).relative_to(mirror.CERTS_DIR)) for path in wanted}
     with tempfile.TemporaryDirectory(prefix="cniqs-hosts-") as tmp:
         local = Path(tmp)
         for path, text in wanted.items():
-            file = local / PurePosixPath(path).relative_to(mirror.CERTS_DIR)
+            file = local / rel[path]
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(text)
             file.chmod(0o644)
-        on_each(list(node_names), lambda node: _write_hosts(NodeShellFiles(nodes, node), local, wanted))
+        on_each(list(node_names), lambda node: _write_hosts(NodeShellFiles(nodes, node), local, rel))
 
 
-def _write_hosts(files: NodeShellFiles, local: Path, wanted: dict[str, str]) -> None:
+def _write_hosts(files: NodeShellFiles, local: Path, rel: dict[str, str]) -> None:
+    """rel: each file's path in the node -> its path in local (and in the staging folder)."""
     staging = f"{mirror.CERTS_DIR}/.cniqs-{secrets.token_hex(4)}"
     with files.batch():
-        files.make_dirs(sorted({path.rsplit("/", 1)[0] for path in wanted}))
+        files.make_dirs(sorted({path.rsplit("/", 1)[0] for path in rel}))
         files.copy_tree(local, staging)
-        for path in wanted:
-            files.rename(f"{staging}/{PurePosixPath(path).relative_to(mirror.CERTS_DIR)}", path)
+        for path, inside in rel.items():
+            files.rename(f"{staging}/{inside}", path)
         files.remove_tree(staging)
