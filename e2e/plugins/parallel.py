@@ -5,7 +5,10 @@ group, so each variant's cluster comes up once, as in a run without xdist. A mod
 its own (OWN_CLUSTERS: `cniqs up` through the console script, the workshop's own `kind create`) is a group of
 its own. Each group goes to one worker whole, in collection order (xdist's loadscope, grouped here: its
 loadgroup no longer groups under pytest 9), the biggest first; so the modules with their own clusters run
-beside the variant's tests instead of after them.
+beside the variant's tests instead of after them. Those modules start in the order OWN_CLUSTERS lists them,
+the one with the fewest clusters first: on two cores, a worker that brings up two clusters at once while the
+variant's cluster is being created slows that create (the session's critical path) more than it slows the
+variant's tests later on.
 
 What a worker's plugins would print at the end (the per-version report, the provider notices) reaches the
 controller in xdist's workeroutput, and the controller prints it (cniqs reports, e2e.plugins.versions_report).
@@ -21,8 +24,8 @@ import pytest
 from e2e.plugins.versions_report import Report, merged, received, show
 
 # Modules whose tests make their clusters themselves (tests/kind/test_parallel.py checks that none of their
-# tests asks for `backend`).
-OWN_CLUSTERS = ("e2e/test_cli_kind.py", "e2e/test_cli_kube.py", "e2e/test_workshop.py")
+# tests asks for `backend`), in the order they start: the workshop's one cluster before test_cli_kind's pair.
+OWN_CLUSTERS = ("e2e/test_workshop.py", "e2e/test_cli_kube.py", "e2e/test_cli_kind.py")
 SESSION = "the session's cluster"  # the group of tests on a provider without variants (local)
 _MINOR = re.compile(r"\d+\.\d+")
 
@@ -38,6 +41,12 @@ def group_of(nodeid: str) -> str:
     return f"Kubernetes {lead}" if _MINOR.fullmatch(lead) else SESSION
 
 
+def start_order(groups: list[str]) -> list[str]:
+    """The groups in the order workers take them: the variants as given (biggest first), then the modules
+    with clusters of their own in OWN_CLUSTERS's order."""
+    return sorted(groups, key=lambda group: OWN_CLUSTERS.index(group) + 1 if group in OWN_CLUSTERS else 0)
+
+
 try:
     from xdist.scheduler import LoadScopeScheduling
 except ImportError:  # pragma: no cover - pytest-xdist is in the test extra; without it, no -n
@@ -51,6 +60,14 @@ if LoadScopeScheduling is not None:
 
         def _split_scope(self, nodeid: str) -> str:
             return group_of(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # The queue is filled once, before the first unit goes out: put it in start_order then.
+            if not getattr(self, "_started", False):
+                self._started = True
+                for group in start_order(list(self.workqueue)):
+                    self.workqueue.move_to_end(group)
+            super()._assign_work_unit(node)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from e2e.plugins.parallel import OWN_CLUSTERS, SESSION, group_of
+from e2e.plugins.parallel import OWN_CLUSTERS, SESSION, group_of, start_order
 from tests.kind.test_summary import CONFTEST, TESTS, WANT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +29,13 @@ def test_a_variants_tests_are_one_group_and_each_own_cluster_module_its_own() ->
     # the local provider has no variants: its session is one group, whatever else parametrizes a test
     assert group_of("e2e/test_reported_ip.py::test_the_pod_reaches_the_outside") == SESSION
     assert group_of("e2e/test_variants.py::test_each_cni_version_reports_the_fake_ip[cniVersion-0.3.1]") == SESSION
+
+
+def test_workers_take_the_variants_first_then_the_workshops_one_cluster_before_the_cli_pair() -> None:
+    queue = ["Kubernetes 1.37", "e2e/test_cli_kind.py", "Kubernetes 1.36", "e2e/test_workshop.py", SESSION]
+    assert start_order(queue) == [
+        "Kubernetes 1.37", "Kubernetes 1.36", SESSION, "e2e/test_workshop.py", "e2e/test_cli_kind.py",
+    ]  # fmt: skip
 
 
 def test_no_test_of_a_module_with_its_own_clusters_asks_for_the_sessions_cluster() -> None:
