@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,6 +199,26 @@ def test_the_tool_kind_and_the_site_load_without_the_extras(start: str) -> None:
     """A plain `pip install .` has none of them: `cniqs` and the kind provider import them only when the local
     or kube provider is asked for (cniqs.providers.get), and a kept local node is torn down without them."""
     assert loaded_with(start) == {}
+
+
+def test_the_site_loads_with_the_standard_library_alone() -> None:
+    """`.ci/run` and the README run `python3 -m cniqs.site` on the system's python3, before any install."""
+    modules = library_modules()
+    outside: set[str] = set()
+    todo, seen = ["cniqs.site.__main__"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules]
+        for _, imported in eager_imports(modules[name]):
+            if imported in modules:
+                todo.append(imported)
+            elif imported.split(".")[0] not in sys.stdlib_module_names and not imported.startswith("cniqs"):
+                outside.add(f"{name}: {imported}")
+    assert outside == set()
 
 
 def test_the_local_and_kube_providers_do_load_them() -> None:

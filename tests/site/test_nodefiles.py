@@ -63,18 +63,6 @@ def test_kubelet_units_keep_kubeadms_contract() -> None:
     assert "EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env" in nodefiles.KUBELET_KUBEADM_DROPIN
     assert "--config=/var/lib/kubelet/config.yaml" in nodefiles.KUBELET_KUBEADM_DROPIN
     assert "ConditionPathExists=/var/lib/kubelet/config.yaml" in nodefiles.KUBELET_SERVICE
-    # the preloaded images are in containerd before kubelet starts the static pods
-    assert f"ExecStartPre=/bin/systemctl start {nodefiles.PRELOAD_UNIT}" in nodefiles.KUBELET_NODE_DROPIN
-
-
-def test_the_boot_does_not_wait_for_the_image_import() -> None:
-    """kind gives multi-user.target 30 s: neither the import nor a unit the boot starts may be ordered after it."""
-    unit = nodefiles.PRELOAD_SERVICE
-    assert "DefaultDependencies=no" in unit
-    assert "WantedBy=multi-user.target" in unit
-    assert "Before=kubelet.service" not in unit
-    assert f"After={nodefiles.PRELOAD_UNIT}" not in nodefiles.KUBELET_NODE_DROPIN
-    assert f"Wants={nodefiles.PRELOAD_UNIT}" not in nodefiles.KUBELET_NODE_DROPIN
 
 
 # --- the entrypoint's Docker DNS part: the embedded server's ports from Docker's nat rules ---------------------
@@ -117,11 +105,3 @@ def test_the_entrypoint_serves_docker_dns_only_where_resolv_conf_names_it() -> N
     text = nodefiles.ENTRYPOINT
     assert "grep -q '^nameserver 127\\.0\\.0\\.11' /etc/resolv.conf" in text
     assert 'exec "$@"' in text.splitlines()[-1]
-
-
-def test_the_images_are_imported_as_kind_imports_them() -> None:
-    """Pinned and left packed (the CRI unpacks an image when a container of it is first made), written by ctr
-    itself rather than streamed through containerd's transfer service."""
-    flags = nodefiles.IMPORT_FLAGS.split()
-    assert {"--no-unpack", "--local", "--label=io.cri-containerd.pinned=pinned"} <= set(flags)
-    assert f"images import {nodefiles.IMPORT_FLAGS} " in nodefiles.PRELOAD_SERVICE

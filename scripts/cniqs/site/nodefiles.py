@@ -18,9 +18,6 @@ import json
 KIND_TEMPLATE_MARK = "would you kindly template this file"
 KIND_PATCH_MARK = "would you kindly patch this file"
 
-PRELOAD_DIR = "/kind/images"
-PRELOAD_UNIT = "cniqs-preload-images.service"
-
 ENTRYPOINT = r"""#!/bin/bash
 # cni-quickstart's kind node entrypoint: prepare this container to run systemd, containerd and kubelet,
 # then exec the command (/sbin/init). Written for nodes built by cniqs.site.nodeimage.
@@ -116,39 +113,6 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 """
 
-# The import can take half a minute on two cores with several nodes booting at once. kind waits 30 s for
-# multi-user.target's "Reached target" line (kind pkg/cluster/internal/providers/docker/provision.go). A target
-# waits for each unit it wants (unless that unit sets DefaultDependencies=no), and for whatever those units are
-# ordered after: so nothing the boot starts is ordered after the import, and kubelet's drop-in asks for it when
-# kubelet really starts.
-#
-# As kind's own node images hold theirs (kind's `build node-image` imports them so): pinned, so that kubelet's image
-# garbage collection leaves them, and not unpacked. The CRI unpacks an image into a snapshot the first time a
-# container of it is made, so a node unpacks only what it runs (a worker: pause, kube-proxy, kindnet). --local:
-# ctr writes the content itself, where containerd 2's transfer service streamed all of it through its API again.
-# Measured in a node, into an empty store, of the 600 MiB archive: 10.1 s as it was, 8.7 s not unpacked, 3.0 s
-# not unpacked and --local (sha256sum alone reads it in 3.3 s).
-IMPORT_FLAGS = "--local --no-unpack --label=io.cri-containerd.pinned=pinned"
-
-PRELOAD_SERVICE = f"""[Unit]
-Description=Import the images built into this node into containerd (no registry is reachable)
-DefaultDependencies=no
-After=sysinit.target containerd.service
-Requires=containerd.service
-Before=shutdown.target
-Conflicts=shutdown.target
-ConditionDirectoryNotEmpty={PRELOAD_DIR}
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -ec 'for a in {PRELOAD_DIR}/*.tar; do \\
- /usr/local/bin/ctr -n k8s.io images import {IMPORT_FLAGS} "$a"; done'
-
-[Install]
-WantedBy=multi-user.target
-"""
-
 KUBELET_SERVICE = """[Unit]
 Description=kubelet
 ConditionPathExists=/var/lib/kubelet/config.yaml
@@ -179,12 +143,7 @@ ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """
 
-KUBELET_NODE_DROPIN = f"""[Service]
-# The control-plane images must be in containerd before kubelet starts the static pods. At boot, before
-# kubeadm has written its config, kubelet's condition fails and this never runs, so the boot does not wait for
-# the import; kubeadm's start of kubelet does (systemctl start returns once the oneshot import is done).
-TimeoutStartSec=300
-ExecStartPre=/bin/systemctl start {PRELOAD_UNIT}
+KUBELET_NODE_DROPIN = """[Service]
 ExecStartPre=/bin/sh -ec 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then \\
  mkdir -p /sys/fs/cgroup/systemd/kubelet; fi'
 """

@@ -14,7 +14,7 @@ What goes in (all built or installed on this machine):
   containernetworking-plugins, in /opt/cni/bin;
 - the images `kubeadm config images list` names (kube-apiserver, kube-controller-manager, kube-scheduler,
   kube-proxy, etcd, pause, coredns), the kindnet stand-in and the test pod image, as OCI archives built in
-  Python, imported into the node's containerd by a oneshot unit before kubelet starts;
+  Python, imported into the node's containerd store while the image is built (cniqs.site.prefill);
 - the node files of cniqs.site.nodefiles (entrypoint, units, containerd config, /kind/...).
 
 The root filesystem is tarred into `podman import`, tagged localhost/cniqs/kind-node:<release>-<key>,
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from cniqs.providers.kind import versions
 from cniqs.providers.local import images
-from cniqs.site import componentimages, nodefiles
+from cniqs.site import componentimages, nodefiles, prefill
 from cniqs.site.componentimages import (
     KINDNET_IMAGE,
     PATH_ENV,
@@ -94,8 +94,8 @@ class Inputs:
         h.update(self.rootfs.name.encode())
         for name, ref in sorted(self.image_refs.items()):
             h.update(f"{name}={ref}".encode())
-        for path in (Path(__file__), Path(componentimages.__file__), Path(nodefiles.__file__), Path(images.__file__)):
-            h.update(path.read_bytes())
+        for source in (__file__, componentimages.__file__, nodefiles.__file__, images.__file__, prefill.__file__):
+            h.update(Path(source).read_bytes())
         for folder in (self.kube_bin, self.tools_bin):
             for binary in sorted(folder.iterdir()):
                 st = binary.stat()
@@ -189,7 +189,6 @@ def populate(node: Path, inputs: Inputs, archive: Path) -> None:
     _write(node, "usr/local/bin/entrypoint", nodefiles.ENTRYPOINT, 0o755)
     system = "etc/systemd/system"
     _write(node, f"{system}/containerd.service", nodefiles.CONTAINERD_SERVICE)
-    _write(node, f"{system}/{nodefiles.PRELOAD_UNIT}", nodefiles.PRELOAD_SERVICE)
     _write(node, f"{system}/kubelet.service", nodefiles.KUBELET_SERVICE)
     _write(node, f"{system}/kubelet.service.d/10-kubeadm.conf", nodefiles.KUBELET_KUBEADM_DROPIN)
     _write(node, f"{system}/kubelet.service.d/11-cniqs-node.conf", nodefiles.KUBELET_NODE_DROPIN)
@@ -198,7 +197,7 @@ def populate(node: Path, inputs: Inputs, archive: Path) -> None:
     _write(node, "etc/containerd/config.toml", nodefiles.containerd_config(inputs.image_refs["pause"]))
     _write(node, "etc/crictl.yaml", nodefiles.CRICTL_YAML)
     _write(node, "etc/sysctl.d/10-cniqs-node.conf", nodefiles.SYSCTL)
-    for unit in ("containerd.service", nodefiles.PRELOAD_UNIT, "kubelet.service"):
+    for unit in ("containerd.service", "kubelet.service"):
         _enable(node, unit)
     for unit in ("systemd-binfmt.service", "getty@tty1.service", "console-getty.service", "systemd-udevd.service",
                  "systemd-tmpfiles-setup.service", "apt-daily.timer", "apt-daily-upgrade.timer"):  # fmt: skip
@@ -209,9 +208,7 @@ def populate(node: Path, inputs: Inputs, archive: Path) -> None:
     _write(node, "kind/version", inputs.release + "\n")
     _write(node, "kind/manifests/default-cni.yaml", nodefiles.kindnet_manifest(KINDNET_IMAGE))
     _write(node, "kind/manifests/default-storage.yaml", nodefiles.STORAGE_MANIFEST)
-    preload = node / nodefiles.PRELOAD_DIR.lstrip("/")
-    preload.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(archive, preload / "images.tar")
+    prefill.fill(node / "var/lib/containerd", archive, inputs.tools_bin)
 
 
 def build(minor: str, *, force: bool = False) -> str:
