@@ -87,22 +87,27 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_fill_imports_then_stops_the_daemon_and_keeps_only_the_store(tmp_path: Path, fakes: Path) -> None:
-    root = tmp_path / "node/var/lib/containerd"
-    prefill.fill(root, tmp_path / "images.tar", fakes)
+    node = tmp_path / "node"
+    prefill.fill(node, tmp_path / "images.tar", fakes)
+    root = node / "var/lib/containerd"
     argv = (tmp_path / "argv").read_text().splitlines()
     assert argv[argv.index("--namespace") + 1] == "k8s.io" and argv[-1] == str(tmp_path / "images.tar")
     assert daemon_ended(tmp_path / "pid")
     assert sorted(p.name for p in root.iterdir()) == sorted(prefill.KEEP)  # no uuid shared by every node
     assert (root / "io.containerd.metadata.v1.bolt/meta.db").read_text() == "db"
+    # the blobs outside the /var volume (the engine copies /var into each node), the store linking to them
+    content = root / "io.containerd.content.v1.content"
+    assert content.is_symlink() and str(content.readlink()) == "/kind/containerd-content"
+    assert (node / "kind/containerd-content/blobs").is_dir()
 
 
 def test_a_failed_import_says_why_and_still_stops_the_daemon(tmp_path: Path, fakes: Path) -> None:
     with pytest.raises(prefill.PrefillError, match="exited 1: .*not an OCI layout"):
-        prefill.fill(tmp_path / "root", tmp_path / "broken.tar", fakes)
+        prefill.fill(tmp_path / "node", tmp_path / "broken.tar", fakes)
     assert daemon_ended(tmp_path / "pid")
 
 
 def test_a_daemon_that_cannot_start_is_named_with_its_output(tmp_path: Path, fakes: Path) -> None:
     (fakes / "containerd").write_text("#!/bin/sh\necho 'containerd: root is not writable' >&2\nexit 3\n")
     with pytest.raises(prefill.PrefillError, match="containerd exited 3: containerd: root is not writable"):
-        prefill.fill(tmp_path / "root", tmp_path / "images.tar", fakes)
+        prefill.fill(tmp_path / "node", tmp_path / "images.tar", fakes)

@@ -208,7 +208,7 @@ def populate(node: Path, inputs: Inputs, archive: Path) -> None:
     _write(node, "kind/version", inputs.release + "\n")
     _write(node, "kind/manifests/default-cni.yaml", nodefiles.kindnet_manifest(KINDNET_IMAGE))
     _write(node, "kind/manifests/default-storage.yaml", nodefiles.STORAGE_MANIFEST)
-    prefill.fill(node / "var/lib/containerd", archive, inputs.tools_bin)
+    prefill.fill(node, archive, inputs.tools_bin)
 
 
 def build(minor: str, *, force: bool = False) -> str:

@@ -4,12 +4,12 @@ kind's own node images come with their images already in containerd's store (kin
 them into the node it builds from). The site's images do the same: a containerd of the node's own build runs on
 this host for one `ctr images import`, its root in the node's /var/lib/containerd, its sockets in a temporary
 folder. The images are pinned (kubelet's image garbage collection leaves them) and not unpacked: the CRI
-unpacks an image the first time a container of it is made, so a worker never unpacks the control plane's. When
-a node starts, the engine copies the image's /var into the node's own /var volume (kind makes /var a volume),
-the store with it.
+unpacks an image the first time a container of it is made, so a worker never unpacks the control plane's.
 
-Only the content and the metadata database stay in the image: the rest of the root (a containerd's identity,
-empty snapshotter folders) each node's containerd makes for itself.
+kind makes each node's /var a volume, and the engine copies the image's /var into it when the node is created.
+So the content (the image blobs, 600 MiB) moves out of /var, to CONTENT_HOME, and containerd's content folder
+is a link to it: a node reads the blobs from the image's own layer, and only the metadata database is copied.
+The rest of the root (a containerd's identity, empty snapshotter folders) each node's containerd makes itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from pathlib import Path
 # streams all of it through its API again.
 IMPORT_FLAGS = ("--local", "--no-unpack", "--label=io.cri-containerd.pinned=pinned")
 NAMESPACE = "k8s.io"  # the CRI's
-KEEP = ("io.containerd.content.v1.content", "io.containerd.metadata.v1.bolt")
+ROOT = "var/lib/containerd"  # in the node's root filesystem
+CONTENT = "io.containerd.content.v1.content"  # under ROOT
+CONTENT_HOME = "kind/containerd-content"  # where the content stays, outside the /var volume
+KEEP = (CONTENT, "io.containerd.metadata.v1.bolt")
 # Plugins this build needs none of, and the ones that would look for a runtime, CNI or sandboxes on this host.
 DISABLED = (
     "io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images",
@@ -53,8 +56,9 @@ def import_argv(ctr: Path, socket: Path, archive: Path) -> list[str]:
             str(archive)]  # fmt: skip
 
 
-def fill(root: Path, archive: Path, tools: Path) -> None:
-    """Import the OCI archive into the containerd store at root (the node's /var/lib/containerd)."""
+def fill(node: Path, archive: Path, tools: Path) -> None:
+    """Import the OCI archive into the containerd store of the node root filesystem at `node`."""
+    root = node / ROOT
     state = Path(tempfile.mkdtemp(prefix="cniqs-prefill-"))  # short: a unix socket's path has 107 bytes at most
     socket = state / "containerd.sock"
     (state / "config.toml").write_text(config(socket))
@@ -83,6 +87,10 @@ def fill(root: Path, archive: Path, tools: Path) -> None:
     for entry in root.iterdir():
         if entry.name not in KEEP:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    home = node / CONTENT_HOME
+    home.parent.mkdir(parents=True, exist_ok=True)
+    (root / CONTENT).rename(home)
+    (root / CONTENT).symlink_to(f"/{CONTENT_HOME}")
 
 
 def _wait_serving(daemon: subprocess.Popen[bytes], socket: Path, state: Path) -> None:
