@@ -8,7 +8,8 @@ loadgroup no longer groups under pytest 9), the biggest first; so the modules wi
 beside the variant's tests instead of after them. Those modules start in the order OWN_CLUSTERS lists them,
 the one with the fewest clusters first: on two cores, a worker that brings up two clusters at once while the
 variant's cluster is being created slows that create (the session's critical path) more than it slows the
-variant's tests later on.
+variant's tests later on. Within a group the load tests run last: they keep both cores busy on their own, so
+they go where the other worker's clusters have most likely come and gone.
 
 What a worker's plugins would print at the end (the per-version report, the provider notices) reaches the
 controller in xdist's workeroutput, and the controller prints it (cniqs reports, e2e.plugins.versions_report).
@@ -68,6 +69,12 @@ if LoadScopeScheduling is not None:
                 for group in start_order(list(self.workqueue)):
                     self.workqueue.move_to_end(group)
             super()._assign_work_unit(node)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The load tests after the others (a stable sort: every other test keeps its place)."""
+    items.sort(key=lambda item: item.get_closest_marker("load") is not None)
 
 
 @pytest.hookimpl(optionalhook=True)
