@@ -67,3 +67,20 @@ def test_the_workers_reports_reach_the_terminal_and_the_job_summary(tmp_path: Pa
     assert summary.read_text() == "earlier step\n" + WANT + "\n"
     assert WANT.strip() in proc.stdout, proc.stdout[-3000:]
     assert proc.stdout.count("cni-quickstart on kind, per Kubernetes version") == 1, proc.stdout[-3000:]
+
+
+def test_the_load_tests_run_after_the_others_which_keep_their_order(tmp_path: Path) -> None:
+    (tmp_path / "test_a_load.py").write_text("import pytest\npytestmark = pytest.mark.load\ndef test_many(): pass\n")
+    (tmp_path / "test_b.py").write_text("def test_second(): pass\ndef test_first(): pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    load: many pods\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(PYTHONPATH=os.pathsep.join(map(str, [REPO, REPO / "scripts"])))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "e2e.plugins.parallel", "--collect-only",
+         "-q", "--rootdir", str(tmp_path), str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line for line in proc.stdout.splitlines() if "::" in line] == [
+        "test_b.py::test_second", "test_b.py::test_first", "test_a_load.py::test_many",
+    ]  # fmt: skip
