@@ -73,8 +73,12 @@ if LoadScopeScheduling is not None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The load tests after the others (a stable sort: every other test keeps its place)."""
-    items.sort(key=lambda item: item.get_closest_marker("load") is not None)
+    """In each group, the load tests after the others; the groups keep their order, as every other test does
+    (pytest orders a variant's tests together, so that each variant's cluster comes up once)."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(group_of(item.nodeid), index)
+    items.sort(key=lambda item: (first[group_of(item.nodeid)], item.get_closest_marker("load") is not None))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -70,8 +70,20 @@ def test_the_workers_reports_reach_the_terminal_and_the_job_summary(tmp_path: Pa
 
 
 def test_the_load_tests_run_after_the_others_which_keep_their_order(tmp_path: Path) -> None:
-    (tmp_path / "test_a_load.py").write_text("import pytest\npytestmark = pytest.mark.load\ndef test_many(): pass\n")
-    (tmp_path / "test_b.py").write_text("def test_second(): pass\ndef test_first(): pass\n")
+    """Within each variant's group: the variants stay apart, so that each one's cluster comes up once."""
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent("""\
+        import pytest
+
+        @pytest.fixture(scope="session", params=["1.37", "1.36"])
+        def backend(request):
+            return request.param
+    """)
+    )
+    (tmp_path / "test_a_load.py").write_text(
+        "import pytest\npytestmark = pytest.mark.load\ndef test_many(backend): pass\n"
+    )
+    (tmp_path / "test_b.py").write_text("def test_second(backend): pass\ndef test_first(backend): pass\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    load: many pods\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(PYTHONPATH=os.pathsep.join(map(str, [REPO, REPO / "scripts"])))
@@ -82,5 +94,6 @@ def test_the_load_tests_run_after_the_others_which_keep_their_order(tmp_path: Pa
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [line for line in proc.stdout.splitlines() if "::" in line] == [
-        "test_b.py::test_second", "test_b.py::test_first", "test_a_load.py::test_many",
+        "test_b.py::test_second[1.37]", "test_b.py::test_first[1.37]", "test_a_load.py::test_many[1.37]",
+        "test_b.py::test_second[1.36]", "test_b.py::test_first[1.36]", "test_a_load.py::test_many[1.36]",
     ]  # fmt: skip

@@ -1,6 +1,7 @@
 """The images inside a site node image (cniqs.site.nodeimage): kube-apiserver, kube-controller-manager,
 kube-scheduler, kube-proxy, etcd, coredns, pause, the test pod and the kindnet stand-in, built in Python from
-this machine's binaries as one OCI image layout tar that the node's containerd imports before kubelet starts."""
+this machine's binaries as one OCI image layout tar, imported into the node image's containerd store while the
+image is built (cniqs.site.prefill)."""
 
 from __future__ import annotations
 

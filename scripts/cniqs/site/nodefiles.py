@@ -143,6 +143,7 @@ ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """
 
+# On cgroup v1: kubelet's cgroupRoot /kubelet (kind's kubeadm config) in the systemd hierarchy, before each start.
 KUBELET_NODE_DROPIN = """[Service]
 ExecStartPre=/bin/sh -ec 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then \\
  mkdir -p /sys/fs/cgroup/systemd/kubelet; fi'

@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         minors = minors or default_minors()
         for minor in minors:
             print(build(minor, force=force))
-    except (ImageBuildError, kubebin.BuildError, debian.RootfsError) as err:
+    except (ImageBuildError, prefill.PrefillError, kubebin.BuildError, debian.RootfsError) as err:
         print(f"nodeimage: {err}", file=sys.stderr)
         return 1
     return 0

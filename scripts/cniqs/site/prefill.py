@@ -10,6 +10,7 @@ kind makes each node's /var a volume, and the engine copies the image's /var int
 So the content (the image blobs, 600 MiB) moves out of /var, to CONTENT_HOME, and containerd's content folder
 is a link to it: a node reads the blobs from the image's own layer, and only the metadata database is copied.
 The rest of the root (a containerd's identity, empty snapshotter folders) each node's containerd makes itself.
+Images a node pulls or loads later go to the node container's own layer through that link, not to its /var.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ KEEP = (CONTENT, "io.containerd.metadata.v1.bolt")
 DISABLED = (
     "io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images",
     "io.containerd.nri.v1.nri", "io.containerd.podsandbox.controller.v1.podsandbox",
-    "io.containerd.sandbox.controller.v1.shim",
+    "io.containerd.sandbox.controller.v1.shim", "io.containerd.internal.v1.opt",  # opt: /opt/containerd on the host
 )  # fmt: skip
 START_SECONDS = 30.0
 IMPORT_SECONDS = 600.0
+STOP_SECONDS = 30.0
 
 
 class PrefillError(RuntimeError):
@@ -60,29 +62,9 @@ def fill(node: Path, archive: Path, tools: Path) -> None:
     """Import the OCI archive into the containerd store of the node root filesystem at `node`."""
     root = node / ROOT
     state = Path(tempfile.mkdtemp(prefix="cniqs-prefill-"))  # short: a unix socket's path has 107 bytes at most
-    socket = state / "containerd.sock"
-    (state / "config.toml").write_text(config(socket))
-    root.mkdir(parents=True, exist_ok=True)
-    log = (state / "containerd.log").open("wb")
-    daemon = subprocess.Popen(
-        [str(tools / "containerd"), "--config", str(state / "config.toml"), "--root", str(root),
-         "--state", str(state / "run")],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
     try:
-        _wait_serving(daemon, socket, state)
-        proc = subprocess.run(import_argv(tools / "ctr", socket, archive), capture_output=True, text=True,
-                              timeout=IMPORT_SECONDS)  # fmt: skip
-        if proc.returncode != 0:
-            raise PrefillError(f"ctr images import exited {proc.returncode}: {(proc.stdout + proc.stderr)[-2000:]}")
+        _import(root, archive, tools, state)
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        log.close()
         shutil.rmtree(state, ignore_errors=True)
     for entry in root.iterdir():
         if entry.name not in KEEP:
@@ -91,6 +73,47 @@ def fill(node: Path, archive: Path, tools: Path) -> None:
     home.parent.mkdir(parents=True, exist_ok=True)
     (root / CONTENT).rename(home)
     (root / CONTENT).symlink_to(f"/{CONTENT_HOME}")
+
+
+def _import(root: Path, archive: Path, tools: Path, state: Path) -> None:
+    """containerd up, the import, containerd stopped: also when the import fails or is interrupted."""
+    socket = state / "containerd.sock"
+    (state / "config.toml").write_text(config(socket))
+    root.mkdir(parents=True, exist_ok=True)
+    argv = [str(tools / "containerd"), "--config", str(state / "config.toml"), "--root", str(root),
+            "--state", str(state / "run")]  # fmt: skip
+    with (state / "containerd.log").open("wb") as log:
+        try:
+            daemon = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)  # fmt: skip
+        except OSError as exc:
+            raise PrefillError(f"cannot run {argv[0]}: {exc}") from None
+        try:
+            _wait_serving(daemon, socket, state)
+            _run_import(import_argv(tools / "ctr", socket, archive))
+        finally:
+            code = _stop(daemon)
+    if code != 0:  # reached only after a whole import: a store the daemon did not close cleanly is not kept
+        raise PrefillError(f"containerd exited {code} after the import, its store may be incomplete: {_tail(state)}")
+
+
+def _run_import(argv: list[str]) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=IMPORT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise PrefillError(f"ctr images import did not end within {IMPORT_SECONDS:g} s") from None
+    if proc.returncode != 0:
+        raise PrefillError(f"ctr images import exited {proc.returncode}: {(proc.stdout + proc.stderr)[-2000:]}")
+
+
+def _stop(daemon: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (containerd closes its store and exits 0), SIGKILL after STOP_SECONDS; its exit code."""
+    daemon.terminate()
+    try:
+        return daemon.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        return daemon.wait()
 
 
 def _wait_serving(daemon: subprocess.Popen[bytes], socket: Path, state: Path) -> None:
