@@ -3,7 +3,9 @@
 dockerd sets the host's iptables FORWARD policy to DROP, so on a host with Docker every tier must work with
 it: .ci/run sets it and names it in $CNIQS_EXPECT_FORWARD_POLICY, and this test fails when the session's
 cluster or node ran beside another policy (so a green tier there proves it works beside DROP). Without the
-variable it only records the policy it saw (or that none could be read: not Linux, or not root).
+variable it only records the policy it saw (or that none could be read: not Linux, or not root): in its output
+(`pytest -rA`), and as a property of the JUnit report's test suite where the report is written in this process
+(xunit2 has no properties per test; under xdist the workers cannot add any).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ def host_forward_policy() -> str | None:
     return policy(out.stdout) if out.returncode == 0 else None
 
 
-def test_the_tier_ran_beside_the_forward_policy_ci_set(backend: Any, record_property: Any) -> None:
+def test_the_tier_ran_beside_the_forward_policy_ci_set(backend: Any, record_testsuite_property: Any) -> None:
     seen = host_forward_policy()
-    record_property("host_forward_policy", seen or "unreadable")
+    record_testsuite_property("host_forward_policy", seen or "unreadable")
+    print(f"host FORWARD policy: {seen or 'unreadable'}")
     expected = os.environ.get(EXPECT)
     if expected:
         assert seen == expected, f"${EXPECT}={expected}, but the host's FORWARD policy is {seen or 'unreadable'}"
