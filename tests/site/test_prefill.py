@@ -8,6 +8,7 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomllib
@@ -84,12 +85,27 @@ def test_the_images_are_imported_as_kind_imports_them() -> None:
 def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FAKE_PIDFILE", str(tmp_path / "pid"))
     monkeypatch.setenv("FAKE_ARGV", str(tmp_path / "argv"))
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where fill() keeps its sockets and log
     return tools(tmp_path)
 
 
-def test_fill_imports_then_stops_the_daemon_and_keeps_only_the_store(tmp_path: Path, fakes: Path) -> None:
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The folders fill() makes for its sockets and log (in the system's temp dir: a socket's path is short)."""
+    folders: list[Path] = []
+    real = tempfile.mkdtemp
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        folder = real(*args, **kwargs)
+        folders.append(Path(folder))
+        return folder
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    return folders
+
+
+def test_fill_imports_then_stops_the_daemon_and_keeps_only_the_store(
+    tmp_path: Path, fakes: Path, made: list[Path]
+) -> None:
     node = tmp_path / "node"
     prefill.fill(node, tmp_path / "images.tar", fakes)
     root = node / "var/lib/containerd"
@@ -102,21 +118,21 @@ def test_fill_imports_then_stops_the_daemon_and_keeps_only_the_store(tmp_path: P
     content = root / "io.containerd.content.v1.content"
     assert content.is_symlink() and str(content.readlink()) == "/kind/containerd-content"
     assert (node / "kind/containerd-content/blobs").is_dir()
-    assert not list((tmp_path / "tmp").iterdir())
+    assert made and not [folder for folder in made if folder.exists()]
 
 
-def test_a_failed_import_says_why_and_still_stops_the_daemon(tmp_path: Path, fakes: Path) -> None:
+def test_a_failed_import_says_why_and_still_stops_the_daemon(tmp_path: Path, fakes: Path, made: list[Path]) -> None:
     with pytest.raises(prefill.PrefillError, match="exited 1: .*not an OCI layout"):
         prefill.fill(tmp_path / "node", tmp_path / "broken.tar", fakes)
     assert daemon_ended(tmp_path / "pid")
-    assert not list((tmp_path / "tmp").iterdir())
+    assert made and not [folder for folder in made if folder.exists()]
 
 
-def test_a_containerd_that_cannot_run_is_named(tmp_path: Path, fakes: Path) -> None:
+def test_a_containerd_that_cannot_run_is_named(tmp_path: Path, fakes: Path, made: list[Path]) -> None:
     (fakes / "containerd").unlink()
     with pytest.raises(prefill.PrefillError, match="cannot run .*containerd"):
         prefill.fill(tmp_path / "node", tmp_path / "images.tar", fakes)
-    assert not list((tmp_path / "tmp").iterdir())
+    assert made and not [folder for folder in made if folder.exists()]
 
 
 def test_a_daemon_that_cannot_start_is_named_with_its_output(tmp_path: Path, fakes: Path) -> None:
