@@ -63,11 +63,9 @@ if LoadScopeScheduling is not None:
             return group_of(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
-            # The queue is filled once, before the first unit goes out: put it in start_order then.
-            if not getattr(self, "_started", False):
-                self._started = True
-                for group in start_order(list(self.workqueue)):
-                    self.workqueue.move_to_end(group)
+            # The next unit out is the first in start_order (the queue's order, once it is in that order).
+            for group in start_order(list(self.workqueue)):
+                self.workqueue.move_to_end(group)
             super()._assign_work_unit(node)
 
 
